@@ -1,0 +1,74 @@
+"""Command line: ``python -m resnet summary resnet50`` and ``python -m resnet predict photo.jpg``.
+
+Examples:
+    python -m resnet summary resnet50 --depth 2
+    python -m resnet summary resnet34 --plain --input-size 64 --csv r34.csv
+    python -m resnet predict photo.jpg --model timm/resnet50.a1_in1k --top-k 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Optional, Sequence
+
+from .model import ARCHS, build
+from .summary import summarize
+
+
+def _summary(args: argparse.Namespace) -> int:
+    model = build(args.arch, num_classes=args.num_classes, plain=args.plain)
+    summary = summarize(model, input_size=(1, 3, args.input_size, args.input_size), depth=args.depth)
+    print(summary)
+    if args.csv:
+        summary.to_csv(args.csv)
+        print(f"Wrote {args.csv}")
+    if args.json:
+        summary.to_json(args.json)
+        print(f"Wrote {args.json}")
+    return 0
+
+
+def _predict(args: argparse.Namespace) -> int:
+    from .predict import Classifier
+
+    classifier = Classifier.from_pretrained(args.model, device=args.device)
+    for path in args.images:
+        print(path)
+        for label, prob in classifier.predict(path, top_k=args.top_k):
+            print(f"  {prob:7.2%}  {label}")
+    return 0
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Parse ``argv`` and run the chosen command; returns the exit status."""
+    parser = argparse.ArgumentParser(prog="python -m resnet", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    s = commands.add_parser("summary", help="print the per-layer table of an architecture")
+    s.add_argument("arch", choices=ARCHS, help="architecture name")
+    s.add_argument("--input-size", type=int, default=224, help="square input side in pixels (default 224)")
+    s.add_argument("--depth", type=int, default=None, help="1 = stages, 2 = blocks; default: every layer")
+    s.add_argument("--plain", action="store_true", help="the plain twin, without shortcuts")
+    s.add_argument("--num-classes", type=int, default=1000, help="size of the output layer (default 1000)")
+    s.add_argument("--csv", metavar="FILE", help="also write the rows as CSV")
+    s.add_argument("--json", metavar="FILE", help="also write rows and totals as JSON")
+    s.set_defaults(run=_summary)
+
+    p = commands.add_parser("predict", help="classify images with a pretrained checkpoint")
+    p.add_argument("images", nargs="+", help="image files")
+    p.add_argument("--model", default="timm/resnet50.a1_in1k", help="Hub repo id (optionally @revision) or local folder")
+    p.add_argument("--top-k", type=int, default=5, help="how many classes to print (default 5)")
+    p.add_argument("--device", default=None, help="cpu, cuda, mps (default: the best available)")
+    p.set_defaults(run=_predict)
+
+    args = parser.parse_args(argv)
+    try:
+        return args.run(args)
+    except (ValueError, OSError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

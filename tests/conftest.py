@@ -1,0 +1,28 @@
+"""Shared test set-up: an offline, quiet environment and paths to the shared reference data."""
+
+import os
+from pathlib import Path
+
+# Before anything imports gradio or huggingface_hub: both read these at import time.
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
+os.environ.setdefault("no_proxy", "127.0.0.1,localhost")
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+PHOTOS = ROOT.parent / "shared" / "photos"
+
+# Two cores: let torch use both, and keep test timings stable.
+torch.set_num_threads(min(2, os.cpu_count() or 1))
+
+
+@pytest.fixture(scope="session")
+def photos_dir() -> Path:
+    """The real photographs in ../shared/photos; tests that need them skip when absent."""
+    if not PHOTOS.is_dir():
+        pytest.skip("../shared/photos is absent")
+    return PHOTOS

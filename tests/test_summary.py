@@ -1,0 +1,157 @@
+import json
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+import torch
+from torch import nn
+
+import resnet
+from resnet.summary import summarize
+
+# torchvision's published GFLOPS for these weights (they count multiply-accumulates).
+PUBLISHED_GMACS = {"resnet18": 1.814, "resnet34": 3.664, "resnet50": 4.089, "resnet101": 7.801, "resnet152": 11.514}
+
+
+@pytest.mark.parametrize("arch", list(PUBLISHED_GMACS))
+def test_total_macs_match_torchvision_published_figures(arch):
+    s = summarize(resnet.build(arch))
+    assert s.total_macs / 1e9 == pytest.approx(PUBLISHED_GMACS[arch], rel=0.005)
+    assert s.total_params == sum(p.numel() for p in resnet.build(arch).parameters())
+
+
+@pytest.mark.parametrize("depth", [None, 1, 2])
+def test_totals_equal_the_sum_of_the_rows(depth):
+    s = summarize(resnet.resnet50(), depth=depth)
+    assert s.total_params == sum(r.params for r in s.rows)
+    assert s.trainable_params == sum(r.trainable_params for r in s.rows)
+    assert s.total_macs == sum(r.macs for r in s.rows)
+    assert s.activation_bytes == sum(r.output_bytes for r in s.rows)
+    assert s.param_bytes == 4 * s.total_params
+
+
+def test_rows_follow_forward_order_and_match_what_hooks_see():
+    model = resnet.resnet18()
+    seen = []
+    handles = [
+        m.register_forward_hook(lambda m, i, o, name=name: seen.append((name, tuple(o.shape))))
+        for name, m in model.named_modules()
+        if name and next(m.children(), None) is None
+    ]
+    with torch.no_grad():
+        model.eval()(torch.zeros(1, 3, 224, 224))
+    for h in handles:
+        h.remove()
+    s = summarize(model)
+    assert [(r.name, r.output_shape) for r in s.rows] == seen
+    assert s.rows[0].name == "conv1" and s.rows[0].kernel_size == 7 and s.rows[0].stride == 2
+    assert s.rows[-1].name == "fc" and s.rows[-1].input_shape == (1, 512)
+
+
+def test_grouped_rows_at_block_and_stage_depth():
+    stages = [r.name for r in summarize(resnet.resnet34(), depth=1).rows]
+    assert stages == ["conv1", "bn1", "relu", "maxpool", "layer1", "layer2", "layer3", "layer4", "avgpool", "fc"]
+    blocks = summarize(resnet.resnet34(), depth=2).rows
+    assert [r.name for r in blocks if r.name.startswith("layer3")] == [f"layer3.{i}" for i in range(6)]
+    layer2_0 = next(r for r in blocks if r.name == "layer2.0")
+    assert layer2_0.kind == "BasicBlock" and layer2_0.input_shape == (1, 64, 56, 56) and layer2_0.output_shape == (1, 128, 28, 28)
+    assert layer2_0.params == sum(p.numel() for p in resnet.resnet34().layer2[0].parameters())
+
+
+def main_path_receptive_field(model: resnet.ResNet) -> tuple[int, int]:
+    """Walk the stem and every block's main-path convolutions in order: r += (k-1)*d*j, j *= s."""
+    layers = [model.conv1, model.maxpool]
+    for stage in (model.layer1, model.layer2, model.layer3, model.layer4):
+        for block in stage:
+            layers += [m for name, m in block.named_children() if name.startswith("conv")]
+    r, j = 1, 1
+    for m in layers:
+        k = m.kernel_size if isinstance(m.kernel_size, int) else m.kernel_size[0]
+        s = m.stride if isinstance(m.stride, int) else m.stride[0]
+        d = m.dilation if isinstance(m.dilation, int) else m.dilation[0]
+        r, j = r + (k - 1) * d * j, j * s
+    return r, j
+
+
+@pytest.mark.parametrize("arch", ["resnet18", "resnet50", "resnet152"])
+def test_receptive_field_of_the_last_layer4_convolution(arch):
+    model = resnet.build(arch)
+    s = summarize(model)
+    last_conv = [r for r in s.rows if r.name.startswith("layer4") and r.kind == "Conv2d" and "downsample" not in r.name][-1]
+    assert (last_conv.rf_size, last_conv.rf_stride) == main_path_receptive_field(model)
+    # The residual sum and the ReLU after it see as far as the main path does.
+    assert s.rows[-3].name.startswith("layer4") and s.rows[-3].rf_size == last_conv.rf_size
+
+
+def test_receptive_field_on_a_hand_worked_network():
+    net = nn.Sequential(
+        nn.Conv2d(3, 4, 3),  # r = 1 + 2*1 = 3, j = 1
+        nn.Conv2d(4, 4, 3, stride=2),  # r = 3 + 2*1 = 5, j = 2
+        nn.MaxPool2d(2),  # r = 5 + 1*2 = 7, j = 4
+        nn.Conv2d(4, 4, 3, dilation=2),  # r = 7 + 2*2*4 = 23, j = 4
+        nn.ReLU(),  # unchanged
+    )
+    s = summarize(net, input_size=(1, 3, 40, 40))
+    assert [(r.rf_size, r.rf_stride) for r in s.rows] == [(3, 1), (5, 2), (7, 4), (23, 4), (23, 4)]
+    assert [r.output_shape for r in s.rows][:3] == [(1, 4, 38, 38), (1, 4, 18, 18), (1, 4, 9, 9)]
+    assert s.rows[0].macs == 38 * 38 * 4 * 3 * 3 * 3
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_summary_restores_mode_and_leaves_no_hooks(training):
+    model = resnet.resnet18().train(training)
+    summarize(model)
+    assert all(m.training == training for m in model.modules())
+    assert all(not m._forward_hooks and not m._forward_pre_hooks for m in model.modules())
+
+
+def test_failed_forward_still_restores_mode_and_removes_hooks():
+    model = resnet.resnet18().train()
+    with pytest.raises(ValueError, match="expected a batch of shape"):
+        summarize(model, input_size=(1, 4, 224, 224))
+    assert model.training
+    assert all(not m._forward_hooks and not m._forward_pre_hooks for m in model.modules())
+
+
+@pytest.mark.parametrize("size", [64, 320])
+def test_other_input_sizes(size):
+    s = summarize(resnet.resnet50(), input_size=(1, 3, size, size))
+    assert s.rows[-1].output_shape == (1, 1000)
+    assert [r for r in s.rows if r.name == "layer4.2.relu3"][0].output_shape == (1, 2048, size // 32, size // 32)
+
+
+def test_bad_inputs_fail_with_clear_messages():
+    with pytest.raises(ValueError, match="too small"):
+        summarize(resnet.resnet18(), input_size=(1, 3, 16, 16))
+    with pytest.raises(ValueError, match="got \\(1, 1, 224, 224\\)"):
+        summarize(resnet.resnet18(), input_size=(1, 1, 224, 224))
+    with pytest.raises(ValueError, match="four positive numbers"):
+        summarize(resnet.resnet18(), input_size=(3, 224, 224))
+
+
+def test_text_frame_csv_and_json(tmp_path):
+    s = summarize(resnet.resnet18(), input_size=(1, 3, 64, 64), depth=2)
+    text = str(s)
+    assert "layer3.1" in text and "Total params: 11,689,512" in text and "Total MACs:" in text
+    lines = text.splitlines()
+    assert len({len(line) for line in lines[2 : 2 + len(s.rows)]}) <= 2  # aligned columns
+    frame = s.to_frame()
+    assert isinstance(frame, pd.DataFrame) and len(frame) == len(s.rows)
+    assert frame["params"].sum() == s.total_params
+    s.to_csv(tmp_path / "s.csv")
+    assert pd.read_csv(tmp_path / "s.csv")["macs"].sum() == s.total_macs
+    data = json.loads(s.to_json(tmp_path / "s.json"))
+    assert data["totals"]["total_params"] == 11_689_512 and len(data["rows"]) == len(s.rows)
+    assert json.loads((tmp_path / "s.json").read_text()) == data
+
+
+def test_command_line_summary(tmp_path):
+    out = subprocess.run(
+        [sys.executable, "-m", "resnet", "summary", "resnet50", "--depth", "1", "--csv", str(tmp_path / "r50.csv")],
+        capture_output=True, text=True, check=True,
+    )
+    assert "Total params: 25,557,032" in out.stdout and "layer4" in out.stdout
+    assert (tmp_path / "r50.csv").is_file()
+    bad = subprocess.run([sys.executable, "-m", "resnet", "summary", "resnet50", "--input-size", "8"], capture_output=True, text=True)
+    assert bad.returncode == 2 and "too small" in bad.stderr

@@ -1,0 +1,1 @@
+"""Training and fine-tuning for ResNet Studio (imports ``resnet``, never the app)."""
