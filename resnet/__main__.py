@@ -63,9 +63,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     p.set_defaults(run=_predict)
 
     args = parser.parse_args(argv)
+    from .hub import CheckpointError
+
     try:
         return args.run(args)
-    except (ValueError, OSError) as e:
+    except (CheckpointError, ValueError, OSError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
 

@@ -1,6 +1,9 @@
 """Shared test set-up: an offline, quiet environment and paths to the shared reference data."""
 
+import atexit
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 # Before anything imports gradio or huggingface_hub: both read these at import time.
@@ -9,6 +12,12 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
 os.environ.setdefault("no_proxy", "127.0.0.1,localhost")
+# A Hugging Face home and cache of the tests' own: never the user's, never the network.
+_HF_HOME = tempfile.mkdtemp(prefix="resnet-studio-hf-")
+atexit.register(shutil.rmtree, _HF_HOME, ignore_errors=True)
+os.environ["HF_HOME"] = _HF_HOME
+os.environ["HF_HUB_CACHE"] = os.path.join(_HF_HOME, "hub")
+os.environ.pop("HF_TOKEN", None)
 
 import pytest  # noqa: E402
 import torch  # noqa: E402
@@ -26,3 +35,11 @@ def photos_dir() -> Path:
     if not PHOTOS.is_dir():
         pytest.skip("../shared/photos is absent")
     return PHOTOS
+
+
+@pytest.fixture(scope="session")
+def hub_models():
+    """The test Hub cache (``HF_HUB_CACHE``), built once: repo id -> torchvision model holding its weights."""
+    from hubcache import build_test_cache
+
+    return build_test_cache(os.environ["HF_HUB_CACHE"])

@@ -4,6 +4,7 @@ import torchvision
 from torch import nn
 
 import resnet
+from hubcache import randomize_norms
 from resnet.model import BasicBlock, Bottleneck
 
 PARAMS = {
@@ -13,17 +14,6 @@ PARAMS = {
     "resnet101": 44_549_160,
     "resnet152": 60_192_808,
 }
-
-
-def randomize_norms(model: nn.Module, seed: int = 0) -> None:
-    """Give every BatchNorm non-trivial statistics and affine terms, so eval-mode outputs are informative."""
-    g = torch.Generator().manual_seed(seed)
-    for m in model.modules():
-        if isinstance(m, nn.BatchNorm2d):
-            m.running_mean.copy_(torch.randn(m.running_mean.shape, generator=g) * 0.1)
-            m.running_var.copy_(torch.rand(m.running_var.shape, generator=g) + 0.5)
-            m.weight.data.copy_(torch.rand(m.weight.shape, generator=g) + 0.5)
-            m.bias.data.copy_(torch.randn(m.bias.shape, generator=g) * 0.1)
 
 
 def test_archs_lists_the_five_depths():

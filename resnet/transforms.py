@@ -1,0 +1,277 @@
+"""Safe image loading and the preprocessing pipelines a checkpoint was trained with.
+
+``load_image`` turns whatever a user hands over (a path, bytes, a file object, a
+PIL image, a numpy array) into an upright RGB ``PIL.Image``, or raises
+``ImageError`` saying what is wrong with it. ``Preprocessing`` holds a
+checkpoint's numbers (resize, crop, interpolation, mean, std); ``eval_transform``
+and ``train_transform`` build ``torchvision.transforms.v2`` pipelines from it.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Union
+
+import numpy as np
+import torch
+from PIL import Image, ImageOps, UnidentifiedImageError
+from torchvision.transforms import v2
+
+__all__ = [
+    "IMAGENET_MEAN",
+    "IMAGENET_STD",
+    "MAX_IMAGE_BYTES",
+    "MAX_IMAGE_PIXELS",
+    "MAX_ASPECT_RATIO",
+    "ImageError",
+    "Preprocessing",
+    "eval_transform",
+    "train_transform",
+    "geometry_transform",
+    "load_image",
+]
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+MAX_IMAGE_BYTES = 25 * 1024 * 1024  # a large phone photo is under 15 MB
+MAX_IMAGE_PIXELS = 50_000_000  # 50 megapixels, about 150 MB once decoded to RGB
+MAX_ASPECT_RATIO = 20  # beyond this, the centre crop of the shorter side shows almost nothing
+
+_INTERPOLATIONS = {
+    "nearest": v2.InterpolationMode.NEAREST,
+    "bilinear": v2.InterpolationMode.BILINEAR,
+    "bicubic": v2.InterpolationMode.BICUBIC,
+}
+
+ImageSource = Union[str, os.PathLike, bytes, bytearray, Image.Image, np.ndarray, Any]
+
+
+class ImageError(ValueError):
+    """An input is not an image this library can use; the message says why."""
+
+
+@dataclass(frozen=True)
+class Preprocessing:
+    """How a checkpoint expects its input: resize the shorter side, centre-crop, normalise.
+
+    Attributes:
+        crop_size: side of the square the network sees.
+        resize_size: the shorter side is resized to this before cropping.
+        interpolation: ``"bilinear"``, ``"bicubic"`` or ``"nearest"``.
+        mean: per-channel mean subtracted after scaling to [0, 1].
+        std: per-channel standard deviation divided by.
+    """
+
+    crop_size: int = 224
+    resize_size: int = 256
+    interpolation: str = "bilinear"
+    mean: tuple[float, float, float] = IMAGENET_MEAN
+    std: tuple[float, float, float] = IMAGENET_STD
+
+    def __post_init__(self) -> None:
+        if self.interpolation not in _INTERPOLATIONS:
+            raise ValueError(f"interpolation must be one of {sorted(_INTERPOLATIONS)}, got {self.interpolation!r}")
+        if not 0 < self.crop_size <= self.resize_size:
+            raise ValueError(f"need 0 < crop_size <= resize_size, got crop {self.crop_size}, resize {self.resize_size}")
+        if len(self.mean) != 3 or len(self.std) != 3 or min(self.std) <= 0:
+            raise ValueError(f"mean and std need three values each, std positive; got mean {self.mean}, std {self.std}")
+
+    @classmethod
+    def from_crop_pct(cls, crop_size: int, crop_pct: float, **kwargs: Any) -> "Preprocessing":
+        """The timm convention: resize the shorter side to ``floor(crop_size / crop_pct)``."""
+        if not 0 < crop_pct <= 1:
+            raise ValueError(f"crop_pct must be in (0, 1], got {crop_pct}")
+        return cls(crop_size=crop_size, resize_size=math.floor(crop_size / crop_pct), **kwargs)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready fields, as stored in the project's ``config.json``."""
+        return {
+            "crop_size": self.crop_size,
+            "resize_size": self.resize_size,
+            "interpolation": self.interpolation,
+            "mean": list(self.mean),
+            "std": list(self.std),
+        }
+
+
+def geometry_transform(p: Preprocessing) -> v2.Compose:
+    """Resize and centre-crop only: the view of a PIL image that the network sees."""
+    return v2.Compose(
+        [
+            v2.Resize(p.resize_size, interpolation=_INTERPOLATIONS[p.interpolation], antialias=True),
+            v2.CenterCrop(p.crop_size),
+        ]
+    )
+
+
+def eval_transform(p: Preprocessing) -> v2.Compose:
+    """PIL image -> normalised float tensor (3, crop, crop), as the checkpoint was evaluated."""
+    return v2.Compose(
+        [
+            geometry_transform(p),
+            *_to_normalised_tensor(p),
+        ]
+    )
+
+
+def train_transform(p: Preprocessing) -> v2.Compose:
+    """PIL image -> augmented tensor: random resized crop and horizontal flip, then normalise."""
+    return v2.Compose(
+        [
+            v2.RandomResizedCrop(p.crop_size, interpolation=_INTERPOLATIONS[p.interpolation], antialias=True),
+            v2.RandomHorizontalFlip(),
+            *_to_normalised_tensor(p),
+        ]
+    )
+
+
+def _to_normalised_tensor(p: Preprocessing) -> list[v2.Transform]:
+    # Scale by dividing by 255 (a Normalize with mean 0, std 255), as torchvision's weight
+    # transforms do: ToDtype(scale=True) multiplies by 1/255, which differs in the last bit.
+    return [
+        v2.ToImage(),
+        v2.ToDtype(torch.float32, scale=False),
+        v2.Normalize(mean=[0.0, 0.0, 0.0], std=[255.0, 255.0, 255.0]),
+        v2.Normalize(mean=list(p.mean), std=list(p.std)),
+    ]
+
+
+def load_image(
+    source: ImageSource,
+    *,
+    max_bytes: int = MAX_IMAGE_BYTES,
+    max_pixels: int = MAX_IMAGE_PIXELS,
+) -> Image.Image:
+    """Read an image and return it upright, in RGB.
+
+    Honours EXIF orientation, takes the first frame of animations, composites
+    transparency on white and maps every Pillow mode (1, L, LA, P, RGBA, CMYK,
+    I;16, I, F, ...) to 8-bit RGB.
+
+    Args:
+        source: a path, ``bytes``, a binary file object, a ``PIL.Image`` or a numpy
+            array (H, W), (H, W, 3) or (H, W, 4), integer or float in [0, 1].
+        max_bytes: refuse encoded files larger than this.
+        max_pixels: refuse images with more pixels than this (decompression bombs).
+
+    Returns:
+        An RGB ``PIL.Image``.
+
+    Raises:
+        ImageError: the input is empty, too large, truncated, not an image, or of an unusable shape.
+    """
+    if isinstance(source, Image.Image):
+        image = source
+    elif isinstance(source, np.ndarray):
+        image = _from_array(source)
+    else:
+        image = _open(_read_bytes(source, max_bytes), max_pixels)
+
+    width, height = image.size
+    if width * height > max_pixels:
+        raise ImageError(f"image is {width}x{height} pixels, over the limit of {max_pixels:,}; resize it first")
+    if max(width, height) > MAX_ASPECT_RATIO * min(width, height):
+        raise ImageError(
+            f"image is {width}x{height} pixels, longer than {MAX_ASPECT_RATIO}:1; crop it closer to the subject"
+        )
+    try:
+        if getattr(image, "n_frames", 1) > 1:
+            image.seek(0)  # animations: the first frame
+        image.load()
+        image = ImageOps.exif_transpose(image)
+    except (OSError, SyntaxError, ValueError) as e:
+        raise ImageError(f"image data is truncated or corrupt ({e})") from e
+    return _to_rgb(image)
+
+
+def _read_bytes(source: Any, max_bytes: int) -> bytes:
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        data = bytes(source)
+        name = "image data"
+    elif isinstance(source, (str, os.PathLike)):
+        path = Path(source)
+        if not path.is_file():
+            raise ImageError(f"no image file at {path}")
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise ImageError(f"{path.name} is {_megabytes(size)}, over the {_megabytes(max_bytes)} limit")
+        data = path.read_bytes()
+        name = path.name
+    elif hasattr(source, "read"):
+        data = source.read(max_bytes + 1)
+        name = getattr(source, "name", "image data")
+    else:
+        raise ImageError(f"cannot read an image from a {type(source).__name__}; pass a path, bytes, a file, a PIL image or an array")
+    if len(data) > max_bytes:
+        raise ImageError(f"{name} is over the {_megabytes(max_bytes)} limit")
+    if not data:
+        raise ImageError(f"{name} is empty (0 bytes)")
+    return data
+
+
+def _megabytes(n: int) -> str:
+    return f"{n / 2**20:.3g} MB"
+
+
+def _open(data: bytes, max_pixels: int) -> Image.Image:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+        raise ImageError(f"image claims too many pixels to decode safely (over {max_pixels:,}): {e}") from e
+    except UnidentifiedImageError as e:
+        raise ImageError(
+            "not an image format this app can read (use JPEG, PNG, WebP, GIF, BMP or TIFF)"
+        ) from e
+    except (OSError, SyntaxError, ValueError) as e:
+        raise ImageError(f"image data is truncated or corrupt ({e})") from e
+    return image
+
+
+def _from_array(array: np.ndarray) -> Image.Image:
+    if array.ndim == 3 and array.shape[2] == 1:
+        array = array[:, :, 0]
+    if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] not in (3, 4)) or array.size == 0:
+        raise ImageError(f"an image array must be (H, W), (H, W, 3) or (H, W, 4), got shape {array.shape}")
+    if np.issubdtype(array.dtype, np.floating):
+        array = np.clip(np.nan_to_num(array) * 255.0, 0, 255).round().astype(np.uint8)
+    elif array.dtype == np.uint16:
+        array = (array // 257).astype(np.uint8)
+    elif array.dtype != np.uint8:
+        array = np.clip(array, 0, 255).astype(np.uint8)
+    return Image.fromarray(np.ascontiguousarray(array))
+
+
+def _to_rgb(image: Image.Image) -> Image.Image:
+    mode = image.mode
+    if mode.startswith("I") or mode == "F":
+        return Image.fromarray(_to_uint8(np.asarray(image), mode), "L").convert("RGB")
+    has_alpha = mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in image.info
+    if has_alpha:
+        rgba = image.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(white, rgba).convert("RGB")
+    return image.convert("RGB")
+
+
+def _to_uint8(values: np.ndarray, mode: str) -> np.ndarray:
+    """Scale a 16-bit, 32-bit integer or float grey image to 0..255."""
+    values = values.astype(np.float64)
+    if mode.startswith("I;16"):
+        values = values / 257.0
+    elif mode == "F" and values.size and values.min() >= 0 and values.max() <= 1:
+        values = values * 255.0
+    elif values.size and values.max() > 255:
+        if mode == "I" and values.min() >= 0 and values.max() <= 65535:
+            values = values / 257.0  # 16-bit data in a 32-bit container, as Pillow opens many 16-bit PNGs
+        else:
+            low, high = values.min(), values.max()
+            values = (values - low) / (high - low) * 255.0
+    return np.clip(np.nan_to_num(values), 0, 255).round().astype(np.uint8)

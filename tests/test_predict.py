@@ -1,0 +1,124 @@
+import os
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+import resnet
+from conftest import ROOT
+from resnet import Classifier
+
+PHOTOS = ("chelsea.png", "rocket.jpg", "coffee.png", "astronaut.png", "camera.png", "coins.png")
+
+
+@pytest.fixture(scope="module")
+def clf(hub_models):
+    return Classifier.from_pretrained("timm/resnet50.tv2_in1k", device="cpu")
+
+
+def test_predict_on_real_photos_is_well_formed(clf, photos_dir):
+    for name in PHOTOS:
+        top = clf.predict(photos_dir / name, top_k=5)
+        assert len(top) == 5
+        labels, probs = zip(*top)
+        assert all(label in clf.labels for label in labels) and len(set(labels)) == 5
+        assert list(probs) == sorted(probs, reverse=True) and 0 < sum(probs) <= 1 + 1e-6
+
+
+def test_predict_matches_softmax_of_logits(clf, photos_dir):
+    x = clf.preprocess(photos_dir / "chelsea.png")[None]
+    probs = clf.logits(x).softmax(1)[0]
+    top = clf.predict(photos_dir / "chelsea.png", top_k=3)
+    assert [label for label, _ in top] == [clf.labels[i] for i in probs.topk(3).indices]
+    assert top[0][1] == pytest.approx(float(probs.max()), abs=1e-6)
+
+
+def test_predict_batch_equals_single_predictions(clf, photos_dir):
+    images = [photos_dir / n for n in PHOTOS[:3]]
+    batch = clf.predict_batch(images, top_k=3)
+    for image, row in zip(images, batch):
+        single = clf.predict(image, top_k=3)
+        assert [l for l, _ in row] == [l for l, _ in single]
+        np.testing.assert_allclose([p for _, p in row], [p for _, p in single], atol=1e-5)
+    assert clf.predict_batch([]) == []
+
+
+def test_predict_is_safe_from_several_threads(clf, photos_dir):
+    images = [photos_dir / n for n in PHOTOS]
+    expected = [clf.predict(image, top_k=3) for image in images]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(lambda i: clf.predict(images[i % len(images)], top_k=3), range(24)))
+    for i, result in enumerate(results):
+        assert [l for l, _ in result] == [l for l, _ in expected[i % len(images)]]
+
+
+def reference_grad_cam(model: torch.nn.Module, x: torch.Tensor, index: int) -> torch.Tensor:
+    """Textbook Grad-CAM with hooks on layer4, written independently of resnet.predict."""
+    store = {}
+    h1 = model.layer4.register_forward_hook(lambda m, i, o: store.update(act=o))
+    h2 = model.layer4.register_full_backward_hook(lambda m, gi, go: store.update(grad=go[0]))
+    try:
+        model.zero_grad()
+        model(x)[0, index].backward()
+    finally:
+        h1.remove(), h2.remove()
+    weights = store["grad"].mean(dim=(2, 3), keepdim=True)
+    cam = F.relu((weights * store["act"]).sum(1))[0].detach()
+    return cam / cam.max()
+
+
+def test_explain_matches_textbook_grad_cam(hub_models, photos_dir):
+    clf = Classifier.from_pretrained("timm/resnet18.tv_in1k", device="cpu")
+    x = clf.preprocess(photos_dir / "chelsea.png")[None]
+    explanation = clf.explain(photos_dir / "chelsea.png")
+    top_label, top_prob = clf.predict(photos_dir / "chelsea.png", top_k=1)[0]
+    assert explanation.label == top_label and explanation.probability == pytest.approx(top_prob, abs=1e-5)
+    expected = reference_grad_cam(hub_models["timm/resnet18.tv_in1k"], x, explanation.index)
+    np.testing.assert_allclose(explanation.heatmap, expected.numpy(), atol=1e-4)
+
+
+def test_explain_output_and_targets(clf, photos_dir):
+    e = clf.explain(photos_dir / "rocket.jpg", target="goldfish")
+    assert e.label == "goldfish" and e.index == 1
+    assert isinstance(e.overlay, Image.Image) and e.overlay.size == (224, 224) and e.overlay.mode == "RGB"
+    assert e.heatmap.shape == (7, 7) and e.heatmap.min() >= 0 and e.heatmap.max() == pytest.approx(1.0)
+    assert clf.explain(photos_dir / "rocket.jpg", target=1).index == 1
+    with pytest.raises(ValueError, match="unknown label 'unicorn'"):
+        clf.explain(photos_dir / "rocket.jpg", target="unicorn")
+    with pytest.raises(ValueError, match="out of range"):
+        clf.explain(photos_dir / "rocket.jpg", target=1000)
+
+
+def test_explain_leaves_no_hooks_no_grads_and_eval_mode(clf, photos_dir):
+    clf.explain(photos_dir / "coffee.png")
+    assert not clf.model.training
+    assert all(not m._forward_hooks and not m._backward_hooks and not m._forward_pre_hooks for m in clf.model.modules())
+    assert all(p.grad is None for p in clf.model.parameters())
+
+
+def test_device_choice():
+    assert resnet.default_device().type in ("cuda", "mps", "cpu")
+    model = resnet.build("resnet18", num_classes=2)
+    assert Classifier(model, resnet.ModelConfig("resnet18", ("a", "b")), device="cpu").device == torch.device("cpu")
+    with pytest.raises(ValueError, match="3 labels"):
+        Classifier(model, resnet.ModelConfig("resnet18", ("a", "b", "c")))
+
+
+def test_command_line_predict(hub_models, photos_dir):
+    out = subprocess.run(
+        [sys.executable, "-m", "resnet", "predict", str(photos_dir / "chelsea.png"), "--model", "timm/resnet18.tv_in1k", "--top-k", "3"],
+        capture_output=True, text=True, cwd=ROOT, env=os.environ.copy(), timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[0].endswith("chelsea.png") and len(lines) == 4 and "%" in lines[1]
+    missing = subprocess.run(
+        [sys.executable, "-m", "resnet", "predict", str(photos_dir / "chelsea.png"), "--model", "timm/resnet34.nowhere"],
+        capture_output=True, text=True, cwd=ROOT, env=os.environ.copy(), timeout=120,
+    )
+    assert missing.returncode == 2 and "HF_HUB_OFFLINE" in missing.stderr
