@@ -7,9 +7,10 @@ Example:
     >>> clf = resnet.Classifier.from_pretrained("timm/resnet50.a1_in1k")  # doctest: +SKIP
 """
 
+from .devices import default_device
 from .hub import CheckpointError, ModelConfig
 from .model import ARCHS, BasicBlock, Bottleneck, ResNet, build, resnet18, resnet34, resnet50, resnet101, resnet152
-from .predict import Classifier, Explanation, default_device
+from .predict import Classifier, Explanation
 from .summary import LayerRow, Summary, summarize
 from .transforms import ImageError, Preprocessing, load_image
 

@@ -41,6 +41,7 @@ __all__ = [
     "save_checkpoint",
     "push_checkpoint",
     "parse_source",
+    "atomic_write",
 ]
 
 FORMAT = "resnet-studio"
@@ -164,12 +165,12 @@ def save_checkpoint(model: nn.Module, config: ModelConfig, folder: str | os.Path
     folder.mkdir(parents=True, exist_ok=True)
     model = getattr(model, "module", model)  # unwrap DistributedDataParallel
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
-    _atomic_write(folder / "model.safetensors", lambda path: save_file(tensors, str(path), metadata={"format": "pt"}))
+    atomic_write(folder / "model.safetensors", lambda path: save_file(tensors, str(path), metadata={"format": "pt"}))
     text = json.dumps(config.to_json_dict(), indent=2, sort_keys=True) + "\n"
-    _atomic_write(folder / "config.json", lambda path: Path(path).write_text(text, encoding="utf-8"))
+    atomic_write(folder / "config.json", lambda path: Path(path).write_text(text, encoding="utf-8"))
     card = folder / "README.md"
     if not card.exists():
-        _atomic_write(card, lambda path: Path(path).write_text(model_card(config), encoding="utf-8"))
+        atomic_write(card, lambda path: Path(path).write_text(model_card(config), encoding="utf-8"))
     return folder
 
 
@@ -482,7 +483,7 @@ def _rename_transformers_keys(state_dict: dict[str, torch.Tensor]) -> dict[str, 
     return renamed
 
 
-def _atomic_write(path: Path, write: Callable[[Path], Any]) -> None:
+def atomic_write(path: Path, write: Callable[[Path], Any]) -> None:
     """Write through ``write(tmp)``, fsync, then rename over ``path``; on failure ``path`` is untouched."""
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:

@@ -17,21 +17,12 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from .devices import default_device
 from .hub import ModelConfig, load_checkpoint, push_checkpoint, save_checkpoint
 from .model import ResNet
 from .transforms import ImageSource, eval_transform, geometry_transform, load_image
 
-__all__ = ["Classifier", "Explanation", "default_device"]
-
-
-def default_device() -> torch.device:
-    """CUDA if present, then Apple's MPS, then the CPU."""
-    if torch.cuda.is_available():
-        return torch.device("cuda")
-    mps = getattr(torch.backends, "mps", None)
-    if mps is not None and mps.is_available():
-        return torch.device("mps")
-    return torch.device("cpu")
+__all__ = ["Classifier", "Explanation"]
 
 
 @dataclass

@@ -43,3 +43,18 @@ def hub_models():
     from hubcache import build_test_cache
 
     return build_test_cache(os.environ["HF_HUB_CACHE"])
+
+
+@pytest.fixture(scope="session")
+def texture_model(tmp_path_factory) -> Path:
+    """A ResNet-18 trained from scratch on texture patches (about 10 s): a backbone with real features."""
+    from textures import write_imagefolder
+    from train.__main__ import main as train_main
+
+    root = tmp_path_factory.mktemp("textures")
+    data = write_imagefolder(root / "data", train_per_class=48, val_per_class=16)
+    out = root / "model"
+    args = ["--data", str(data), "--out", str(out), "--arch", "resnet18", "--input-size", "64", "--epochs", "8",
+            "--batch-size", "16", "--lr", "0.02", "--no-progress"]
+    assert train_main(args) == 0
+    return out

@@ -1,0 +1,282 @@
+"""The training loop, the python -m train command (one process, resumed, torchrun) and the app's fine-tune."""
+
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import resnet
+import train
+from conftest import ROOT
+from textures import patches, write_imagefolder
+from train.data import DataError, in_memory, stratified_split, tiny_imagenet
+from train.loop import TrainConfig, evaluate, fit, latest_checkpoint, lr_at, set_trainable
+
+TRAIN_ARGS = ["--arch", "resnet18", "--input-size", "64", "--batch-size", "16", "--lr", "0.02", "--no-progress"]
+
+
+@pytest.fixture(scope="module")
+def texture_folder(tmp_path_factory) -> Path:
+    return write_imagefolder(tmp_path_factory.mktemp("tex") / "data", train_per_class=48, val_per_class=16)
+
+
+def run_train(*args, env=None, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "train", *map(str, args)], capture_output=True, text=True, cwd=ROOT,
+                          env={**os.environ, **(env or {})}, timeout=600, **kwargs)
+
+
+def test_lr_schedule_is_a_pure_function():
+    assert lr_at(0, 100, 1.0, 10) == pytest.approx(0.1)
+    assert lr_at(9, 100, 1.0, 10) == pytest.approx(1.0)
+    assert lr_at(10, 100, 1.0, 10) == pytest.approx(1.0)
+    assert lr_at(55, 100, 1.0, 10, min_lr=0.0) == pytest.approx(0.5)
+    assert lr_at(100, 100, 1.0, 10, min_lr=0.1) == pytest.approx(0.1)
+    assert lr_at(80, 100, 0.3, 0, schedule="constant") == 0.3
+
+
+def test_set_trainable():
+    model = resnet.resnet18()
+    set_trainable(model, "backbone")
+    assert [n for n, p in model.named_parameters() if p.requires_grad] == ["fc.weight", "fc.bias"]
+    set_trainable(model, "last-stage")
+    assert all(n.startswith(("layer4.", "fc.")) for n, p in model.named_parameters() if p.requires_grad)
+    set_trainable(model, "stem")
+    assert not model.conv1.weight.requires_grad and model.layer1[0].conv1.weight.requires_grad
+    with pytest.raises(ValueError, match="'everything'"):
+        set_trainable(model, "everything")
+
+
+def test_stratified_split_is_seeded_and_keeps_every_class():
+    targets = [0] * 10 + [1] * 5 + [2] * 1
+    train_idx, val_idx = stratified_split(targets, 0.2, seed=3)
+    assert sorted(train_idx + val_idx) == list(range(16)) and not set(train_idx) & set(val_idx)
+    assert [targets[i] for i in val_idx].count(0) == 2 and [targets[i] for i in val_idx].count(1) == 1
+    assert 15 in train_idx  # a class with one image keeps it for training
+    assert stratified_split(targets, 0.2, seed=3) == (train_idx, val_idx)
+
+
+def test_evaluate_restores_training_mode_and_counts_correctly():
+    model = torch.nn.Linear(2, 2)
+    with torch.no_grad():
+        model.weight.copy_(torch.eye(2)), model.bias.zero_()
+    data = torch.utils.data.TensorDataset(torch.tensor([[1.0, 0], [0, 1.0], [1.0, 0]]), torch.tensor([0, 1, 1]))
+    model.train()
+    metrics = evaluate(model, data, batch_size=2, device=torch.device("cpu"), num_classes=2)
+    assert model.training
+    assert metrics["top1"] == pytest.approx(2 / 3) and metrics["confusion"].tolist() == [[1, 0], [1, 1]]
+
+
+def test_command_line_trains_well_above_chance(texture_folder, tmp_path):
+    out = tmp_path / "run"
+    result = run_train("--data", texture_folder, "--out", out, "--epochs", "8", *TRAIN_ARGS)
+    assert result.returncode == 0, result.stderr
+    log = json.loads((out / "log.json").read_text())
+    assert len(log) == 8 and max(r["val_top1"] for r in log) >= 0.8  # chance is 1/3
+    assert "done: 8 epochs, best held-out top-1" in result.stdout
+    rows = (out / "metrics.csv").read_text().splitlines()
+    assert rows[0].startswith("epoch,train_loss,train_top1,lr,val_loss,val_top1,val_top5") and len(rows) == 9
+    clf = resnet.Classifier.from_pretrained(out, device="cpu")
+    assert clf.labels == ["brick", "grass", "gravel"] or clf.labels == ["checks", "noise", "stripes"]
+    assert clf.config.preprocessing.crop_size == 64
+    assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["epoch-0007", "epoch-0008"]
+
+
+def test_help_documents_every_flag():
+    out = run_train("--help")
+    assert out.returncode == 0
+    for flag in ("--data", "--arch", "--weights", "--epochs", "--batch-size", "--lr", "--out", "--resume", "--val-split",
+                 "--freeze", "--push-to-hub", "--optimizer", "--amp", "--label-smoothing", "--grad-clip", "--warmup-epochs",
+                 "--channels-last", "--early-stopping", "--input-size", "--workers", "torchrun"):
+        assert flag in out.stdout, flag
+
+
+def test_sigkill_mid_epoch_then_resume_finishes_like_an_uninterrupted_run(texture_folder, tmp_path):
+    args = ["--data", texture_folder, "--epochs", "5", *TRAIN_ARGS, "--seed", "1"]
+    whole = run_train(*args, "--out", tmp_path / "whole")
+    assert whole.returncode == 0, whole.stderr
+
+    out = tmp_path / "killed"
+    proc = subprocess.Popen([sys.executable, "-m", "train", *map(str, args), "--out", str(out)], cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 300
+    while not (out / "checkpoints" / "epoch-0002").is_dir() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    time.sleep(0.3)  # well into epoch 3
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL, "training finished before it could be killed"
+
+    done = latest_checkpoint(out)
+    assert done is not None and done.name in ("epoch-0002", "epoch-0003")
+    for folder in (out / "checkpoints").glob("epoch-*"):  # every checkpoint left behind is complete and loads
+        resnet.Classifier.from_pretrained(folder, device="cpu")
+        torch.load(folder / "state.pt", weights_only=True)
+
+    resumed = run_train(*args, "--out", out, "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    assert "resuming from" in resumed.stdout
+    assert not list((out / "checkpoints").glob(".tmp-*"))
+    ours, theirs = json.loads((out / "log.json").read_text()), json.loads((tmp_path / "whole" / "log.json").read_text())
+    assert [r["epoch"] for r in ours] == [1, 2, 3, 4, 5]
+    for a, b in zip(ours, theirs):  # the same batches, the same numbers
+        assert a["train_loss"] == pytest.approx(b["train_loss"], rel=1e-4)
+        assert a["val_top1"] == pytest.approx(b["val_top1"])
+    a = resnet.Classifier.from_pretrained(out / "checkpoints" / "epoch-0005", device="cpu").model.state_dict()
+    b = resnet.Classifier.from_pretrained(tmp_path / "whole" / "checkpoints" / "epoch-0005", device="cpu").model.state_dict()
+    assert max((a[k].float() - b[k].float()).abs().max().item() for k in a) < 1e-4
+
+
+def test_torchrun_runs_two_processes_and_its_checkpoint_loads(texture_folder, tmp_path):
+    out = tmp_path / "ddp"
+    # --standalone: a single-node rendezvous on a free localhost port.
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "train", "--data", str(texture_folder), "--out", str(out), "--epochs", "2", *TRAIN_ARGS]
+    result = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=300,
+                            env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "2 process(es)" in result.stdout and result.stdout.count("done: 2 epochs") == 1  # rank 0 alone logs
+    clf = resnet.Classifier.from_pretrained(out, device="cpu")
+    assert clf.config.training["epochs_done"] in (1, 2) and len(json.loads((out / "log.json").read_text())) == 2
+
+
+def make_tiny_imagenet(root: Path) -> dict[str, str]:
+    wnids = ["n02124075", "n01443537", "n04067472"]  # deliberately not sorted
+    names = {"n01443537": "goldfish, Carassius auratus", "n02124075": "Egyptian cat", "n04067472": "reel"}
+    (root / "wnids.txt").write_text("\n".join(wnids) + "\n")
+    (root / "words.txt").write_text("".join(f"{w}\t{n}\n" for w, n in names.items()) + "n00000001\tunused\n")
+    colours = {w: c for w, c in zip(wnids, [(200, 40, 40), (40, 200, 40), (40, 40, 200)])}
+    for w in wnids:
+        (root / "train" / w / "images").mkdir(parents=True)
+        (root / "train" / w / f"{w}_boxes.txt").write_text("")
+        for i in range(4):
+            Image.new("RGB", (64, 64), colours[w]).save(root / "train" / w / "images" / f"{w}_{i}.JPEG")
+    (root / "val" / "images").mkdir(parents=True)
+    truth, lines = {}, []
+    for i, w in enumerate(wnids * 2):
+        name = f"val_{i}.JPEG"
+        Image.new("RGB", (64, 64), colours[w]).save(root / "val" / "images" / name)
+        lines.append(f"{name}\t{w}\t0\t0\t63\t63")
+        truth[name] = w
+    (root / "val" / "val_annotations.txt").write_text("\n".join(lines) + "\n")
+    return {name: names[w].split(",")[0] for name, w in truth.items()}
+
+
+def test_tiny_imagenet_layout_labels_validation_images(tmp_path):
+    truth = make_tiny_imagenet(tmp_path)
+    val = tiny_imagenet(tmp_path, "val")
+    train_set = tiny_imagenet(tmp_path, "train")
+    assert val.classes == train_set.classes == ["goldfish", "Egyptian cat", "reel"]  # sorted wnids, readable names
+    for (path, target) in val.items:
+        assert val.classes[target] == truth[Path(path).name]
+    assert len(train_set) == 12 and train_set.classes[train_set.targets[0]] == "goldfish"
+    result = run_train("--data", tmp_path, "--out", tmp_path / "out", "--epochs", "1", *TRAIN_ARGS)
+    assert result.returncode == 0, result.stderr
+    assert "12 training / 6 held-out" in result.stdout
+
+
+@pytest.mark.parametrize("strategy", ["head", "last-stage", "full"])
+def test_finetune_strategies_give_a_classifier_with_the_new_labels(texture_model, strategy):
+    samples = {f"my {name}": images for name, images in patches("train", 12, seed=5).items()}
+    seen = []
+    result = train.finetune(str(texture_model), samples, strategy=strategy, epochs=3, on_progress=seen.append, device="cpu")
+    clf = result.classifier
+    assert clf.labels == list(samples) and clf.config.training["strategy"] == strategy
+    held_out = patches("val", 4, seed=9)
+    predicted = [clf.predict(image, top_k=1)[0][0] for images in held_out.values() for image in images]
+    assert set(predicted) <= set(samples)
+    assert [r["epoch"] for r in seen if r["stage"] == "train"] == [1, 2, 3]
+    assert len(result.history) == 3 and {"train_loss", "val_top1"} <= set(result.history[0])
+    assert result.confusion.shape == (3, 3) and result.confusion.sum(axis=1).tolist() == [2, 2, 2]  # round(12 * 0.2) a class
+    assert set(result.per_class_accuracy) == set(samples)
+    assert not clf.model.training
+
+
+def test_head_on_cached_features_matches_the_plain_loop(texture_model):
+    samples = patches("train", 20, seed=11)
+    cached = train.finetune(str(texture_model), samples, strategy="head", epochs=10, held_out=0.25, device="cpu")
+    plain = train.finetune(str(texture_model), samples, strategy="head", epochs=10, held_out=0.25, device="cpu", cache_features=False)
+    a, b = cached.history[-1]["val_top1"], plain.history[-1]["val_top1"]
+    assert a >= 0.8 and abs(a - b) <= 0.1  # chance is 1/3; 15 held-out images, so 0.1 is one or two images
+
+
+def test_finetune_leaves_the_source_classifier_untouched(texture_model):
+    source = resnet.Classifier.from_pretrained(texture_model, device="cpu")
+    before = {k: v.clone() for k, v in source.model.state_dict().items()}
+    result = train.finetune(source, patches("train", 6), strategy="full", epochs=1, device="cpu")
+    assert all(torch.equal(before[k], v) for k, v in source.model.state_dict().items())
+    assert source.model.fc.out_features == 3 and result.classifier.model is not source.model
+
+
+def test_bad_finetune_input_gets_clear_messages(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    good = Image.new("RGB", (32, 32))
+    with pytest.raises(DataError, match="at least two classes"):
+        train.finetune("resnet18", {"only": [good, good]})
+    with pytest.raises(DataError, match="class 'empty' has no images"):
+        train.finetune("resnet18", {"full": [good], "empty": []})
+    with pytest.raises(DataError, match="over the limit of 500"):
+        train.finetune("resnet18", {"a": [good] * 300, "b": [good] * 201})
+    with pytest.raises(DataError, match=r"2 image\(s\) could not be read: notes.jpg .*empty.png"):
+        (tmp_path / "notes.jpg").write_text("shopping list")
+        (tmp_path / "empty.png").write_bytes(b"")
+        train.finetune("resnet18", [(good, "a"), (tmp_path / "notes.jpg", "a"), (good, "b"), (tmp_path / "empty.png", "b")])
+    with pytest.raises(DataError, match="empty name"):
+        train.finetune("resnet18", {" ": [good], "b": [good]})
+    with pytest.raises(DataError, match="must differ"):
+        train.finetune("resnet18", {"Cat": [good], "cat": [good]})
+    with pytest.raises(ValueError, match="strategy"):
+        train.finetune("resnet18", {"a": [good], "b": [good]}, strategy="everything")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty.png", "notes.jpg"]  # nothing else written
+
+
+def test_finetune_from_scratch_writes_nothing(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = train.finetune("resnet18", patches("train", 5), strategy="head", epochs=2, device="cpu")
+    assert result.classifier.config.training["base"] == "resnet18 (random initialisation)"
+    assert list(tmp_path.iterdir()) == []
+    result.classifier.save_pretrained(tmp_path / "saved")
+    again = resnet.Classifier.from_pretrained(tmp_path / "saved", device="cpu")
+    x = torch.randn(1, 3, 224, 224)
+    assert torch.equal(again.logits(x), result.classifier.logits(x))
+
+
+def test_failed_checkpoint_write_keeps_the_previous_one(tmp_path, monkeypatch):
+    model = resnet.resnet18(num_classes=2)
+    config = resnet.ModelConfig("resnet18", ("a", "b"))
+    resnet.hub.save_checkpoint(model, config, tmp_path)
+    before = (tmp_path / "model.safetensors").read_bytes()
+
+    def disk_full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("safetensors.torch.save_file", disk_full)
+    with pytest.raises(OSError, match="No space left"):
+        resnet.hub.save_checkpoint(resnet.resnet18(num_classes=2), config, tmp_path)
+    assert (tmp_path / "model.safetensors").read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["README.md", "config.json", "model.safetensors"]
+
+
+def test_push_to_hub_flag(texture_folder, tmp_path, monkeypatch):
+    from train.__main__ import main
+
+    pushed = {}
+    monkeypatch.setattr(resnet.Classifier, "push_to_hub", lambda self, repo, **kw: pushed.setdefault("repo", repo) and "url")
+    assert main(["--data", str(texture_folder), "--out", str(tmp_path / "o"), "--epochs", "1", *TRAIN_ARGS, "--push-to-hub", "me/textures"]) == 0
+    assert pushed["repo"] == "me/textures"
+
+
+def test_bad_command_line_input(tmp_path):
+    (tmp_path / "one" / "cls").mkdir(parents=True)
+    Image.new("RGB", (8, 8)).save(tmp_path / "one" / "cls" / "a.png")
+    result = run_train("--data", tmp_path / "one", "--out", tmp_path / "o", "--epochs", "1")
+    assert result.returncode == 2 and "at least two" in result.stderr
+    result = run_train("--data", tmp_path / "missing", "--out", tmp_path / "o")
+    assert result.returncode == 2 and "no folder at" in result.stderr

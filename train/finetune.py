@@ -1,0 +1,200 @@
+"""The short on-device fine-tune the app runs: ``fit`` with fine-tuning defaults.
+
+Strategies:
+    "head"        freeze the backbone and train a new linear head. The frozen backbone
+                  runs once: features of a few augmented views per image are computed
+                  up front and the head trains on those, so each epoch costs almost nothing.
+    "last-stage"  also train layer4.
+    "full"        train everything, the backbone at a tenth of the head's learning rate.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping, Optional, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import TensorDataset
+
+from resnet import ARCHS, Classifier, build
+from resnet.devices import autocast_dtype, default_device
+from resnet.hub import ModelConfig
+from resnet.transforms import Preprocessing, eval_transform, train_transform
+
+from .data import LabelledImages, TransformedSubset, in_memory, make_loader, stratified_split
+from .loop import TrainConfig, evaluate, fit, set_trainable
+
+__all__ = ["FinetuneResult", "finetune", "MAX_IMAGES", "STRATEGIES"]
+
+MAX_IMAGES = 500  # a fine-tune in the app must finish in minutes on a laptop CPU
+STRATEGIES = ("head", "last-stage", "full")
+# Few epochs, small constant learning rate (AdamW), as nanoGPT's fine-tuning config does.
+DEFAULTS = {
+    "head": {"epochs": 20, "lr": 3e-3},
+    "last-stage": {"epochs": 6, "lr": 1e-3},
+    "full": {"epochs": 6, "lr": 1e-3},
+}
+BACKBONE_LR_SCALE = 0.1  # "full": the pretrained backbone moves ten times slower than the new head
+
+Progress = Callable[[dict[str, Any]], None]
+
+
+@dataclass
+class FinetuneResult:
+    """A fine-tuned classifier and how it did.
+
+    Attributes:
+        classifier: predicts the new labels; ready for ``predict``, ``explain``, ``save_pretrained``.
+        history: one record per epoch (train and held-out loss and top-1).
+        per_class_accuracy: held-out top-1 per label (None for a class with no held-out images).
+        confusion: held-out counts, rows = true label, columns = predicted label.
+    """
+
+    classifier: Classifier
+    history: list[dict[str, Any]]
+    per_class_accuracy: dict[str, Optional[float]]
+    confusion: np.ndarray
+
+    @property
+    def labels(self) -> list[str]:
+        return self.classifier.labels
+
+
+def finetune(
+    source: Classifier | str,
+    samples: Mapping[str, Sequence[Any]] | Sequence[tuple[Any, str]],
+    *,
+    strategy: str = "head",
+    epochs: Optional[int] = None,
+    lr: Optional[float] = None,
+    batch_size: int = 32,
+    held_out: float = 0.2,
+    seed: int = 0,
+    views: int = 4,
+    cache_features: bool = True,
+    device: Optional[str | torch.device] = None,
+    on_progress: Optional[Progress] = None,
+) -> FinetuneResult:
+    """Fine-tune a ResNet on a handful of labelled images.
+
+    Args:
+        source: a ``Classifier`` (left unchanged), a Hub repo id or folder, or an
+            architecture name such as ``"resnet18"`` (random initialisation: works offline).
+        samples: ``{class name: [images]}`` or ``[(image, class name)]``; images as
+            ``resnet.load_image`` accepts them. At most ``MAX_IMAGES``.
+        strategy: ``"head"``, ``"last-stage"`` or ``"full"``.
+        epochs, lr: default per strategy (``DEFAULTS``).
+        batch_size: images (or cached feature vectors) per step.
+        held_out: share of each class kept for evaluation.
+        seed: makes the split, the augmentation and the order repeatable.
+        views: "head" only: augmented views per training image whose features are cached.
+        cache_features: "head" only: False runs the frozen backbone every epoch instead
+            (slower, same result; kept to measure the difference).
+        device: default: CUDA, then MPS, then CPU.
+        on_progress: called with plain dicts: ``{"stage": "features", "progress": f}``
+            while features are computed, then each epoch's record with ``"stage": "train"``.
+
+    Returns:
+        A ``FinetuneResult``.
+
+    Raises:
+        train.data.DataError: fewer than two classes, a class without images, too many
+            images, or unreadable images (named).
+    """
+    if strategy not in STRATEGIES:
+        raise ValueError(f"strategy must be one of {', '.join(STRATEGIES)}, got {strategy!r}")
+    if views < 1:
+        raise ValueError(f"views must be at least 1, got {views}")
+    data = in_memory(samples, max_images=MAX_IMAGES)
+    device = torch.device(device) if device is not None else default_device()
+    model, arch, preprocessing, base = _starting_point(source)
+    labels = tuple(data.classes)
+    num_classes = len(labels)
+    epochs = epochs or DEFAULTS[strategy]["epochs"]
+    lr = lr or DEFAULTS[strategy]["lr"]
+    config = TrainConfig(
+        epochs=epochs, batch_size=batch_size, lr=lr, optimizer="adamw", weight_decay=1e-4, schedule="constant",
+        warmup_epochs=0, label_smoothing=0.1, seed=seed,
+    )
+    train_idx, val_idx = stratified_split(data.targets, held_out, seed)
+    report = on_progress or (lambda record: None)
+
+    def on_epoch(record: dict[str, Any]) -> None:
+        report({"stage": "train", "epochs": epochs, "progress": record["epoch"] / epochs, **record})
+
+    model.reset_classifier(num_classes)
+    model.to(device)
+    groups = None
+    if strategy == "head" and cache_features:
+        # The frozen backbone runs once; the head alone is trained, on its outputs.
+        torch.manual_seed(seed)
+        features = lambda indices, transform, n, progress=None: _features(model, data, indices, transform, n, device, progress)  # noqa: E731
+        train_set = features(train_idx, train_transform(preprocessing), views, lambda share: report({"stage": "features", "progress": share}))
+        val_set = features(val_idx, eval_transform(preprocessing), 1) if val_idx else None
+        trained, config.channels_last, config.amp = model.fc, False, "off"
+    else:
+        set_trainable(model, {"head": "backbone", "last-stage": "last-stage", "full": "none"}[strategy])
+        if strategy == "full":
+            backbone = [p for name, p in model.named_parameters() if not name.startswith("fc.")]
+            groups = [{"params": backbone, "lr_scale": BACKBONE_LR_SCALE}, {"params": list(model.fc.parameters())}]
+        train_set = TransformedSubset(data, train_idx, train_transform(preprocessing))
+        val_set = TransformedSubset(data, val_idx, eval_transform(preprocessing)) if val_idx else None
+        trained = model
+    history = fit(trained, train_set, val_set, config, num_classes=num_classes, device=device, param_groups=groups, on_epoch=[on_epoch]).history
+    model.eval()
+
+    confusion = np.zeros((num_classes, num_classes), dtype=np.int64)
+    if val_set is not None:
+        confusion = evaluate(trained, val_set, batch_size=batch_size, device=device, num_classes=num_classes)["confusion"].numpy()
+    per_class = {
+        label: (float(confusion[i, i] / confusion[i].sum()) if confusion[i].sum() else None) for i, label in enumerate(labels)
+    }
+    last = history[-1]
+    training = {
+        "base": base,
+        "strategy": strategy,
+        "epochs": epochs,
+        "lr": lr,
+        "images": len(data),
+        "held_out_images": len(val_idx),
+        "held_out_top1": round(last["val_top1"], 4) if "val_top1" in last else None,
+    }
+    classifier = Classifier(model, ModelConfig(arch, labels, preprocessing, training=training), device=device)
+    return FinetuneResult(classifier, history, per_class, confusion)
+
+
+def _starting_point(source: Classifier | str) -> tuple[nn.Module, str, Preprocessing, str]:
+    """A private copy of the model to fine-tune, its arch, its preprocessing and where it came from."""
+    if isinstance(source, Classifier):
+        return copy.deepcopy(source.model).cpu(), source.config.arch, source.config.preprocessing, source.config.source or source.config.arch
+    if source in ARCHS:
+        return build(source), source, Preprocessing(), f"{source} (random initialisation)"
+    loaded = Classifier.from_pretrained(source, device="cpu")
+    return loaded.model, loaded.config.arch, loaded.config.preprocessing, loaded.config.source
+
+
+def _features(
+    model: nn.Module,
+    data: LabelledImages,
+    indices: Sequence[int],
+    transform: Callable,
+    views: int,
+    device: torch.device,
+    report: Optional[Callable[[float], None]] = None,
+) -> TensorDataset:
+    """Pooled backbone features of ``views`` transformed copies of each image, with their labels."""
+    features, targets = [], []
+    loader = make_loader(TransformedSubset(data, [i for i in indices for _ in range(views)], transform), 32, shuffle=False)
+    amp_dtype = autocast_dtype(device)  # the precision and layout fit() would train the backbone with
+    model.eval().to(memory_format=torch.channels_last)
+    with torch.no_grad(), torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
+        for n, (x, y) in enumerate(loader, 1):
+            x = x.to(device).contiguous(memory_format=torch.channels_last)
+            features.append(model.forward_head(model.forward_features(x), pre_logits=True).float())
+            targets.append(y.to(device))
+            if report:
+                report(n / len(loader))
+    return TensorDataset(torch.cat(features), torch.cat(targets))
