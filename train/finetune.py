@@ -144,7 +144,7 @@ def finetune(
         val_set = TransformedSubset(data, val_idx, eval_transform(preprocessing)) if val_idx else None
         trained = model
     history = fit(trained, train_set, val_set, config, num_classes=num_classes, device=device, param_groups=groups, on_epoch=[on_epoch]).history
-    model.eval()
+    model.eval().to(memory_format=torch.contiguous_format)  # the standard layout, as a loaded checkpoint has
 
     confusion = np.zeros((num_classes, num_classes), dtype=np.int64)
     if val_set is not None:
