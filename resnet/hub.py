@@ -35,6 +35,7 @@ from .transforms import IMAGENET_MEAN, IMAGENET_STD, Preprocessing
 
 __all__ = [
     "CheckpointError",
+    "DEFAULT_CHECKPOINTS",
     "ModelConfig",
     "imagenet_labels",
     "load_checkpoint",
@@ -43,6 +44,16 @@ __all__ = [
     "parse_source",
     "atomic_write",
 ]
+
+# One checkpoint per depth, with the ImageNet-1k top-1 (%) torchvision publishes for these weights
+# (timm's *.tv_in1k / *.tv2_in1k repos hold torchvision's weights; tests check the numbers).
+DEFAULT_CHECKPOINTS: dict[str, tuple[str, float]] = {
+    "resnet18": ("timm/resnet18.tv_in1k", 69.758),
+    "resnet34": ("timm/resnet34.tv_in1k", 73.314),
+    "resnet50": ("timm/resnet50.tv2_in1k", 80.858),
+    "resnet101": ("timm/resnet101.tv2_in1k", 81.886),
+    "resnet152": ("timm/resnet152.tv2_in1k", 82.284),
+}
 
 FORMAT = "resnet-studio"
 FORMAT_VERSION = 1

@@ -7,8 +7,11 @@ a held-out view (eval transform) without reading files twice.
 
 from __future__ import annotations
 
+import io
 import os
 import random
+import stat
+import zipfile
 from collections import defaultdict
 from pathlib import Path
 from typing import Any, Callable, Mapping, Optional, Sequence
@@ -31,9 +34,12 @@ __all__ = [
     "stratified_split",
     "make_loader",
     "random_patches",
+    "read_zip_samples",
 ]
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff")
+MAX_ZIP_BYTES = 200 * 1024 * 1024  # uncompressed total
+MAX_ZIP_RATIO = 200  # uncompressed / compressed for one member; images barely compress
 
 
 class DataError(ValueError):
@@ -263,3 +269,67 @@ def random_patches(
         x, y = rng.randint(left, right - size), rng.randint(top, bottom - size)
         patches.append(image.crop((x, y, x + size, y + size)))
     return patches
+
+
+def read_zip_samples(
+    path: str | os.PathLike, *, max_images: int, max_bytes: int = MAX_ZIP_BYTES, max_ratio: float = MAX_ZIP_RATIO
+) -> tuple[dict[str, list[io.BytesIO]], list[str]]:
+    """Images from a zip of class folders (``cats/1.jpg``, ``dogs/2.png``; one enclosing folder is fine), in memory.
+
+    Nothing is extracted to disk. Members with absolute or ``..`` paths, symlinks,
+    nested archives, non-image files and files outside a class folder are skipped
+    and reported.
+
+    Returns:
+        ``({class name: [image bytes, named]}, [notes on what was skipped])``.
+
+    Raises:
+        DataError: not a zip, a zip bomb (total size or compression ratio), or too many images.
+    """
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError) as e:
+        raise DataError(f"{os.path.basename(str(path))} is not a readable zip archive ({e})") from e
+    samples: dict[str, list[io.BytesIO]] = {}
+    notes: list[str] = []
+    with archive:
+        members = [m for m in archive.infolist() if not m.is_dir() and not _hidden(m.filename)]
+        declared = sum(m.file_size for m in members)
+        if declared > max_bytes:
+            raise DataError(f"the zip expands to {declared / 2**20:.0f} MB, over the {max_bytes / 2**20:.0f} MB limit")
+        parts_of = {m.filename: [p for p in m.filename.replace("\\", "/").split("/") if p] for m in members}
+        tops = {parts[0] for parts in parts_of.values() if len(parts) > 2}
+        strip = 1 if len(tops) == 1 and all(len(p) > 2 for p in parts_of.values()) else 0  # one enclosing folder
+        total = 0
+        for m in members:
+            name, parts = m.filename, parts_of[m.filename][strip:]
+            if name.startswith(("/", "\\")) or ":" in parts_of[name][0] or ".." in parts_of[name]:
+                notes.append(f"skipped {name}: unsafe path")
+            elif stat.S_ISLNK(m.external_attr >> 16):
+                notes.append(f"skipped {name}: symbolic link")
+            elif name.lower().endswith((".zip", ".tar", ".gz", ".7z", ".rar")):
+                notes.append(f"skipped {name}: archives inside the archive are not opened")
+            elif not name.lower().endswith(IMAGE_EXTENSIONS):
+                notes.append(f"skipped {name}: not an image")
+            elif len(parts) != 2:
+                notes.append(f"skipped {name}: not inside a class folder (expected <class>/<image>)")
+            elif m.compress_size and m.file_size / m.compress_size > max_ratio:
+                raise DataError(f"{name} expands {m.file_size / m.compress_size:.0f}-fold: refusing a possible zip bomb")
+            else:
+                total += 1
+                if total > max_images:
+                    raise DataError(f"the zip holds more than {max_images} images; use fewer")
+                with archive.open(m) as f:
+                    data = f.read(m.file_size + 1)  # never more than declared, whatever the stream says
+                if len(data) > m.file_size:
+                    raise DataError(f"{name} is larger than its zip header says: refusing a malformed archive")
+                image = io.BytesIO(data)
+                image.name = parts[1]
+                samples.setdefault(parts[0], []).append(image)
+    if not samples:
+        raise DataError("the zip holds no images in class folders (expected <class>/<image>.jpg)" + (f"; {notes[0]}" if notes else ""))
+    return samples, notes
+
+
+def _hidden(name: str) -> bool:
+    return name.startswith("__MACOSX/") or any(part.startswith(".") and part not in (".", "..") for part in name.split("/"))

@@ -27,12 +27,12 @@ from resnet.transforms import Preprocessing, eval_transform, train_transform
 from .data import LabelledImages, TransformedSubset, in_memory, make_loader, stratified_split
 from .loop import TrainConfig, evaluate, fit, set_trainable
 
-__all__ = ["FinetuneResult", "finetune", "MAX_IMAGES", "STRATEGIES"]
+__all__ = ["FinetuneResult", "finetune", "MAX_IMAGES", "STRATEGIES", "STRATEGY_DEFAULTS"]
 
 MAX_IMAGES = 500  # a fine-tune in the app must finish in minutes on a laptop CPU
 STRATEGIES = ("head", "last-stage", "full")
 # Few epochs, small constant learning rate (AdamW), as nanoGPT's fine-tuning config does.
-DEFAULTS = {
+STRATEGY_DEFAULTS = {
     "head": {"epochs": 20, "lr": 3e-3},
     "last-stage": {"epochs": 6, "lr": 1e-3},
     "full": {"epochs": 6, "lr": 1e-3},
@@ -86,7 +86,7 @@ def finetune(
         samples: ``{class name: [images]}`` or ``[(image, class name)]``; images as
             ``resnet.load_image`` accepts them. At most ``MAX_IMAGES``.
         strategy: ``"head"``, ``"last-stage"`` or ``"full"``.
-        epochs, lr: default per strategy (``DEFAULTS``).
+        epochs, lr: default per strategy (``STRATEGY_DEFAULTS``).
         batch_size: images (or cached feature vectors) per step.
         held_out: share of each class kept for evaluation.
         seed: makes the split, the augmentation and the order repeatable.
@@ -113,8 +113,8 @@ def finetune(
     model, arch, preprocessing, base = _starting_point(source)
     labels = tuple(data.classes)
     num_classes = len(labels)
-    epochs = epochs or DEFAULTS[strategy]["epochs"]
-    lr = lr or DEFAULTS[strategy]["lr"]
+    epochs = epochs or STRATEGY_DEFAULTS[strategy]["epochs"]
+    lr = lr or STRATEGY_DEFAULTS[strategy]["lr"]
     config = TrainConfig(
         epochs=epochs, batch_size=batch_size, lr=lr, optimizer="adamw", weight_decay=1e-4, schedule="constant",
         warmup_epochs=0, label_smoothing=0.1, seed=seed,

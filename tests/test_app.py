@@ -1,0 +1,133 @@
+"""The app as users and API clients meet it: a real server on 127.0.0.1, driven through gradio_client."""
+
+import os
+import subprocess
+import sys
+import zipfile
+
+import pytest
+from gradio_client import Client, handle_file
+from gradio_client.exceptions import AppError
+from PIL import Image
+
+from conftest import ROOT
+from server import AppServer, free_port
+
+EXAMPLE = str(ROOT / "examples" / "chelsea.png")
+DEFAULT = "timm/resnet50.tv2_in1k"
+
+
+@pytest.fixture(scope="module")
+def server(hub_models):
+    with AppServer() as url:
+        yield url
+
+
+def slot_args(slots, per_class=None):
+    args = []
+    for name, files in zip(slots[0::2], slots[1::2]):
+        args += [name, [handle_file(f) for f in files[:per_class]] if files else None]
+    return args
+
+
+def test_app_imports_without_launching():
+    code = "import app, gradio; assert isinstance(app.demo, gradio.Blocks); assert not app.demo.is_running; print('ok')"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert out.stdout.strip() == "ok", out.stderr
+
+
+def test_every_action_has_an_api_name(server):
+    endpoints = Client(server, verbose=False).view_api(print_info=False, return_format="dict")["named_endpoints"]
+    for name in ("summary", "compare", "gradient_flow", "classify", "explain", "sample_set", "finetune", "push_to_hub"):
+        assert f"/{name}" in endpoints
+
+
+def test_classify_and_explain_an_example_photo(server, hub_models):
+    client = Client(server, verbose=False)
+    label, timing = client.predict(handle_file(EXAMPLE), DEFAULT, api_name="/classify")
+    assert len(label["confidences"]) == 5 and label["label"] == label["confidences"][0]["label"]
+    assert DEFAULT in timing and " ms on cpu" in timing
+    overlay = client.predict(handle_file(EXAMPLE), DEFAULT, api_name="/explain")
+    assert Image.open(overlay).size == (224, 224)
+
+
+def test_architecture_endpoints(server):
+    client = Client(server, verbose=False)
+    table, totals, csv = client.predict("resnet18", 64, "residual", "stages", api_name="/summary")
+    assert [row[0] for row in table["data"]][4:8] == ["layer1", "layer2", "layer3", "layer4"]
+    assert "11,689,512" in totals and open(csv).read().startswith("name,kind,depth")
+    plain_table, plain_totals, _ = client.predict("resnet34", 224, "plain", "layers", api_name="/summary")
+    assert not any("downsample" in row[0] for row in plain_table["data"])
+    comparison = client.predict(64, api_name="/compare")
+    assert [row[0] for row in comparison["data"]] == ["resnet18", "resnet34", "resnet50", "resnet101", "resnet152"]
+    assert all(row[3] > 0 for row in comparison["data"])
+    plot, text = client.predict("resnet34", 64, api_name="/gradient_flow")
+    networks = {row[3] for row in plot["data"]}
+    assert networks == {"plain", "residual"} and len(plot["data"]) == 2 * 16
+    assert "plain" in text and "residual" in text and "times the last block's" in text
+
+
+def test_finetune_then_classify_in_the_same_session_only(server, tmp_path):
+    client = Client(server, verbose=False)
+    slots = client.predict(api_name="/sample_set")
+    assert list(slots[0::2][:3]) == ["brick", "grass", "gravel"] and all(len(f) == 16 for f in slots[1::2][:3])
+    job = client.submit("timm/resnet18.tv_in1k", "head", 3, 0.003, None, *slot_args(slots, per_class=8), api_name="/finetune")
+    updates = list(job)
+    curve, status, per_class, confusion, download, model = job.result()  # the State output stays on the server
+    assert len(updates) >= 4  # three epochs streamed, then the results
+    assert {row[2] for row in curve["data"]} >= {"train loss", "held-out accuracy"}
+    assert status.startswith("Done: **fine-tuned 1: brick, grass, gravel**")
+    assert [row[0] for row in per_class["data"]] == ["brick", "grass", "gravel"]
+    assert Image.open(confusion).size[0] > 200
+    with zipfile.ZipFile(download["value"]) as archive:
+        assert sorted(archive.namelist()) == ["README.md", "config.json", "model.safetensors"]
+    tuned = model["value"]
+    label, timing = client.predict(handle_file(EXAMPLE), tuned, api_name="/classify")
+    assert {c["label"] for c in label["confidences"]} == {"brick", "grass", "gravel"}
+
+    other = Client(server, verbose=False)
+    with pytest.raises(AppError, match="not a model of this browser session"):
+        other.predict(handle_file(EXAMPLE), tuned, api_name="/classify")
+
+
+def test_bad_input_gets_a_message_not_a_crash(server, tmp_path):
+    client = Client(server, verbose=False)
+    text = tmp_path / "notes.jpg"
+    text.write_text("not a picture")
+    with pytest.raises(AppError, match="not an image format"):
+        client.predict(handle_file(str(text)), DEFAULT, api_name="/classify")
+    with pytest.raises(AppError, match="at least two classes"):
+        client.predict("resnet18 (from scratch: works offline)", "head", 2, 0.003, None, "only", [handle_file(EXAMPLE)], *[None] * 6, api_name="/finetune")
+    label, _ = client.predict(handle_file(EXAMPLE), DEFAULT, api_name="/classify")  # still serving
+    assert len(label["confidences"]) == 5
+
+
+def test_offline_start_with_an_empty_cache(tmp_path):
+    env = {"HF_HUB_CACHE": str(tmp_path / "empty-cache"), "HF_HUB_OFFLINE": "1"}
+    server = AppServer(env=env, timeout=15)
+    with server as url:
+        assert server.startup_seconds < 15
+        client = Client(url, verbose=False)
+        with pytest.raises(AppError) as e:
+            client.predict(handle_file(EXAMPLE), DEFAULT, api_name="/classify")
+        message = str(e.value)
+        assert "not in the local Hugging Face cache" in message and "HF_HUB_OFFLINE" in message and "--model" in message
+        table, totals, _ = client.predict("resnet50", 224, "residual", "blocks", api_name="/summary")
+        assert "25,557,032" in totals
+        slots = client.predict(api_name="/sample_set")
+        result = client.predict("resnet18 (from scratch: works offline)", "head", 2, 0.003, None, *slot_args(slots, per_class=4), api_name="/finetune")
+        assert result[1].startswith("Done: **fine-tuned 1")
+
+
+def test_model_flag_and_gradio_server_port(hub_models, texture_model):
+    port = free_port()
+    with AppServer("--model", str(texture_model), env={"GRADIO_SERVER_PORT": str(port)}, port=port) as url:
+        assert url.endswith(f":{port}")
+        label, timing = Client(url, verbose=False).predict(handle_file(EXAMPLE), str(texture_model), api_name="/classify")
+        assert {c["label"] for c in label["confidences"]} <= {"brick", "grass", "gravel", "checks", "noise", "stripes"}
+
+
+def test_help_documents_the_flags():
+    out = subprocess.run([sys.executable, "app.py", "--help"], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    for flag in ("--host", "--port", "--model", "--share", "--queue-size", "GRADIO_SERVER_NAME", "GRADIO_SERVER_PORT", "127.0.0.1", "7860"):
+        assert flag in out.stdout, flag

@@ -1,0 +1,37 @@
+"""Pictures of fine-tuning results for people: the confusion matrix."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+__all__ = ["confusion_image"]
+
+
+def confusion_image(confusion: np.ndarray, labels: Sequence[str], cell: int = 72) -> Image.Image:
+    """The confusion matrix as a picture: rows are true classes, columns predicted; darker = more images."""
+    n = len(labels)
+    confusion = np.asarray(confusion)
+    if confusion.shape != (n, n):
+        raise ValueError(f"confusion must be {n}x{n} for {n} labels, got shape {confusion.shape}")
+    font = ImageFont.load_default(size=14)
+    margin = 24 + max(int(font.getlength(str(label))) for label in labels)
+    size = (margin + n * cell + 12, margin + n * cell + 12)
+    image = Image.new("RGB", size, "white")
+    draw = ImageDraw.Draw(image)
+    rows = confusion.sum(axis=1, keepdims=True)
+    shares = np.divide(confusion, rows, out=np.zeros(confusion.shape, dtype=float), where=rows > 0)
+    for i in range(n):
+        for j in range(n):
+            x, y = margin + j * cell, margin + i * cell
+            shade = int(255 - 200 * shares[i, j])
+            fill = (shade, shade, 255) if i != j else (shade, 255, shade)
+            draw.rectangle([x, y, x + cell - 2, y + cell - 2], fill=fill)
+            draw.text((x + cell / 2, y + cell / 2), str(int(confusion[i, j])), fill="black", font=font, anchor="mm")
+    for k, label in enumerate(labels):
+        draw.text((margin - 8, margin + k * cell + cell / 2), str(label), fill="black", font=font, anchor="rm")
+        draw.text((margin + k * cell + cell / 2, margin - 8), str(label), fill="black", font=font, anchor="md")
+    draw.text((4, 4), "rows: true, columns: predicted", fill="gray", font=ImageFont.load_default(size=11))
+    return image
