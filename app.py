@@ -171,19 +171,17 @@ def summary(arch: str, input_size: float, network: str, rows: str) -> tuple[pd.D
     return table, totals, str(csv)
 
 
+COMPARE_COLUMNS = ["depth", "params (M)", "GMACs", "forward ms (batch 1, this device)", "ImageNet top-1 %", "checkpoint"]
+
+
 def compare(input_size: float) -> pd.DataFrame:
     """Parameters, MACs, measured latency and ImageNet top-1 for all five depths."""
     rows = compare_depths(int(input_size), device=resnet.default_device())
-    return pd.DataFrame(
-        {
-            "depth": [r["arch"] for r in rows],
-            "params (M)": [round(r["params"] / 1e6, 2) for r in rows],
-            "GMACs": [round(r["gmacs"], 3) for r in rows],
-            "forward ms (batch 1, this device)": [round(r["latency_ms"], 1) for r in rows],
-            "ImageNet top-1 %": [r["imagenet_top1"] for r in rows],
-            "checkpoint": [r["checkpoint"] for r in rows],
-        }
-    )
+    values = [
+        [r["arch"], round(r["params"] / 1e6, 2), round(r["gmacs"], 3), round(r["latency_ms"], 1), r["imagenet_top1"], r["checkpoint"]]
+        for r in rows
+    ]
+    return pd.DataFrame(values, columns=COMPARE_COLUMNS)
 
 
 def gradient_flow_plot(arch: str, input_size: float) -> tuple[pd.DataFrame, str]:
@@ -409,7 +407,7 @@ def build_demo(default_model: str = DEFAULT_MODEL, classify_concurrency: int = 4
                     gr.Markdown(BLOCKS_EXPLAINED)
             with gr.Accordion("All five depths side by side", open=True):
                 compare_button = gr.Button("Measure all depths on this device")
-                comparison = gr.Dataframe(elem_id="comparison", interactive=False)
+                comparison = gr.Dataframe(headers=COMPARE_COLUMNS, elem_id="comparison", interactive=False)
             with gr.Accordion("Gradient flow at initialisation: plain vs residual", open=True):
                 flow_button = gr.Button("Measure gradient flow for the chosen depth")
                 flow = gr.LinePlot(x="block", y="log10 gradient norm", color="network", elem_id="flow-plot",
@@ -443,7 +441,7 @@ def build_demo(default_model: str = DEFAULT_MODEL, classify_concurrency: int = 4
             for i in range(CLASS_SLOTS):
                 with gr.Row(variant="panel"):
                     name = gr.Textbox(label=f"Class {i + 1}", placeholder="name", scale=1, elem_id=f"class-{i}-name")
-                    files = gr.File(file_count="multiple", file_types=["image"], label="Images", scale=3, elem_id=f"class-{i}-files")
+                    files = gr.File(file_count="multiple", file_types=["image"], label="Images", scale=3, height=180, elem_id=f"class-{i}-files")
                     snapshot = gr.Image(sources=["webcam"], type="filepath", label="Webcam snapshot", scale=1, height=160)
                     snapshot.input(add_snapshot, [snapshot, files], files, api_visibility="private")
                 slots += [name, files]
@@ -460,7 +458,7 @@ def build_demo(default_model: str = DEFAULT_MODEL, classify_concurrency: int = 4
             curve = gr.LinePlot(x="epoch", y="value", color="series", elem_id="curve", y_title="loss / accuracy", height=300)
             with gr.Row():
                 per_class = gr.Dataframe(label="Held-out accuracy per class", elem_id="per-class", interactive=False)
-                confusion = gr.Image(label="Confusion matrix (held-out images)", elem_id="confusion", interactive=False)
+                confusion = gr.Image(label="Confusion matrix of held-out images (rows: true, columns: predicted)", elem_id="confusion", interactive=False)
             download = gr.DownloadButton("Download the model (.zip: config.json, model.safetensors, model card)", visible=False, elem_id="download")
             with gr.Accordion("Push the model to the Hugging Face Hub", open=False):
                 with gr.Row():

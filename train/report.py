@@ -33,5 +33,4 @@ def confusion_image(confusion: np.ndarray, labels: Sequence[str], cell: int = 72
     for k, label in enumerate(labels):
         draw.text((margin - 8, margin + k * cell + cell / 2), str(label), fill="black", font=font, anchor="rm")
         draw.text((margin + k * cell + cell / 2, margin - 8), str(label), fill="black", font=font, anchor="md")
-    draw.text((4, 4), "rows: true, columns: predicted", fill="gray", font=ImageFont.load_default(size=11))
     return image

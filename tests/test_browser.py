@@ -1,0 +1,100 @@
+"""The app in a real browser: Debian's Chromium, headless, driven by playwright (no browser download).
+
+Screenshots of each tab go to the test's tmp folder; with RESNET_STUDIO_SCREENSHOTS=DIR they are
+also copied there (docs/screenshots holds the README's pictures, made this way).
+"""
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from gradio_client import Client, handle_file
+
+from conftest import ROOT
+from server import AppServer
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+MODEL = "timm/resnet18.tv_in1k"
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian's chromium is not installed (.ci/run installs it)"),
+]
+
+
+@pytest.fixture(scope="module")
+def url(hub_models):
+    with AppServer("--model", MODEL) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def page(url):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.set_default_timeout(60_000)
+        page.goto(url)
+        yield page
+        browser.close()
+
+
+def save(page, tmp_path: Path, name: str) -> Path:
+    path = tmp_path / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    assert path.stat().st_size > 10_000
+    if os.environ.get("RESNET_STUDIO_SCREENSHOTS"):
+        target = Path(os.environ["RESNET_STUDIO_SCREENSHOTS"])
+        target.mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, target / path.name)
+    return path
+
+
+def test_architecture_tab_shows_the_table_and_the_gradient_plot(page, tmp_path):
+    from playwright.sync_api import expect
+
+    expect(page.locator("#totals")).to_contain_text("25,557,032 parameters")
+    expect(page.locator("#summary-table")).to_contain_text("layer4.2")
+    page.get_by_role("button", name="Measure gradient flow for the chosen depth").click()
+    expect(page.locator("#flow-plot .vega-embed .mark-line path").first).to_be_visible()
+    expect(page.locator("#flow-text")).to_contain_text("times the last block's")
+    save(page, tmp_path, "architecture")
+
+
+def test_classify_tab_uploads_a_photo_and_reads_the_top_label(page, url, tmp_path):
+    from playwright.sync_api import expect
+
+    photo = ROOT / "examples" / "chelsea.png"
+    page.get_by_role("tab", name="Classify").click()
+    page.locator("#classify-image input[type=file]").set_input_files(str(photo))
+    page.locator("#classify-button").click()
+    top = page.locator("#top5 [data-testid=label-output-value]")
+    expect(top).not_to_be_empty()
+    expected, _ = Client(url, verbose=False).predict(handle_file(str(photo)), MODEL, api_name="/classify")
+    expect(top).to_have_text(expected["label"])
+    expect(page.locator("#gradcam img")).to_be_visible()
+    expect(page.locator("#timing")).to_contain_text("ms on cpu")
+    save(page, tmp_path, "classify")
+
+
+def test_finetune_tab_trains_on_the_sample_set(page, tmp_path):
+    from playwright.sync_api import expect
+
+    page.get_by_role("tab", name="Fine-tune").click()
+    page.locator("#sample-button").click()
+    expect(page.locator("#class-0-name textarea, #class-0-name input").first).to_have_value("brick")
+    expect(page.locator("#class-2-files")).to_contain_text("gravel-15")
+    page.locator("#train-button").click()
+    expect(page.locator("#curve .vega-embed .mark-line path").first).to_be_visible()
+    expect(page.locator("#train-status")).to_contain_text("Done:", timeout=180_000)
+    expect(page.locator("#confusion img")).to_be_visible()
+    expect(page.locator("#per-class")).to_contain_text("gravel")
+    save(page, tmp_path, "finetune")
+    # The new model is offered in the Classify tab of this session.
+    page.get_by_role("tab", name="Classify").click()
+    expect(page.locator("#model-picker input")).to_have_value("fine-tuned 1: brick, grass, gravel")
