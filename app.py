@@ -15,6 +15,7 @@ import atexit
 import os
 import queue
 import shutil
+import sys
 import tempfile
 import threading
 import time
@@ -23,10 +24,12 @@ from typing import Any, Iterator, Optional
 
 import gradio as gr
 import pandas as pd
+import torch
 from PIL import Image
 
 import resnet
 import train
+from resnet.devices import physical_cores
 from resnet.hub import DEFAULT_CHECKPOINTS, CheckpointError
 from resnet.measure import compare_depths, gradient_flow
 from resnet.transforms import MAX_IMAGE_BYTES, ImageError
@@ -77,23 +80,40 @@ and how far apart neighbouring positions are.
 
 
 class SharedModels:
-    """Pretrained classifiers, each loaded on first use, once, even when many users ask at the same time."""
+    """Pretrained classifiers, each loaded on first use, once, even when many users ask at the same time.
 
-    def __init__(self) -> None:
+    ``compile=True`` also builds each one's torch.compile fast path in the background (see resnet.fast).
+    """
+
+    def __init__(self, compile: bool = False) -> None:
+        self.compile = compile
         self._lock = threading.Lock()
         self._per_source: dict[str, threading.Lock] = {}
         self._loaded: dict[str, resnet.Classifier] = {}
+
+    def preload(self, source: str) -> threading.Thread:
+        """Load ``source`` in a background thread, so the first request finds it ready; failures are reported, and retried on use."""
+
+        def load() -> None:
+            try:
+                self.get(source)
+            except CheckpointError as e:
+                print(f"ResNet Studio: the default model is not available yet: {e}", file=sys.stderr, flush=True)
+
+        thread = threading.Thread(target=load, name=f"preload {source}", daemon=True)
+        thread.start()
+        return thread
 
     def get(self, source: str) -> resnet.Classifier:
         with self._lock:
             lock = self._per_source.setdefault(source, threading.Lock())
         with lock:
             if source not in self._loaded:
-                self._loaded[source] = resnet.Classifier.from_pretrained(source)
+                self._loaded[source] = resnet.Classifier.from_pretrained(source, compile=self.compile)
             return self._loaded[source]
 
 
-MODELS = SharedModels()
+MODELS = SharedModels(compile=os.environ.get("RESNET_STUDIO_COMPILE") == "1")
 
 
 def _session_dir(request: Optional[gr.Request]) -> Path:
@@ -498,11 +518,15 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--share", action="store_true", help="also serve through a temporary public gradio.live link")
     parser.add_argument("--queue-size", type=int, default=64, help="most requests waiting in the queue (default 64)")
     parser.add_argument("--classify-concurrency", type=int, default=4, help="classify requests served at once (default 4)")
+    parser.add_argument("--compile", action="store_true", help="also torch.compile each model in the background: faster on CPU once done (needs a C++ compiler; or RESNET_STUDIO_COMPILE=1)")
     return parser.parse_args()
 
 
 if __name__ == "__main__":
     args = parse_args()
+    MODELS.compile = MODELS.compile or args.compile
+    torch.set_num_threads(physical_cores())  # hyper-threads slow convolutions down
+    MODELS.preload(args.model)  # while the server starts; never on the start-up path
     if args.model != DEFAULT_MODEL or args.classify_concurrency != 4:
         demo = build_demo(args.model, args.classify_concurrency)
     demo.queue(max_size=args.queue_size).launch(

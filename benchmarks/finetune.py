@@ -33,10 +33,21 @@ def texture_samples(per_class: int, size: int = 96) -> dict[str, list[Image.Imag
     return samples
 
 
+def _peak_rss_mb() -> float:
+    """Peak resident memory of this process (imports included), from /proc on Linux."""
+    try:
+        with open("/proc/self/status", encoding="utf-8") as f:
+            return next(int(line.split()[1]) for line in f if line.startswith("VmHWM")) / 1024
+    except (OSError, StopIteration):
+        import resource
+
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--source", default="resnet18", help="backbone: an architecture name (random init) or a checkpoint")
-    parser.add_argument("--images", type=int, default=120, help="images in all (split evenly over the three classes)")
+    parser.add_argument("--images", type=int, default=102, help="images in all, split evenly over the three classes (default 102: 34 a class)")
     parser.add_argument("--epochs", type=int, default=10)
     args = parser.parse_args()
     torch.set_num_threads(max(1, torch.get_num_threads()))
@@ -47,13 +58,16 @@ def main() -> None:
         start = time.perf_counter()
         result = train.finetune(args.source, samples, strategy="head", epochs=args.epochs, cache_features=cache, seed=0)
         seconds = time.perf_counter() - start
-        rows.append((label, seconds, result.history[-1]["val_top1"]))
+        rows.append((label, seconds, result.history[-1]["val_top1"], _peak_rss_mb()))
 
     print(f"# Fine-tune benchmark: {args.source}, {args.images} images, {args.epochs} epochs, "
           f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}")
-    print(f"{'run':<24} {'seconds':>8} {'held-out top-1':>15}")
-    for label, seconds, top1 in rows:
-        print(f"{label:<24} {seconds:8.2f} {top1:15.3f}")
+    print()
+    print("| run | seconds | held-out top-1 | peak RSS of the process so far, MB |")
+    print("|---|---|---|---|")
+    for label, seconds, top1, rss in rows:
+        print(f"| {label} | {seconds:.2f} | {top1:.3f} | {rss:.0f} |")
+    print()
     print(f"time ratio cached / plain: {rows[0][1] / rows[1][1]:.3f} ({rows[1][1] / rows[0][1]:.1f}x faster)")
 
 

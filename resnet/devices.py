@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import functools
+import os
 import platform
 from typing import Optional
 
 import torch
 
-__all__ = ["default_device", "cpu_has_fast_bf16", "autocast_dtype"]
+__all__ = ["default_device", "cpu_has_fast_bf16", "autocast_dtype", "physical_cores"]
 
 
 def default_device() -> torch.device:
@@ -41,3 +42,18 @@ def autocast_dtype(device: torch.device) -> Optional[torch.dtype]:
     if device.type == "cpu" and cpu_has_fast_bf16():
         return torch.bfloat16
     return None
+
+
+@functools.lru_cache(maxsize=1)
+def physical_cores() -> int:
+    """Physical cores this process may use (hyper-threads do not help convolutions); at least 1."""
+    allowed = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else list(range(os.cpu_count() or 1))
+    cores = set()
+    try:
+        # /sys tells which logical CPUs share a core (Linux); elsewhere count logical CPUs.
+        for cpu in allowed:
+            with open(f"/sys/devices/system/cpu/cpu{cpu}/topology/core_cpus_list", encoding="utf-8") as f:
+                cores.add(f.read().strip())
+    except OSError:
+        return max(1, len(allowed))
+    return max(1, len(cores))

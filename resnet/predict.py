@@ -9,6 +9,7 @@ while other threads predict.
 from __future__ import annotations
 
 import os
+import threading
 from dataclasses import dataclass
 from typing import Optional, Sequence
 
@@ -18,6 +19,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from .devices import default_device
+from .fast import InferenceModel, optimize_for_inference
 from .hub import ModelConfig, load_checkpoint, push_checkpoint, save_checkpoint
 from .model import ResNet
 from .transforms import ImageSource, eval_transform, geometry_transform, load_image
@@ -51,6 +53,10 @@ class Classifier:
         model: a ``resnet.ResNet`` whose ``fc`` has ``len(config.labels)`` outputs.
         config: labels, preprocessing and provenance.
         device: where to run; default: ``default_device()``.
+        fast: predict through ``resnet.fast`` (folded BatchNorm, channels-last, bf16/fp16 where the
+            hardware is fast at it, traced); ``False`` runs the fp32 eager network exactly.
+        compile: also build a ``torch.compile`` fast path in a background thread and switch to it
+            when ready (faster on CPU; takes seconds to minutes and a C++ compiler).
 
     Example:
         >>> clf = Classifier.from_pretrained("timm/resnet50.a1_in1k")  # doctest: +SKIP
@@ -58,7 +64,9 @@ class Classifier:
         [('tabby', 0.61), ('tiger cat', 0.22), ('Egyptian cat', 0.09)]
     """
 
-    def __init__(self, model: ResNet, config: ModelConfig, device: Optional[str | torch.device] = None):
+    def __init__(
+        self, model: ResNet, config: ModelConfig, device: Optional[str | torch.device] = None, *, fast: bool = True, compile: bool = False
+    ):
         if model.fc.out_features != config.num_classes:
             raise ValueError(f"the model has {model.fc.out_features} outputs but {config.num_classes} labels were given")
         self.device = torch.device(device) if device is not None else default_device()
@@ -66,17 +74,37 @@ class Classifier:
         self.config = config
         self._transform = eval_transform(config.preprocessing)
         self._geometry = geometry_transform(config.preprocessing)
+        self.fast: Optional[InferenceModel] = (
+            optimize_for_inference(self.model, self.device, config.preprocessing.crop_size) if fast else None
+        )
+        self.compiled = threading.Event()  # set once a compiled fast path serves (or compiling gave up)
+        if fast and compile:
+            threading.Thread(target=self._compile, name="compile-fast-path", daemon=True).start()
+
+    def _compile(self) -> None:
+        try:
+            compiled = optimize_for_inference(self.model, self.device, self.config.preprocessing.crop_size, backend="compile")
+            if compiled.traced:
+                self.fast = compiled  # one reference swap: requests in flight finish on the traced path
+        finally:
+            self.compiled.set()
 
     @classmethod
     def from_pretrained(
-        cls, source: str | os.PathLike, revision: Optional[str] = None, device: Optional[str | torch.device] = None
+        cls,
+        source: str | os.PathLike,
+        revision: Optional[str] = None,
+        device: Optional[str | torch.device] = None,
+        *,
+        fast: bool = True,
+        compile: bool = False,
     ) -> "Classifier":
         """Load from a Hub repo id (``owner/name`` or ``owner/name@revision``) or a local folder.
 
         Reads timm, transformers and ResNet Studio checkpoints; see ``resnet.hub``.
         """
         model, config = load_checkpoint(str(source), revision)
-        return cls(model, config, device)
+        return cls(model, config, device, fast=fast, compile=compile)
 
     def save_pretrained(self, folder: str | os.PathLike) -> None:
         """Write ``config.json``, ``model.safetensors`` and a model card (kept if one exists)."""
@@ -96,9 +124,9 @@ class Classifier:
         return self._transform(load_image(image))
 
     def logits(self, batch: torch.Tensor) -> torch.Tensor:
-        """Raw outputs for a preprocessed batch (N, 3, H, W), in fp32 on the CPU."""
+        """Raw outputs for a preprocessed batch (N, 3, H, W), as fp32 on the CPU."""
         with torch.inference_mode():
-            return self.model(batch.to(self.device)).float().cpu()
+            return (self.fast or self.model)(batch.to(self.device)).float().cpu()
 
     def predict(self, image: ImageSource, top_k: int = 5) -> list[tuple[str, float]]:
         """The ``top_k`` most probable classes as ``(label, probability)``, highest first."""
@@ -121,9 +149,9 @@ class Classifier:
         rgb = load_image(image)
         x = self._transform(rgb).unsqueeze(0).to(self.device)
         with torch.no_grad():
-            features = self.model.forward_features(x)
-        # Only the head needs gradients: the features become the leaf of a tiny graph.
-        features = features.detach().float().requires_grad_(True)
+            features = (self.fast or self.model).forward_features(x)
+        # Only the head needs gradients: the features become the leaf of a tiny graph through the fp32 head.
+        features = features.detach().float().contiguous().requires_grad_(True)
         with torch.enable_grad():
             logits = self.model.forward_head(features).float()
             index = self._target_index(target, logits)
@@ -148,7 +176,8 @@ class Classifier:
         return int(target)
 
     def __repr__(self) -> str:
-        return f"Classifier({self.config.arch}, {self.config.num_classes} classes, source={self.config.source!r}, device={self.device})"
+        mode = f"fast {str(self.fast.dtype).removeprefix('torch.')}" if self.fast else "fp32"
+        return f"Classifier({self.config.arch}, {self.config.num_classes} classes, source={self.config.source!r}, device={self.device}, {mode})"
 
 
 def _overlay(view: Image.Image, heatmap: np.ndarray, alpha: float = 0.5) -> Image.Image:

@@ -31,10 +31,8 @@ torch.set_num_threads(min(2, os.cpu_count() or 1))
 
 @pytest.fixture(scope="session")
 def photos_dir() -> Path:
-    """The real photographs in ../shared/photos; tests that need them skip when absent."""
-    if not PHOTOS.is_dir():
-        pytest.skip("../shared/photos is absent")
-    return PHOTOS
+    """Real photographs: ../shared/photos, or the byte-identical copies the app ships in examples/."""
+    return PHOTOS if PHOTOS.is_dir() else ROOT / "examples"
 
 
 @pytest.fixture(scope="session")
@@ -58,3 +56,15 @@ def texture_model(tmp_path_factory) -> Path:
             "--batch-size", "16", "--lr", "0.02", "--no-progress"]
     assert train_main(args) == 0
     return out
+
+
+@pytest.fixture(scope="session")
+def app_server(hub_models, tmp_path_factory):
+    """``python app.py`` on a free 127.0.0.1 port with the test Hub cache; TMPDIR is the test's, so its files can be inspected."""
+    from server import AppServer
+
+    tmp = tmp_path_factory.mktemp("app-tmp")
+    server = AppServer(env={"TMPDIR": str(tmp)})
+    with server:
+        server.tmp = tmp
+        yield server

@@ -18,9 +18,8 @@ DEFAULT = "timm/resnet50.tv2_in1k"
 
 
 @pytest.fixture(scope="module")
-def server(hub_models):
-    with AppServer() as url:
-        yield url
+def server(app_server):
+    return app_server.url
 
 
 def slot_args(slots, per_class=None):
@@ -124,7 +123,7 @@ def test_model_flag_and_gradio_server_port(hub_models, texture_model):
     with AppServer("--model", str(texture_model), env={"GRADIO_SERVER_PORT": str(port)}, port=port) as url:
         assert url.endswith(f":{port}")
         label, timing = Client(url, verbose=False).predict(handle_file(EXAMPLE), str(texture_model), api_name="/classify")
-        assert {c["label"] for c in label["confidences"]} <= {"brick", "grass", "gravel", "checks", "noise", "stripes"}
+        assert {c["label"] for c in label["confidences"]} == {"brick", "grass", "gravel"}
 
 
 def test_help_documents_the_flags():

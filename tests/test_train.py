@@ -85,7 +85,7 @@ def test_command_line_trains_well_above_chance(texture_folder, tmp_path):
     rows = (out / "metrics.csv").read_text().splitlines()
     assert rows[0].startswith("epoch,train_loss,train_top1,lr,val_loss,val_top1,val_top5") and len(rows) == 9
     clf = resnet.Classifier.from_pretrained(out, device="cpu")
-    assert clf.labels == ["brick", "grass", "gravel"] or clf.labels == ["checks", "noise", "stripes"]
+    assert clf.labels == ["brick", "grass", "gravel"]
     assert clf.config.preprocessing.crop_size == 64
     assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["epoch-0007", "epoch-0008"]
 

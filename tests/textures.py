@@ -1,34 +1,25 @@
-"""Small real fine-tuning data: patches of the three texture photos in ../shared/photos/textures.
+"""Small real fine-tuning data: patches of the three texture photos in ../shared/photos/textures
+(or their copies in examples/textures).
 
 Training and held-out patches come from disjoint halves of each photo (top / bottom), so
-held-out accuracy measures generalisation, not memory. When the photos are absent,
-synthetic textures (stripes, checks, noise) stand in.
+held-out accuracy measures generalisation, not memory.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 from PIL import Image
 
 from train.data import random_patches
 
-TEXTURES = Path(__file__).resolve().parents[2] / "shared" / "photos" / "textures"
+_SHARED = Path(__file__).resolve().parents[2] / "shared" / "photos" / "textures"
+TEXTURES = _SHARED if _SHARED.is_dir() else Path(__file__).resolve().parents[1] / "examples" / "textures"
 
 
 def texture_photos() -> dict[str, Image.Image]:
-    """Class name -> a 512x512 texture photo (or a synthetic stand-in)."""
-    if TEXTURES.is_dir():
-        return {p.stem: Image.open(p).convert("RGB") for p in sorted(TEXTURES.glob("*.png"))}
-    rng = np.random.default_rng(0)
-    y, x = np.mgrid[0:512, 0:512]
-    synthetic = {
-        "stripes": (np.sin(x / 3.0) * 100 + 128),
-        "checks": (((x // 16 + y // 16) % 2) * 180 + 40),
-        "noise": rng.integers(0, 255, (512, 512)),
-    }
-    return {name: Image.fromarray(np.clip(a + rng.normal(0, 20, a.shape), 0, 255).astype(np.uint8)).convert("RGB") for name, a in synthetic.items()}
+    """Class name -> a 512x512 texture photo."""
+    return {p.stem: Image.open(p).convert("RGB") for p in sorted(TEXTURES.glob("*.png"))}
 
 
 def patches(split: str, per_class: int, size: int = 96, seed: int = 0) -> dict[str, list[Image.Image]]:

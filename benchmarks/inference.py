@@ -1,0 +1,138 @@
+"""Inference latency, measured side by side in one run, on the same weights.
+
+For resnet18 and resnet50 at batch 1 and 8, the median latency of
+  (a) torchvision.models eager fp32,
+  (b) ONNX Runtime fp32 (exported from (a); a benchmark-only dependency),
+  (c) our forward on the fast path (resnet.fast: folded BN, channels-last, bf16 where fast, traced),
+  (e) the same compiled with torch.compile (Classifier(compile=True), opt-in),
+  (d) Classifier.predict end to end (decode, preprocess, forward, softmax) on a real photo,
+and the achieved GFLOP/s (2 x MACs / time) next to this machine's fp32 and bf16 matmul peaks.
+Rounds interleave (a), (b), (c), (d), so drift in machine load hits all four alike.
+
+    python benchmarks/inference.py [--rounds 30]
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import platform
+import statistics
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+import torchvision
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import resnet  # noqa: E402
+from resnet.devices import cpu_has_fast_bf16, physical_cores  # noqa: E402
+from resnet.fast import optimize_for_inference  # noqa: E402
+
+PHOTO = ROOT / "examples" / "chelsea.png"
+
+
+def matmul_peak(dtype: torch.dtype, n: int = 2048, repeats: int = 10) -> float:
+    """Measured GFLOP/s of an n x n matrix product in ``dtype``."""
+    a, b = torch.randn(n, n).to(dtype), torch.randn(n, n).to(dtype)
+    for _ in range(3):
+        a @ b
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        a @ b
+        times.append(time.perf_counter() - start)
+    return 2 * n**3 / statistics.median(times) / 1e9
+
+
+def onnx_session(model: torch.nn.Module, batch: int):
+    import onnxruntime as ort
+
+    buffer = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the TorchScript-based exporter is deprecated; it still exports this model exactly
+        torch.onnx.export(model, torch.randn(batch, 3, 224, 224), buffer, input_names=["x"], output_names=["y"], dynamo=False)
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = torch.get_num_threads()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    # ORT's workers spin-wait after each run by default, taking the cores from whatever runs next
+    # in an interleaved benchmark; without spinning, each contender gets the machine to itself.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return ort.InferenceSession(buffer.getvalue(), options, providers=["CPUExecutionProvider"])
+
+
+def bench_arch(arch: str, batch: int, rounds: int) -> dict[str, float]:
+    torch.manual_seed(0)
+    reference = getattr(torchvision.models, arch)().eval()
+    model = resnet.build(arch)
+    model.load_state_dict(reference.state_dict())
+    config = resnet.ModelConfig(arch, resnet.hub.imagenet_labels())
+    classifier = resnet.Classifier(model, config, device="cpu")
+    session = onnx_session(reference, batch)
+    compiled = optimize_for_inference(classifier.model, torch.device("cpu"), 224, backend="compile")
+    x = classifier.preprocess(PHOTO).unsqueeze(0).repeat(batch, 1, 1, 1)
+    x_np = x.numpy()
+    photos = [PHOTO] * batch
+
+    runs = {
+        "a": lambda: reference(x),
+        "b": lambda: session.run(None, {"x": x_np}),
+        "c": lambda: classifier.fast(x),
+        "e": lambda: compiled(x),
+        "d": lambda: classifier.predict_batch(photos, top_k=5),
+    }
+    times: dict[str, list[float]] = {k: [] for k in runs}
+    with torch.inference_mode():
+        for fn in runs.values():  # warm-up
+            fn(), fn()
+        for _ in range(rounds):
+            for key, fn in runs.items():
+                start = time.perf_counter()
+                fn()
+                times[key].append(time.perf_counter() - start)
+    medians = {k: statistics.median(v) for k, v in times.items()}
+    macs = resnet.summarize(model, (batch, 3, 224, 224)).total_macs
+    medians["gflops_c"] = 2 * macs / medians["c"] / 1e9
+    medians["gflops_e"] = 2 * macs / medians["e"] / 1e9
+    return medians
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=30)
+    args = parser.parse_args()
+    torch.set_num_threads(physical_cores())
+    fp32_peak, bf16_peak = matmul_peak(torch.float32), matmul_peak(torch.bfloat16)
+
+    cpu = _cpu_model()
+    print(f"# Inference: {cpu}, {torch.get_num_threads()} threads; torch {torch.__version__}, torchvision {torchvision.__version__}, "
+          f"onnxruntime {__import__('onnxruntime').__version__}; fast path dtype {resnet.fast.inference_dtype(torch.device('cpu'))}"
+          f" (bf16 hardware: {cpu_has_fast_bf16()})")
+    print(f"matmul peaks measured now: fp32 {fp32_peak:.0f} GFLOP/s, bf16 {bf16_peak:.0f} GFLOP/s")
+    print()
+    print("| model | batch | (a) torchvision fp32 ms | (b) ONNX Runtime fp32 ms | (c) ours, traced ms | (e) ours, compiled ms | (d) predict end to end ms | c/a | c/b | e/a | e/b | d-c ms | GFLOP/s (c, e) |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for arch in ("resnet18", "resnet50"):
+        for batch in (1, 8):
+            m = bench_arch(arch, batch, args.rounds)
+            ms = {k: 1000 * m[k] for k in "abcde"}
+            print(f"| {arch} | {batch} | {ms['a']:.1f} | {ms['b']:.1f} | {ms['c']:.1f} | {ms['e']:.1f} | {ms['d']:.1f} | "
+                  f"{m['c'] / m['a']:.2f} | {m['c'] / m['b']:.2f} | {m['e'] / m['a']:.2f} | {m['e'] / m['b']:.2f} | "
+                  f"{ms['d'] - ms['c']:.1f} | {m['gflops_c']:.0f}, {m['gflops_e']:.0f} |")
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            return next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        return platform.processor() or platform.machine()
+
+
+if __name__ == "__main__":
+    main()
