@@ -3,7 +3,7 @@
 For resnet18 and resnet50 at batch 1 and 8, the median latency of
   (a) torchvision.models eager fp32,
   (b) ONNX Runtime fp32 (exported from (a); a benchmark-only dependency),
-  (c) our forward on the fast path (resnet.fast: folded BN, channels-last, bf16 where fast, traced),
+  (c) our forward on the fast path (resnet.fast: folded BN, channels-last, bf16 where fast; the default),
   (e) the same compiled with torch.compile (Classifier(compile=True), opt-in),
   (d) Classifier.predict end to end (decode, preprocess, forward, softmax) on a real photo,
 and the achieved GFLOP/s (2 x MACs / time) next to this machine's fp32 and bf16 matmul peaks.
@@ -115,7 +115,7 @@ def main() -> None:
           f" (bf16 hardware: {cpu_has_fast_bf16()})")
     print(f"matmul peaks measured now: fp32 {fp32_peak:.0f} GFLOP/s, bf16 {bf16_peak:.0f} GFLOP/s")
     print()
-    print("| model | batch | (a) torchvision fp32 ms | (b) ONNX Runtime fp32 ms | (c) ours, traced ms | (e) ours, compiled ms | (d) predict end to end ms | c/a | c/b | e/a | e/b | d-c ms | GFLOP/s (c, e) |")
+    print("| model | batch | (a) torchvision fp32 ms | (b) ONNX Runtime fp32 ms | (c) ours, fast path ms | (e) ours, compiled (opt-in) ms | (d) predict end to end ms | c/a | c/b | e/a | e/b | d-c ms | GFLOP/s (c, e) |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for arch in ("resnet18", "resnet50"):
         for batch in (1, 8):

@@ -1,7 +1,7 @@
 """Start-up time and memory of the app against a minimal Gradio + torchvision ResNet-50 app, in one run.
 
 Both serve the same cached checkpoint (a Hugging Face cache built here, HF_HUB_OFFLINE=1):
-  ours:    python app.py (ResNet-50, traced fast path), and with --compile (compiled in the background)
+  ours:    python app.py (ResNet-50, fast path), and with --compile (compiled in the background)
   minimal: a gr.Interface around torchvision.models.resnet50, loaded at import as Gradio's demos do
 For each: seconds from process start to the first HTTP 200 and to the first classify result
 (through gradio_client), and peak RSS (VmHWM) after 100 classify requests.

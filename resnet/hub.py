@@ -159,7 +159,8 @@ def load_checkpoint(source: str, revision: Optional[str] = None) -> tuple[ResNet
     state_dict = _read_weights(fetch, repo_id)
     if config.layout == "transformers":
         state_dict = _rename_transformers_keys(state_dict)
-    model = build(config.arch, num_classes=config.num_classes)
+    with torch.device("meta"):  # no random initialisation to throw away: the checkpoint's tensors are assigned
+        model = build(config.arch, num_classes=config.num_classes)
     _load_strict(model, state_dict, repo_id)
     return model.eval(), config
 
@@ -356,7 +357,8 @@ def _read_weights(fetch: Fetch, source: str) -> dict[str, torch.Tensor]:
 
 def _load_strict(model: nn.Module, state_dict: dict[str, torch.Tensor], source: str) -> None:
     expected = model.state_dict()
-    missing = [k for k in expected if k not in state_dict]
+    # BatchNorm fills in a missing step counter itself; some exporters leave it out.
+    missing = [k for k in expected if k not in state_dict and not k.endswith("num_batches_tracked")]
     unexpected = [k for k in state_dict if k not in expected]
     wrong = [
         f"{k} {tuple(state_dict[k].shape)} vs {tuple(v.shape)}"
@@ -372,7 +374,7 @@ def _load_strict(model: nn.Module, state_dict: dict[str, torch.Tensor], source: 
         if wrong:
             parts.append(f"shape mismatches (checkpoint vs model) {wrong[:3]}")
         raise CheckpointError(f"{source}: the weights do not match the architecture: {'; '.join(parts)}")
-    model.load_state_dict(state_dict, strict=True)
+    model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state_dict.items()}, strict=True, assign=True)
 
 
 # --- the three layouts ----------------------------------------------------------------------

@@ -54,7 +54,7 @@ class Classifier:
         config: labels, preprocessing and provenance.
         device: where to run; default: ``default_device()``.
         fast: predict through ``resnet.fast`` (folded BatchNorm, channels-last, bf16/fp16 where the
-            hardware is fast at it, traced); ``False`` runs the fp32 eager network exactly.
+            hardware is fast at it); ``False`` runs the fp32 network exactly.
         compile: also build a ``torch.compile`` fast path in a background thread and switch to it
             when ready (faster on CPU; takes seconds to minutes and a C++ compiler).
 
@@ -77,17 +77,17 @@ class Classifier:
         self.fast: Optional[InferenceModel] = (
             optimize_for_inference(self.model, self.device, config.preprocessing.crop_size) if fast else None
         )
-        self.compiled = threading.Event()  # set once a compiled fast path serves (or compiling gave up)
+        self.compile_done = threading.Event()  # set once a compiled fast path serves (or compiling gave up)
         if fast and compile:
             threading.Thread(target=self._compile, name="compile-fast-path", daemon=True).start()
 
     def _compile(self) -> None:
         try:
             compiled = optimize_for_inference(self.model, self.device, self.config.preprocessing.crop_size, backend="compile")
-            if compiled.traced:
-                self.fast = compiled  # one reference swap: requests in flight finish on the traced path
+            if compiled.compiled:
+                self.fast = compiled  # one reference swap: requests in flight finish on the eager path
         finally:
-            self.compiled.set()
+            self.compile_done.set()
 
     @classmethod
     def from_pretrained(

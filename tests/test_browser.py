@@ -6,6 +6,7 @@ also copied there (docs/screenshots holds the README's pictures, made this way).
 
 import os
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -98,3 +99,24 @@ def test_finetune_tab_trains_on_the_sample_set(page, tmp_path):
     # The new model is offered in the Classify tab of this session.
     page.get_by_role("tab", name="Classify").click()
     expect(page.locator("#model-picker input")).to_have_value("fine-tuned 1: brick, grass, gravel")
+
+
+def test_a_sessions_files_are_removed_when_its_page_closes(hub_models, tmp_path):
+    from playwright.sync_api import expect, sync_playwright
+
+    with AppServer("--model", MODEL, env={"TMPDIR": str(tmp_path)}) as url, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        page = browser.new_page()
+        page.goto(url)
+        page.get_by_role("tab", name="Fine-tune").click()
+        page.locator("#sample-button").click()
+        expect(page.locator("#class-2-files")).to_contain_text("gravel-15")
+        (app_tmp,) = tmp_path.glob("resnet-studio-*")
+        sessions = [d for d in app_tmp.iterdir() if d.is_dir()]
+        assert len(sessions) == 1 and len(list(sessions[0].rglob("*.png"))) == 48
+        page.close()
+        deadline = time.monotonic() + 60
+        while sessions[0].exists() and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert not sessions[0].exists()
+        browser.close()

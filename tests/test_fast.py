@@ -34,7 +34,7 @@ def test_fast_path_relative_logit_error_is_small(arch):
     config = resnet.ModelConfig(arch, tuple(str(i) for i in range(1000)))
     exact = resnet.Classifier(model, config, device="cpu", fast=False)
     fast = resnet.Classifier(model, config, device="cpu")
-    assert fast.fast is not None and fast.fast.dtype == inference_dtype(CPU) and fast.fast.traced
+    assert fast.fast is not None and fast.fast.dtype == inference_dtype(CPU) and not fast.fast.compiled
     x = torch.randn(4, 3, 224, 224, generator=torch.Generator().manual_seed(0))
     assert relative_error(fast.logits(x), exact.logits(x)) <= 0.02
 
@@ -58,10 +58,10 @@ def test_explain_on_the_fast_path_agrees_with_fp32(texture_model):
     assert float(abs(fast.heatmap - exact.heatmap).max()) < 0.1
 
 
-def test_eager_fallback_and_fp32_option():
+def test_fp32_fast_path_and_opt_out():
     model = randomize_norms(resnet.resnet18(num_classes=3)).eval()
-    fast = optimize_for_inference(model, CPU, 64, dtype=torch.float32, backend="eager")
-    assert not fast.traced and fast.dtype == torch.float32
+    fast = optimize_for_inference(model, CPU, 64, dtype=torch.float32)
+    assert not fast.compiled and fast.dtype == torch.float32
     x = torch.randn(2, 3, 64, 64)
     with torch.no_grad():
         assert relative_error(fast(x), model(x)) < 1e-5
@@ -73,9 +73,9 @@ def test_compiled_fast_path_takes_over_in_the_background():
     config = resnet.ModelConfig("resnet18", ("a", "b", "c"), resnet.Preprocessing(crop_size=64, resize_size=73))
     exact = resnet.Classifier(model, config, device="cpu", fast=False)
     clf = resnet.Classifier(model, config, device="cpu", compile=True)
-    traced = clf.fast
+    eager = clf.fast
     x = torch.randn(2, 3, 64, 64)
     assert relative_error(clf.logits(x), exact.logits(x)) <= 0.02  # served while compiling
-    assert clf.compiled.wait(timeout=300)
-    assert clf.fast is not traced and clf.fast.traced
+    assert clf.compile_done.wait(timeout=300)
+    assert clf.fast is not eager and clf.fast.compiled
     assert relative_error(clf.logits(x), exact.logits(x)) <= 0.02

@@ -243,3 +243,24 @@ def test_unreachable_hub_fails_fast_with_advice():
     out, seconds = load_in_subprocess("timm/resnet34.tv_in1k", {"HF_HUB_OFFLINE": "0", "HF_ENDPOINT": f"http://127.0.0.1:{port}"})
     assert "could not reach the Hugging Face Hub" in out.stdout and "HF_HUB_OFFLINE=1" in out.stdout, out.stderr
     assert seconds < 30  # no long retry loop (interpreter start-up included)
+
+
+def test_published_top1_figures_are_torchvision_metadata():
+    from resnet.hub import DEFAULT_CHECKPOINTS
+
+    for arch, (checkpoint, top1) in DEFAULT_CHECKPOINTS.items():
+        weights = getattr(torchvision.models, f"ResNet{arch[6:]}_Weights")
+        version = "IMAGENET1K_V2" if checkpoint.endswith("tv2_in1k") else "IMAGENET1K_V1"
+        assert getattr(weights, version).meta["_metrics"]["ImageNet-1K"]["acc@1"] == top1, arch
+
+
+def test_checkpoint_without_batchnorm_step_counters_loads(tmp_path):
+    reference = torchvision_model("resnet18", num_classes=4)
+    state = {k: v for k, v in reference.state_dict().items() if not k.endswith("num_batches_tracked")}
+    from safetensors.torch import save as safetensors_bytes
+
+    files = timm_files(reference, "resnet18", 0.875, "bilinear")
+    files["model.safetensors"] = safetensors_bytes({k: v.contiguous() for k, v in state.items()})
+    clf = Classifier.from_pretrained(write_folder(tmp_path / "no-counters", files), device="cpu", fast=False)
+    x = torch.randn(1, 3, 64, 64)
+    assert (clf.logits(x) - reference_logits(reference, x)).abs().max().item() <= 1e-4

@@ -139,10 +139,17 @@ def test_torchrun_runs_two_processes_and_its_checkpoint_loads(texture_folder, tm
     out = tmp_path / "ddp"
     # --standalone: a single-node rendezvous on a free localhost port.
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "train", "--data", str(texture_folder), "--out", str(out), "--epochs", "2", *TRAIN_ARGS]
-    result = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=300,
-                            env={**os.environ, "OMP_NUM_THREADS": "1"})
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert "2 process(es)" in result.stdout and result.stdout.count("done: 2 epochs") == 1  # rank 0 alone logs
+    # A session of its own, so a hang kills the workers too, not only the launcher.
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+                            env={**os.environ, "OMP_NUM_THREADS": "1"}, start_new_session=True)
+    try:
+        stdout, stderr = proc.communicate(timeout=300)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == 0, stderr[-3000:]
+    assert "2 process(es)" in stdout and stdout.count("done: 2 epochs") == 1  # rank 0 alone logs
     clf = resnet.Classifier.from_pretrained(out, device="cpu")
     assert clf.config.training["epochs_done"] in (1, 2) and len(json.loads((out / "log.json").read_text())) == 2
 

@@ -1,0 +1,61 @@
+"""Run every benchmark, one after another on an otherwise idle machine, and write docs/PERFORMANCE.md.
+
+    python benchmarks/report.py
+
+The tables in docs/PERFORMANCE.md are exactly what the scripts printed; nothing is typed by hand.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import platform
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RUNS = [
+    ("Inference", ["benchmarks/inference.py"]),
+    ("Start-up and memory", ["benchmarks/startup.py", "--repeats", "2"]),
+    ("Fine-tune (head strategy)", ["benchmarks/finetune.py"]),
+    ("Fine-tune from a ResNet-50 backbone (memory of a head fine-tune on about 100 images)", ["benchmarks/finetune.py", "--source", "resnet50"]),
+    ("Load", ["benchmarks/load.py"]),
+]
+
+
+def cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            return next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        return platform.processor() or platform.machine()
+
+
+def main() -> None:
+    import gradio
+    import torch
+    import torchvision
+
+    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1", "PYTHONWARNINGS": "ignore"}
+    sections = []
+    for title, command in RUNS:
+        print(f"running {' '.join(command)} ...", flush=True)
+        out = subprocess.run([sys.executable, *command], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
+        body = "\n".join(line for line in out.stdout.splitlines() if not line.startswith("W1"))
+        sections.append(f"## {title}\n\n`python {' '.join(command)}`\n\n{body}\n")
+    header = f"""# Performance
+
+Produced by `python benchmarks/report.py` on {datetime.date.today().isoformat()}: every table below is the
+output of the command above it, run one after another on an otherwise idle machine.
+
+- CPU: {cpu_model()}, {os.cpu_count()} logical CPUs
+- Python {platform.python_version()}, torch {torch.__version__}, torchvision {torchvision.__version__}, gradio {gradio.__version__}
+- Weights: seeded random (the Hub is unreachable where this ran); latency and memory do not depend on the values.
+"""
+    (ROOT / "docs" / "PERFORMANCE.md").write_text(header + "\n" + "\n".join(sections), encoding="utf-8")
+    print("wrote docs/PERFORMANCE.md")
+
+
+if __name__ == "__main__":
+    main()
