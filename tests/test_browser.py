@@ -33,16 +33,22 @@ def url(hub_models):
 
 
 @pytest.fixture(scope="module")
-def page(url):
+def browser():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
-        page.set_default_timeout(60_000)
-        page.goto(url)
-        yield page
+        yield browser
         browser.close()
+
+
+@pytest.fixture(scope="module")
+def page(browser, url):
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.set_default_timeout(60_000)
+    page.goto(url)
+    yield page
+    page.close()
 
 
 def save(page, tmp_path: Path, name: str) -> Path:
@@ -101,12 +107,12 @@ def test_finetune_tab_trains_on_the_sample_set(page, tmp_path):
     expect(page.locator("#model-picker input")).to_have_value("fine-tuned 1: brick, grass, gravel")
 
 
-def test_a_sessions_files_are_removed_when_its_page_closes(hub_models, tmp_path):
-    from playwright.sync_api import expect, sync_playwright
+def test_a_sessions_files_are_removed_when_its_page_closes(hub_models, browser, tmp_path):
+    from playwright.sync_api import expect
 
-    with AppServer("--model", MODEL, env={"TMPDIR": str(tmp_path)}) as url, sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+    with AppServer("--model", MODEL, env={"TMPDIR": str(tmp_path)}) as url:
         page = browser.new_page()
+        page.set_default_timeout(60_000)
         page.goto(url)
         page.get_by_role("tab", name="Fine-tune").click()
         page.locator("#sample-button").click()
@@ -119,4 +125,3 @@ def test_a_sessions_files_are_removed_when_its_page_closes(hub_models, tmp_path)
         while sessions[0].exists() and time.monotonic() < deadline:
             time.sleep(0.5)
         assert not sessions[0].exists()
-        browser.close()
