@@ -264,3 +264,13 @@ def test_checkpoint_without_batchnorm_step_counters_loads(tmp_path):
     clf = Classifier.from_pretrained(write_folder(tmp_path / "no-counters", files), device="cpu", fast=False)
     x = torch.randn(1, 3, 64, 64)
     assert (clf.logits(x) - reference_logits(reference, x)).abs().max().item() <= 1e-4
+
+
+@pytest.mark.parametrize("arch", ["resnet34", "resnet101", "resnet152"])
+def test_timm_layout_at_the_other_depths(tmp_path, arch):
+    reference = torchvision_model(arch, seed=6, num_classes=5)
+    clf = Classifier.from_pretrained(write_folder(tmp_path / arch, timm_files(reference, arch, 0.965, "bicubic")), device="cpu", fast=False)
+    x = torch.randn(1, 3, 64, 64)
+    ours, theirs = clf.logits(x), reference_logits(reference, x)
+    assert ((ours - theirs).abs().max() / theirs.abs().max()).item() <= 1e-6  # random deep nets: logits near 1e6
+    assert clf.config.arch == arch and clf.config.preprocessing.interpolation == "bicubic"

@@ -287,3 +287,16 @@ def test_bad_command_line_input(tmp_path):
     assert result.returncode == 2 and "at least two" in result.stderr
     result = run_train("--data", tmp_path / "missing", "--out", tmp_path / "o")
     assert result.returncode == 2 and "no folder at" in result.stderr
+
+
+def test_early_stopping_and_callbacks_stop_training():
+    torch.manual_seed(0)
+    data = torch.utils.data.TensorDataset(torch.randn(32, 4), torch.randint(0, 2, (32,)))
+    frozen_lr = TrainConfig(epochs=10, batch_size=8, lr=1e-12, schedule="constant", warmup_epochs=0, early_stopping=2, channels_last=False, amp="off")
+    result = fit(torch.nn.Linear(4, 2), data, data, frozen_lr, num_classes=2)
+    assert result.stopped_early and [r["epoch"] for r in result.history] == [1, 2, 3]  # no better top-1 after epoch 1
+    seen = []
+    stop_at_two = lambda record: seen.append(record["epoch"]) or record["epoch"] == 2  # noqa: E731
+    config = TrainConfig(epochs=10, batch_size=8, lr=0.1, channels_last=False, amp="off")
+    result = fit(torch.nn.Linear(4, 2), data, None, config, num_classes=2, on_epoch=[stop_at_two])
+    assert seen == [1, 2] and len(result.history) == 2 and result.best_top1 is None
