@@ -109,7 +109,7 @@ def main() -> None:
     torch.set_num_threads(physical_cores())
     fp32_peak, bf16_peak = matmul_peak(torch.float32), matmul_peak(torch.bfloat16)
 
-    cpu = _cpu_model()
+    cpu = cpu_model()
     print(f"# Inference: {cpu}, {torch.get_num_threads()} threads; torch {torch.__version__}, torchvision {torchvision.__version__}, "
           f"onnxruntime {__import__('onnxruntime').__version__}; fast path dtype {resnet.fast.inference_dtype(torch.device('cpu'))}"
           f" (bf16 hardware: {cpu_has_fast_bf16()})")
@@ -126,7 +126,8 @@ def main() -> None:
                   f"{ms['d'] - ms['c']:.1f} | {m['gflops_c']:.0f}, {m['gflops_e']:.0f} |")
 
 
-def _cpu_model() -> str:
+def cpu_model() -> str:
+    """The CPU's marketing name (Linux), else what platform knows."""
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as f:
             return next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))

@@ -14,6 +14,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from inference import cpu_model  # benchmarks/ is on sys.path when this script runs
+
 ROOT = Path(__file__).resolve().parents[1]
 RUNS = [
     ("Inference", ["benchmarks/inference.py"]),
@@ -22,14 +24,6 @@ RUNS = [
     ("Fine-tune from a ResNet-50 backbone (memory of a head fine-tune on about 100 images)", ["benchmarks/finetune.py", "--source", "resnet50"]),
     ("Load", ["benchmarks/load.py"]),
 ]
-
-
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            return next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        return platform.processor() or platform.machine()
 
 
 def main() -> None:
