@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import atexit
+import math
 import os
 import queue
 import shutil
@@ -225,8 +226,6 @@ def gradient_flow_plot(arch: str, input_size: float) -> tuple[pd.DataFrame, str]
 
 
 def _log10(x: float) -> float:
-    import math
-
     return math.log10(x) if x > 0 else float("-inf")
 
 
@@ -294,11 +293,9 @@ def _collect_samples(zip_file: Any, slots: tuple) -> tuple[dict[str, list], list
             continue
         if not name:
             raise gr.Error("A class has images but no name: name every class.")
-        paths = [f if isinstance(f, str) else (f.get("path") if isinstance(f, dict) else getattr(f, "name", f)) for f in files or []]
-        samples.setdefault(name, []).extend(paths)
+        samples.setdefault(name, []).extend(files or [])  # gr.File gives paths in gradio's upload folder
     if zip_file is not None:
-        path = zip_file if isinstance(zip_file, str) else getattr(zip_file, "name", None) or zip_file.get("path")
-        from_zip, notes = read_zip_samples(path, max_images=train.MAX_IMAGES)
+        from_zip, notes = read_zip_samples(zip_file, max_images=train.MAX_IMAGES)
         for name, images in from_zip.items():
             samples.setdefault(name, []).extend(images)
     return samples, notes

@@ -131,9 +131,9 @@ def finetune(
     if strategy == "head" and cache_features:
         # The frozen backbone runs once; the head alone is trained, on its outputs.
         torch.manual_seed(seed)
-        features = lambda indices, transform, n, progress=None: _features(model, data, indices, transform, n, device, progress)  # noqa: E731
-        train_set = features(train_idx, train_transform(preprocessing), views, lambda share: report({"stage": "features", "progress": share}))
-        val_set = features(val_idx, eval_transform(preprocessing), 1) if val_idx else None
+        train_set = _features(model, data, train_idx, train_transform(preprocessing), views, device,
+                              lambda share: report({"stage": "features", "progress": share}))
+        val_set = _features(model, data, val_idx, eval_transform(preprocessing), 1, device) if val_idx else None
         trained, config.channels_last, config.amp = model.fc, False, "off"
     else:
         set_trainable(model, {"head": "backbone", "last-stage": "last-stage", "full": "none"}[strategy])
