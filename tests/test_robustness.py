@@ -1,8 +1,6 @@
 """Bad input, hostile uploads, load and faults: every request gets a prediction or a clear message."""
 
 import io
-import json
-import os
 import re
 import stat
 import time

@@ -1,7 +1,6 @@
 """The training loop, the python -m train command (one process, resumed, torchrun) and the app's fine-tune."""
 
 import json
-import math
 import os
 import signal
 import subprocess
@@ -9,7 +8,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 from PIL import Image
@@ -18,7 +16,7 @@ import resnet
 import train
 from conftest import ROOT
 from textures import patches, write_imagefolder
-from train.data import DataError, in_memory, stratified_split, tiny_imagenet
+from train.data import DataError, stratified_split, tiny_imagenet
 from train.loop import TrainConfig, evaluate, fit, latest_checkpoint, lr_at, set_trainable
 
 TRAIN_ARGS = ["--arch", "resnet18", "--input-size", "64", "--batch-size", "16", "--lr", "0.02", "--no-progress"]

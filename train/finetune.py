@@ -25,7 +25,7 @@ from resnet.hub import ModelConfig
 from resnet.transforms import Preprocessing, eval_transform, train_transform
 
 from .data import LabelledImages, TransformedSubset, in_memory, make_loader, stratified_split
-from .loop import TrainConfig, evaluate, fit, set_trainable
+from .loop import TrainConfig, fit, set_trainable
 
 __all__ = ["FinetuneResult", "finetune", "MAX_IMAGES", "STRATEGIES", "STRATEGY_DEFAULTS"]
 
@@ -143,12 +143,12 @@ def finetune(
         train_set = TransformedSubset(data, train_idx, train_transform(preprocessing))
         val_set = TransformedSubset(data, val_idx, eval_transform(preprocessing)) if val_idx else None
         trained = model
-    history = fit(trained, train_set, val_set, config, num_classes=num_classes, device=device, param_groups=groups, on_epoch=[on_epoch]).history
+    fitted = fit(trained, train_set, val_set, config, num_classes=num_classes, device=device, param_groups=groups, on_epoch=[on_epoch])
+    history = fitted.history
     model.eval().to(memory_format=torch.contiguous_format)  # the standard layout, as a loaded checkpoint has
 
-    confusion = np.zeros((num_classes, num_classes), dtype=np.int64)
-    if val_set is not None:
-        confusion = evaluate(trained, val_set, batch_size=batch_size, device=device, num_classes=num_classes)["confusion"].numpy()
+    # The last epoch's held-out evaluation ran on the final weights: its confusion matrix is the result's.
+    confusion = fitted.confusion.numpy() if fitted.confusion is not None else np.zeros((num_classes, num_classes), dtype=np.int64)
     per_class = {
         label: (float(confusion[i, i] / confusion[i].sum()) if confusion[i].sum() else None) for i, label in enumerate(labels)
     }

@@ -76,12 +76,13 @@ class TrainConfig:
 
 @dataclass
 class FitResult:
-    """What ``fit`` returns: one record per epoch, and the best held-out epoch."""
+    """What ``fit`` returns: one record per epoch, the best held-out epoch, and the last epoch's held-out confusion."""
 
     history: list[dict[str, Any]]
     best_epoch: Optional[int]
     best_top1: Optional[float]
     stopped_early: bool
+    confusion: Optional[torch.Tensor] = None  # rows: true class, columns: predicted; None without held-out data
 
 
 def lr_at(step: int, total_steps: int, base_lr: float, warmup_steps: int, min_lr: float = 0.0, schedule: str = "cosine") -> float:
@@ -227,6 +228,7 @@ def fit(
             start_epoch, step, history, best = state["epoch"], state["step"], state["history"], state["best"]
 
     stopped_early = False
+    confusion = None
     for epoch in range(start_epoch, config.epochs):
         started = time.perf_counter()
         # Order and augmentation depend on (seed, epoch, rank) alone, so a resumed run repeats them exactly.
@@ -270,6 +272,7 @@ def fit(
         if val_set is not None and len(val_set) > 0:
             metrics = evaluate(inner, val_set, batch_size=config.batch_size, device=device, num_classes=num_classes, amp_dtype=amp_dtype, channels_last=channels_last, workers=config.workers)
             record.update(val_loss=metrics["loss"], val_top1=metrics["top1"], val_top5=metrics["top5"])
+            confusion = metrics["confusion"]
         record["seconds"] = time.perf_counter() - started
         history.append(record)
 
@@ -300,7 +303,7 @@ def fit(
             break
 
     best_top1 = best["score"] if history and "val_top1" in history[-1] else None
-    return FitResult(history, best["epoch"], best_top1, stopped_early)
+    return FitResult(history, best["epoch"], best_top1, stopped_early, confusion)
 
 
 def latest_checkpoint(out_dir: str | os.PathLike) -> Optional[Path]:
