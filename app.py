@@ -81,13 +81,9 @@ and how far apart neighbouring positions are.
 
 
 class SharedModels:
-    """Pretrained classifiers, each loaded on first use, once, even when many users ask at the same time.
+    """Pretrained classifiers, each loaded on first use, once, even when many users ask at the same time."""
 
-    ``compile=True`` also builds each one's torch.compile fast path in the background (see resnet.fast).
-    """
-
-    def __init__(self, compile: bool = False) -> None:
-        self.compile = compile
+    def __init__(self) -> None:
         self._lock = threading.Lock()
         self._per_source: dict[str, threading.Lock] = {}
         self._loaded: dict[str, resnet.Classifier] = {}
@@ -110,11 +106,11 @@ class SharedModels:
             lock = self._per_source.setdefault(source, threading.Lock())
         with lock:
             if source not in self._loaded:
-                self._loaded[source] = resnet.Classifier.from_pretrained(source, compile=self.compile)
+                self._loaded[source] = resnet.Classifier.from_pretrained(source)
             return self._loaded[source]
 
 
-MODELS = SharedModels(compile=os.environ.get("RESNET_STUDIO_COMPILE") == "1")
+MODELS = SharedModels()
 
 
 def _session_dir(request: Optional[gr.Request]) -> Path:
@@ -515,13 +511,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--share", action="store_true", help="also serve through a temporary public gradio.live link")
     parser.add_argument("--queue-size", type=int, default=64, help="most requests waiting in the queue (default 64)")
     parser.add_argument("--classify-concurrency", type=int, default=4, help="classify requests served at once (default 4)")
-    parser.add_argument("--compile", action="store_true", help="also torch.compile each model in the background: faster on CPU once done (needs a C++ compiler; or RESNET_STUDIO_COMPILE=1)")
     return parser.parse_args()
 
 
 if __name__ == "__main__":
     args = parse_args()
-    MODELS.compile = MODELS.compile or args.compile
     torch.set_num_threads(physical_cores())  # hyper-threads slow convolutions down
     MODELS.preload(args.model)  # while the server starts; never on the start-up path
     if args.model != DEFAULT_MODEL or args.classify_concurrency != 4:

@@ -1,7 +1,7 @@
 """Start-up time and memory of the app against a minimal Gradio + torchvision ResNet-50 app, in one run.
 
 Both serve the same cached checkpoint (a Hugging Face cache built here, HF_HUB_OFFLINE=1):
-  ours:    python app.py (ResNet-50, fast path), and with --compile (compiled in the background)
+  ours:    python app.py (ResNet-50 on the fast path)
   minimal: a gr.Interface around torchvision.models.resnet50, loaded at import as Gradio's demos do
 For each: seconds from process start to the first HTTP 200 and to the first classify result
 (through gradio_client), and peak RSS (VmHWM) after 100 classify requests.
@@ -113,7 +113,6 @@ def main() -> None:
         ours_call = lambda c: c.predict(handle_file(PHOTO), REPO, api_name="/classify")  # noqa: E731
         apps = {
             "ours (app.py)": (lambda port: [sys.executable, "app.py", "--port", str(port), "--model", REPO], ours_call),
-            "ours (app.py --compile)": (lambda port: [sys.executable, "app.py", "--port", str(port), "--model", REPO, "--compile"], ours_call),
             "minimal gr.Interface + torchvision": (lambda port: [sys.executable, str(minimal), str(port)],
                                                    lambda c: c.predict(handle_file(PHOTO), api_name="/classify")),
         }

@@ -26,6 +26,7 @@ __all__ = [
     "Bottleneck",
     "ResNet",
     "build",
+    "check_input",
     "resnet18",
     "resnet34",
     "resnet50",
@@ -207,7 +208,7 @@ class ResNet(nn.Module):
 
     def forward_features(self, x: Tensor) -> Tensor:
         """The last stage's feature map, (N, num_features, H/32, W/32)."""
-        self._check_input(x)
+        check_input(x, self.conv1.in_channels)
         x = self.conv1(x)
         x = self.bn1(x)
         x = self.relu(x)
@@ -216,18 +217,6 @@ class ResNet(nn.Module):
         x = self.layer2(x)
         x = self.layer3(x)
         return self.layer4(x)
-
-    def _check_input(self, x: Tensor) -> None:
-        if x.dim() != 4 or x.shape[1] != self.conv1.in_channels:
-            raise ValueError(
-                f"expected a batch of shape (N, {self.conv1.in_channels}, H, W), got {tuple(x.shape)}; "
-                "convert images to RGB first"
-            )
-        if min(x.shape[-2:]) < self.min_input_size:
-            raise ValueError(
-                f"input of {x.shape[-2]}x{x.shape[-1]} pixels is too small: the network downsamples by "
-                f"{self.min_input_size}, so height and width must be at least {self.min_input_size}"
-            )
 
     def forward_head(self, x: Tensor, *, pre_logits: bool = False) -> Tensor:
         """Pool a feature map and classify it; ``pre_logits`` returns the pooled features."""
@@ -241,6 +230,17 @@ class ResNet(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return self.forward_head(self.forward_features(x))
+
+
+def check_input(x: Tensor, channels: int) -> None:
+    """Raise ``ValueError``, saying what to do, unless ``x`` is a batch a ResNet can take: (N, channels, H, W), H and W >= 32."""
+    if x.dim() != 4 or x.shape[1] != channels:
+        raise ValueError(f"expected a batch of shape (N, {channels}, H, W), got {tuple(x.shape)}; convert images to RGB first")
+    if min(x.shape[-2:]) < ResNet.min_input_size:
+        raise ValueError(
+            f"input of {x.shape[-2]}x{x.shape[-1]} pixels is too small: the network downsamples by "
+            f"{ResNet.min_input_size}, so height and width must be at least {ResNet.min_input_size}"
+        )
 
 
 # Block type and blocks per stage for each depth (paper, Table 1).

@@ -9,7 +9,6 @@ while other threads predict.
 from __future__ import annotations
 
 import os
-import threading
 from dataclasses import dataclass
 from typing import Optional, Sequence
 
@@ -53,10 +52,8 @@ class Classifier:
         model: a ``resnet.ResNet`` whose ``fc`` has ``len(config.labels)`` outputs.
         config: labels, preprocessing and provenance.
         device: where to run; default: ``default_device()``.
-        fast: predict through ``resnet.fast`` (folded BatchNorm, channels-last, bf16/fp16 where the
-            hardware is fast at it); ``False`` runs the fp32 network exactly.
-        compile: also build a ``torch.compile`` fast path in a background thread and switch to it
-            when ready (faster on CPU; takes seconds to minutes and a C++ compiler).
+        fast: predict through ``resnet.fast`` (folded BatchNorm, bf16/fp16 where the hardware is fast
+            at it, fused oneDNN kernels on the CPU); ``False`` runs the fp32 network exactly.
 
     Example:
         >>> clf = Classifier.from_pretrained("timm/resnet50.a1_in1k")  # doctest: +SKIP
@@ -65,7 +62,7 @@ class Classifier:
     """
 
     def __init__(
-        self, model: ResNet, config: ModelConfig, device: Optional[str | torch.device] = None, *, fast: bool = True, compile: bool = False
+        self, model: ResNet, config: ModelConfig, device: Optional[str | torch.device] = None, *, fast: bool = True
     ):
         if model.fc.out_features != config.num_classes:
             raise ValueError(f"the model has {model.fc.out_features} outputs but {config.num_classes} labels were given")
@@ -77,17 +74,6 @@ class Classifier:
         self.fast: Optional[InferenceModel] = (
             optimize_for_inference(self.model, self.device, config.preprocessing.crop_size) if fast else None
         )
-        self.compile_done = threading.Event()  # set once a compiled fast path serves (or compiling gave up)
-        if fast and compile:
-            threading.Thread(target=self._compile, name="compile-fast-path", daemon=True).start()
-
-    def _compile(self) -> None:
-        try:
-            compiled = optimize_for_inference(self.model, self.device, self.config.preprocessing.crop_size, backend="compile")
-            if compiled.compiled:
-                self.fast = compiled  # one reference swap: requests in flight finish on the eager path
-        finally:
-            self.compile_done.set()
 
     @classmethod
     def from_pretrained(
@@ -97,14 +83,13 @@ class Classifier:
         device: Optional[str | torch.device] = None,
         *,
         fast: bool = True,
-        compile: bool = False,
     ) -> "Classifier":
         """Load from a Hub repo id (``owner/name`` or ``owner/name@revision``) or a local folder.
 
         Reads timm, transformers and ResNet Studio checkpoints; see ``resnet.hub``.
         """
         model, config = load_checkpoint(str(source), revision)
-        return cls(model, config, device, fast=fast, compile=compile)
+        return cls(model, config, device, fast=fast)
 
     def save_pretrained(self, folder: str | os.PathLike) -> None:
         """Write ``config.json``, ``model.safetensors`` and a model card (kept if one exists)."""
@@ -121,7 +106,11 @@ class Classifier:
 
     def preprocess(self, image: ImageSource) -> torch.Tensor:
         """Any image input -> the normalised eval tensor (3, crop, crop) on the CPU."""
-        return self._transform(load_image(image))
+        return self._transform(self._load(image))
+
+    def _load(self, image: ImageSource) -> Image.Image:
+        # Large JPEGs decode at a reduced scale that still leaves twice the resize side.
+        return load_image(image, draft_side=2 * self.config.preprocessing.resize_size)
 
     def logits(self, batch: torch.Tensor) -> torch.Tensor:
         """Raw outputs for a preprocessed batch (N, 3, H, W), as fp32 on the CPU."""
@@ -146,7 +135,7 @@ class Classifier:
 
     def explain(self, image: ImageSource, target: Optional[int | str] = None) -> Explanation:
         """Grad-CAM of the last stage for ``target`` (an index or label; default: the top class)."""
-        rgb = load_image(image)
+        rgb = self._load(image)
         x = self._transform(rgb).unsqueeze(0).to(self.device)
         with torch.no_grad():
             features = (self.fast or self.model).forward_features(x)

@@ -4,7 +4,11 @@
 PIL image, a numpy array) into an upright RGB ``PIL.Image``, or raises
 ``ImageError`` saying what is wrong with it. ``Preprocessing`` holds a
 checkpoint's numbers (resize, crop, interpolation, mean, std); ``eval_transform``
-and ``train_transform`` build ``torchvision.transforms.v2`` pipelines from it.
+computes exactly what torchvision's weight presets compute (tests compare them bit
+for bit) with Pillow and torch alone, and ``train_transform`` builds a
+``torchvision.transforms.v2`` pipeline. Importing torchvision takes over a second
+(it loads ``torch._dynamo``), so inference never imports it; training does, when it
+starts.
 """
 
 from __future__ import annotations
@@ -15,12 +19,11 @@ import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Union
+from typing import Any, Callable, Optional, Union
 
 import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
-from torchvision.transforms import v2
 
 __all__ = [
     "IMAGENET_MEAN",
@@ -44,9 +47,9 @@ MAX_IMAGE_PIXELS = 50_000_000  # 50 megapixels, about 150 MB once decoded to RGB
 MAX_ASPECT_RATIO = 20  # beyond this, the centre crop of the shorter side shows almost nothing
 
 _INTERPOLATIONS = {
-    "nearest": v2.InterpolationMode.NEAREST,
-    "bilinear": v2.InterpolationMode.BILINEAR,
-    "bicubic": v2.InterpolationMode.BICUBIC,
+    "nearest": Image.Resampling.NEAREST,
+    "bilinear": Image.Resampling.BILINEAR,
+    "bicubic": Image.Resampling.BICUBIC,
 }
 
 ImageSource = Union[str, os.PathLike, bytes, bytearray, Image.Image, np.ndarray, Any]
@@ -100,46 +103,61 @@ class Preprocessing:
         }
 
 
-def geometry_transform(p: Preprocessing) -> v2.Compose:
-    """Resize and centre-crop only: the view of a PIL image that the network sees."""
-    return v2.Compose(
-        [
-            v2.Resize(p.resize_size, interpolation=_INTERPOLATIONS[p.interpolation], antialias=True),
-            v2.CenterCrop(p.crop_size),
-        ]
-    )
+def geometry_transform(p: Preprocessing) -> Callable[[Image.Image], Image.Image]:
+    """Resize the shorter side, then centre-crop: the view of a PIL image that the network sees."""
+    return _ResizeCrop(p)
 
 
-def eval_transform(p: Preprocessing) -> v2.Compose:
-    """PIL image -> normalised float tensor (3, crop, crop), as the checkpoint was evaluated."""
-    return v2.Compose(
-        [
-            geometry_transform(p),
-            *_to_normalised_tensor(p),
-        ]
-    )
+def eval_transform(p: Preprocessing) -> Callable[[Image.Image], torch.Tensor]:
+    """RGB PIL image -> normalised float tensor (3, crop, crop), as the checkpoint was evaluated."""
+    return _EvalTransform(p)
 
 
-def train_transform(p: Preprocessing) -> v2.Compose:
+# Classes rather than closures, so that data-loader workers started by "spawn" (macOS, Windows) can pickle them.
+class _ResizeCrop:
+    def __init__(self, p: Preprocessing):
+        self.p = p
+
+    def __call__(self, image: Image.Image) -> Image.Image:
+        # torchvision's rules: the longer side is truncated, the crop offset rounded half to even.
+        p, (width, height) = self.p, image.size
+        if width <= height:
+            size = (p.resize_size, int(p.resize_size * height / width))
+        else:
+            size = (int(p.resize_size * width / height), p.resize_size)
+        if size != image.size:
+            image = image.resize(size, resample=_INTERPOLATIONS[p.interpolation])  # Pillow's resize is antialiased
+        top = int(round((image.height - p.crop_size) / 2.0))
+        left = int(round((image.width - p.crop_size) / 2.0))
+        return image.crop((left, top, left + p.crop_size, top + p.crop_size))  # crop_size <= resize_size: no padding
+
+
+class _EvalTransform:
+    def __init__(self, p: Preprocessing):
+        self.geometry = _ResizeCrop(p)
+        self.mean = torch.tensor(p.mean, dtype=torch.float32).reshape(3, 1, 1)
+        self.std = torch.tensor(p.std, dtype=torch.float32).reshape(3, 1, 1)
+
+    def __call__(self, image: Image.Image) -> torch.Tensor:
+        pixels = torch.from_numpy(np.array(self.geometry(image).convert("RGB"), dtype=np.uint8)).permute(2, 0, 1)
+        # Divide by 255 (rather than multiply by 1/255) and normalise in place, as torchvision's presets do.
+        return pixels.float().div_(255).sub_(self.mean).div_(self.std)
+
+
+def train_transform(p: Preprocessing) -> Callable[[Image.Image], torch.Tensor]:
     """PIL image -> augmented tensor: random resized crop and horizontal flip, then normalise."""
+    from torchvision.transforms import v2  # imported when training starts, not when serving (see the module docstring)
+
     return v2.Compose(
         [
-            v2.RandomResizedCrop(p.crop_size, interpolation=_INTERPOLATIONS[p.interpolation], antialias=True),
+            v2.RandomResizedCrop(p.crop_size, interpolation=v2.InterpolationMode(p.interpolation), antialias=True),
             v2.RandomHorizontalFlip(),
-            *_to_normalised_tensor(p),
+            v2.PILToTensor(),
+            v2.ToDtype(torch.float32, scale=False),
+            v2.Normalize(mean=[0.0, 0.0, 0.0], std=[255.0, 255.0, 255.0]),
+            v2.Normalize(mean=list(p.mean), std=list(p.std)),
         ]
     )
-
-
-def _to_normalised_tensor(p: Preprocessing) -> list[v2.Transform]:
-    # Scale by dividing by 255 (a Normalize with mean 0, std 255), as torchvision's weight
-    # transforms do: ToDtype(scale=True) multiplies by 1/255, which differs in the last bit.
-    return [
-        v2.ToImage(),
-        v2.ToDtype(torch.float32, scale=False),
-        v2.Normalize(mean=[0.0, 0.0, 0.0], std=[255.0, 255.0, 255.0]),
-        v2.Normalize(mean=list(p.mean), std=list(p.std)),
-    ]
 
 
 def load_image(
@@ -147,6 +165,7 @@ def load_image(
     *,
     max_bytes: int = MAX_IMAGE_BYTES,
     max_pixels: int = MAX_IMAGE_PIXELS,
+    draft_side: Optional[int] = None,
 ) -> Image.Image:
     """Read an image and return it upright, in RGB.
 
@@ -159,6 +178,10 @@ def load_image(
             array (H, W), (H, W, 3) or (H, W, 4), integer or float in [0, 1].
         max_bytes: refuse encoded files larger than this.
         max_pixels: refuse images with more pixels than this (decompression bombs).
+        draft_side: decode a JPEG file at 1/2, 1/4 or 1/8 scale (libjpeg's DCT scaling, several
+            times faster on a camera photo) as long as its shorter side stays at least this.
+            For a later resize to side ``s``, ``2 * s`` keeps the result close to a full decode,
+            as Pillow's ``thumbnail`` does by default. Default: always decode in full.
 
     Returns:
         An RGB ``PIL.Image``.
@@ -183,6 +206,9 @@ def load_image(
     try:
         if getattr(image, "n_frames", 1) > 1:
             image.seek(0)  # animations: the first frame
+        if draft_side and image.format == "JPEG" and min(width, height) > draft_side:
+            scale = draft_side / min(width, height)
+            image.draft(image.mode, (math.ceil(width * scale), math.ceil(height * scale)))
         image.load()
         image = ImageOps.exif_transpose(image)
     except (OSError, SyntaxError, ValueError) as e:

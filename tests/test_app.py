@@ -35,6 +35,18 @@ def test_app_imports_without_launching():
     assert out.stdout.strip() == "ok", out.stderr
 
 
+def test_start_up_and_classifying_never_import_torchvision():
+    # torchvision's import loads torch._dynamo, over a second on two cores: serving must not pay for it.
+    code = (
+        "import sys, app, resnet; "
+        "clf = resnet.Classifier(resnet.resnet18(num_classes=2).eval(), resnet.ModelConfig('resnet18', ('a', 'b'))); "
+        f"clf.predict({EXAMPLE!r}); clf.explain({EXAMPLE!r}); "
+        "print(sorted(m for m in sys.modules if m.startswith(('torchvision', 'torch._dynamo'))))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr
+
+
 def test_every_action_has_an_api_name(server):
     endpoints = Client(server, verbose=False).view_api(print_info=False, return_format="dict")["named_endpoints"]
     for name in ("summary", "compare", "gradient_flow", "classify", "explain", "sample_set", "finetune", "push_to_hub"):

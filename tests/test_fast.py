@@ -1,18 +1,23 @@
 """The inference fast path computes the same function as the fp32 eval-mode network."""
 
+import copy
+import pickle
+
 import pytest
 import torch
 
 import resnet
+import resnet.fast
 from hubcache import randomize_norms, torchvision_model
-from resnet.fast import fold_batchnorm, inference_dtype, optimize_for_inference
+from resnet.fast import fold_batchnorm, inference_dtype, onednn_available, optimize_for_inference
 from textures import patches
 
 CPU = torch.device("cpu")
+needs_onednn = pytest.mark.skipif(not onednn_available(), reason="this PyTorch build has no oneDNN CPU kernels")
 
 
 def relative_error(fast: torch.Tensor, exact: torch.Tensor) -> float:
-    return float((fast - exact).norm() / exact.norm())
+    return float((fast.float() - exact).norm() / exact.norm())
 
 
 @pytest.mark.parametrize("arch", resnet.ARCHS)
@@ -34,9 +39,58 @@ def test_fast_path_relative_logit_error_is_small(arch):
     config = resnet.ModelConfig(arch, tuple(str(i) for i in range(1000)))
     exact = resnet.Classifier(model, config, device="cpu", fast=False)
     fast = resnet.Classifier(model, config, device="cpu")
-    assert fast.fast is not None and fast.fast.dtype == inference_dtype(CPU) and not fast.fast.compiled
+    assert fast.fast is not None and fast.fast.dtype == inference_dtype(CPU)
+    assert fast.fast.backend == ("onednn" if onednn_available() else "eager")
     x = torch.randn(4, 3, 224, 224, generator=torch.Generator().manual_seed(0))
     assert relative_error(fast.logits(x), exact.logits(x)) <= 0.02
+
+
+@needs_onednn
+@pytest.mark.parametrize("arch", ["resnet18", "resnet50"])
+@pytest.mark.parametrize("plain", [False, True], ids=["residual", "plain"])
+def test_fused_onednn_kernels_compute_the_network_exactly_in_fp32(arch, plain):
+    # In fp32 the only difference is rounding: this checks each fusion (ReLU, shortcut add, projection).
+    model = randomize_norms(resnet.build(arch, num_classes=7, plain=plain), seed=5).eval()
+    fast = optimize_for_inference(model, CPU, 64, dtype=torch.float32, backend="onednn")
+    assert fast.backend == "onednn"
+    assert isinstance(fast.features, resnet.fast.OneDNNFeatures)
+    assert all(block.residual != plain for block in fast.features.blocks)
+    for shape in [(1, 3, 64, 64), (3, 3, 96, 80)]:  # the size the weights were packed for, and another
+        x = torch.randn(shape, generator=torch.Generator().manual_seed(1))
+        with torch.inference_mode():
+            assert relative_error(fast(x), model(x)) < 1e-5
+            assert relative_error(fast.forward_features(x), model.forward_features(x)) < 1e-5
+    with pytest.raises(ValueError, match=r"expected a batch of shape \(N, 3, H, W\)"):
+        fast(torch.randn(1, 1, 64, 64))
+    with pytest.raises(ValueError, match="too small"):
+        fast(torch.randn(1, 3, 16, 64))
+
+
+@needs_onednn
+def test_fused_path_survives_deepcopy_and_pickle():
+    model = randomize_norms(resnet.resnet18(num_classes=3), seed=6).eval()
+    fast = optimize_for_inference(model, CPU, 64)
+    x = torch.randn(2, 3, 64, 64)
+    with torch.inference_mode():
+        expected = fast(x)
+        for clone in (copy.deepcopy(fast), pickle.loads(pickle.dumps(fast))):
+            assert clone.backend == "onednn"
+            assert torch.equal(clone(x), expected)
+
+
+@needs_onednn
+def test_oneDNN_failure_falls_back_to_the_eager_path_with_a_warning(monkeypatch):
+    def broken(self, x, shortcut=None):
+        raise RuntimeError("no kernel for this CPU")
+
+    monkeypatch.setattr(resnet.fast.OneDNNConv2d, "forward", broken)
+    model = randomize_norms(resnet.resnet18(num_classes=3), seed=7).eval()
+    with pytest.warns(RuntimeWarning, match="no kernel for this CPU"):
+        fast = optimize_for_inference(model, CPU, 64, dtype=torch.float32)
+    assert fast.backend == "eager"
+    x = torch.randn(2, 3, 64, 64)
+    with torch.inference_mode():
+        assert relative_error(fast(x), model(x)) < 1e-5
 
 
 def test_fast_path_predictions_equal_fp32_on_a_trained_model(texture_model):
@@ -58,24 +112,19 @@ def test_explain_on_the_fast_path_agrees_with_fp32(texture_model):
     assert float(abs(fast.heatmap - exact.heatmap).max()) < 0.1
 
 
-def test_fp32_fast_path_and_opt_out():
+def test_eager_fp32_fast_path_and_opt_out():
     model = randomize_norms(resnet.resnet18(num_classes=3)).eval()
-    fast = optimize_for_inference(model, CPU, 64, dtype=torch.float32)
-    assert not fast.compiled and fast.dtype == torch.float32
+    fast = optimize_for_inference(model, CPU, 64, dtype=torch.float32, backend="eager")
+    assert fast.backend == "eager" and fast.dtype == torch.float32
     x = torch.randn(2, 3, 64, 64)
     with torch.no_grad():
         assert relative_error(fast(x), model(x)) < 1e-5
     assert resnet.Classifier(model, resnet.ModelConfig("resnet18", ("a", "b", "c")), device="cpu", fast=False).fast is None
 
 
-def test_compiled_fast_path_takes_over_in_the_background():
-    model = randomize_norms(resnet.resnet18(num_classes=3), seed=2).eval()
-    config = resnet.ModelConfig("resnet18", ("a", "b", "c"), resnet.Preprocessing(crop_size=64, resize_size=73))
-    exact = resnet.Classifier(model, config, device="cpu", fast=False)
-    clf = resnet.Classifier(model, config, device="cpu", compile=True)
-    eager = clf.fast
-    x = torch.randn(2, 3, 64, 64)
-    assert relative_error(clf.logits(x), exact.logits(x)) <= 0.02  # served while compiling
-    assert clf.compile_done.wait(timeout=300)
-    assert clf.fast is not eager and clf.fast.compiled
-    assert relative_error(clf.logits(x), exact.logits(x)) <= 0.02
+def test_backend_is_checked():
+    model = resnet.resnet18(num_classes=3).eval()
+    with pytest.raises(ValueError, match="'onednn' or 'eager'"):
+        optimize_for_inference(model, CPU, 64, backend="compile")
+    with pytest.raises(ValueError, match="CPU only"):
+        optimize_for_inference(model, torch.device("meta"), 64, backend="onednn")

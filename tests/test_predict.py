@@ -1,3 +1,4 @@
+import io
 import os
 import subprocess
 import sys
@@ -12,6 +13,8 @@ from PIL import Image
 import resnet
 from conftest import ROOT
 from resnet import Classifier
+from resnet.transforms import eval_transform
+from textures import patches
 
 PHOTOS = ("chelsea.png", "rocket.jpg", "coffee.png", "camera.png", "coins.png")  # also in examples/
 
@@ -122,3 +125,23 @@ def test_command_line_predict(hub_models, photos_dir):
         capture_output=True, text=True, cwd=ROOT, env=os.environ.copy(), timeout=120,
     )
     assert missing.returncode == 2 and "HF_HUB_OFFLINE" in missing.stderr
+
+
+def test_camera_sized_jpegs_predict_as_a_full_decode_does(texture_model):
+    # Classifier decodes large JPEGs at a reduced scale; on a trained model the predictions must not change.
+    clf = Classifier.from_pretrained(texture_model, device="cpu")
+    transform = eval_transform(clf.config.preprocessing)
+    correct = 0
+    for name, images in patches("val", 4, seed=13).items():
+        for image in images:
+            buffer = io.BytesIO()
+            image.resize((2016, 2016), Image.Resampling.BICUBIC).save(buffer, "JPEG", quality=90)  # a held-out patch, camera-sized
+            data = buffer.getvalue()
+            full_input = transform(resnet.load_image(data))
+            assert not torch.equal(clf.preprocess(data), full_input)  # the reduced decode is in use
+            label, probability = clf.predict(data, top_k=1)[0]
+            full = clf.logits(full_input[None]).softmax(1)[0]
+            assert label == clf.labels[int(full.argmax())]
+            assert probability == pytest.approx(float(full.max()), abs=0.05)
+            correct += label == name
+    assert correct >= 9  # of 12: a model that knows these textures, so agreeing means something

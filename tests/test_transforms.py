@@ -152,3 +152,28 @@ def test_preprocessing_numbers_and_pipelines():
         Preprocessing(interpolation="lanczos5")
     with pytest.raises(ValueError, match="crop_pct"):
         Preprocessing.from_crop_pct(224, 1.5)
+
+
+def camera_sized_jpeg(photo: Image.Image, size=(3000, 2000)) -> bytes:
+    return encode(photo.convert("RGB").resize(size, Image.Resampling.BICUBIC), "JPEG", quality=90)
+
+
+def test_large_jpegs_decode_at_a_reduced_scale_close_to_a_full_decode(photos_dir):
+    p = Preprocessing.from_crop_pct(224, 0.965)  # resize 232, as timm's resnet50.tv2_in1k
+    transform = eval_transform(p)
+    for name in ("rocket.jpg", "coffee.png"):
+        data = camera_sized_jpeg(Image.open(photos_dir / name))
+        drafted = load_image(data, draft_side=2 * p.resize_size)
+        assert drafted.size == (750, 500) and drafted.mode == "RGB"  # 1/4 scale: the largest that keeps 464 pixels
+        full = load_image(data)
+        assert full.size == (3000, 2000)
+        assert float((transform(drafted) - transform(full)).abs().mean()) < 0.01  # about half a grey level
+
+
+def test_draft_leaves_small_jpegs_and_other_formats_alone(photos_dir):
+    rocket = photos_dir / "rocket.jpg"  # 640x427: no reduction keeps 2 x 232 pixels
+    assert load_image(rocket, draft_side=464).tobytes() == load_image(rocket).tobytes()
+    png = encode(gradient((3000, 2000)), "PNG")
+    assert load_image(png, draft_side=100).size == (3000, 2000)
+    grey = encode(gradient((2000, 3000)).convert("L"), "JPEG")  # portrait, grey: still RGB, still the right way up
+    assert load_image(grey, draft_side=232).size == (250, 375) and load_image(grey, draft_side=232).mode == "RGB"

@@ -19,7 +19,6 @@ from typing import Any, Callable, Mapping, Optional, Sequence
 import torch
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
-from torchvision.datasets import ImageFolder
 
 from resnet.transforms import ImageError, load_image
 
@@ -90,6 +89,8 @@ def image_folder(root: str | os.PathLike) -> LabelledImages:
     root = Path(root)
     if not root.is_dir():
         raise DataError(f"no folder at {root}")
+    from torchvision.datasets import ImageFolder  # torchvision loads torch._dynamo: keep it off the app's start-up path
+
     try:
         folder = ImageFolder(str(root), is_valid_file=lambda p: p.lower().endswith(IMAGE_EXTENSIONS))
     except FileNotFoundError as e:
