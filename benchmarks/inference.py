@@ -3,11 +3,13 @@
 For resnet18 and resnet50 at batch 1 and 8, the median latency of
   (a) torchvision.models eager fp32,
   (b) ONNX Runtime fp32 (exported from (a); a benchmark-only dependency),
-  (c) our forward on the fast path (resnet.fast: folded BN, channels-last, bf16 where fast; the default),
-  (e) the same compiled with torch.compile (Classifier(compile=True), opt-in),
+  (c) our forward on the fast path (resnet.fast: folded BN, bf16 where fast, fused oneDNN kernels; the default),
+  (c') the same network on resnet.fast's eager backend (folded BN, bf16, channels-last; what CUDA and MPS run),
+  (e) torch.compile (inductor, frozen weights) of that folded bf16 network: the alternative to (c), for reference,
   (d) Classifier.predict end to end (decode, preprocess, forward, softmax) on a real photo,
 and the achieved GFLOP/s (2 x MACs / time) next to this machine's fp32 and bf16 matmul peaks.
-Rounds interleave (a), (b), (c), (d), so drift in machine load hits all four alike.
+A second table times decoding and preprocessing alone, by photo, against torchvision's preset.
+Rounds interleave the contenders, so drift in machine load hits all alike.
 
     python benchmarks/inference.py [--rounds 30]
 """
@@ -22,16 +24,19 @@ import sys
 import time
 import warnings
 from pathlib import Path
+from typing import Callable
 
 import torch
 import torchvision
+from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import resnet  # noqa: E402
 from resnet.devices import cpu_has_fast_bf16, physical_cores  # noqa: E402
-from resnet.fast import optimize_for_inference  # noqa: E402
+from resnet.fast import fold_batchnorm, inference_dtype, optimize_for_inference  # noqa: E402
+from resnet.transforms import eval_transform  # noqa: E402
 
 PHOTO = ROOT / "examples" / "chelsea.png"
 
@@ -65,40 +70,85 @@ def onnx_session(model: torch.nn.Module, batch: int):
     return ort.InferenceSession(buffer.getvalue(), options, providers=["CPUExecutionProvider"])
 
 
-def bench_arch(arch: str, batch: int, rounds: int) -> dict[str, float]:
-    torch.manual_seed(0)
-    reference = getattr(torchvision.models, arch)().eval()
-    model = resnet.build(arch)
-    model.load_state_dict(reference.state_dict())
-    config = resnet.ModelConfig(arch, resnet.hub.imagenet_labels())
-    classifier = resnet.Classifier(model, config, device="cpu")
-    session = onnx_session(reference, batch)
-    compiled = optimize_for_inference(classifier.model, torch.device("cpu"), 224, backend="compile")
-    x = classifier.preprocess(PHOTO).unsqueeze(0).repeat(batch, 1, 1, 1)
-    x_np = x.numpy()
-    photos = [PHOTO] * batch
+def compiled_reference(model: resnet.ResNet, dtype: torch.dtype) -> Callable[[torch.Tensor], torch.Tensor]:
+    """torch.compile of the folded network with inductor's weight freezing (what makes compiled CPU inference fast)."""
+    import torch._inductor.config as inductor_config
 
-    runs = {
-        "a": lambda: reference(x),
-        "b": lambda: session.run(None, {"x": x_np}),
-        "c": lambda: classifier.fast(x),
-        "e": lambda: compiled(x),
-        "d": lambda: classifier.predict_batch(photos, top_k=5),
-    }
+    inductor_config.freezing = True
+    folded = fold_batchnorm(model).to(memory_format=torch.channels_last).to(dtype)
+    compiled = torch.compile(folded)
+    return lambda x: compiled(x.to(dtype).contiguous(memory_format=torch.channels_last))
+
+
+def median_times(runs: dict[str, Callable[[], object]], rounds: int) -> dict[str, float]:
     times: dict[str, list[float]] = {k: [] for k in runs}
     with torch.inference_mode():
-        for fn in runs.values():  # warm-up
+        for fn in runs.values():  # warm-up (and, for (e), compilation)
             fn(), fn()
         for _ in range(rounds):
             for key, fn in runs.items():
                 start = time.perf_counter()
                 fn()
                 times[key].append(time.perf_counter() - start)
-    medians = {k: statistics.median(v) for k, v in times.items()}
+    return {k: statistics.median(v) for k, v in times.items()}
+
+
+def bench_arch(arch: str, batch: int, rounds: int) -> dict[str, float]:
+    torch.manual_seed(0)
+    reference = getattr(torchvision.models, arch)().eval()
+    model = resnet.build(arch)
+    model.load_state_dict(reference.state_dict())
+    model.eval()
+    config = resnet.ModelConfig(arch, resnet.hub.imagenet_labels())
+    classifier = resnet.Classifier(model, config, device="cpu")
+    cpu = torch.device("cpu")
+    eager = optimize_for_inference(model, cpu, 224, backend="eager")
+    compiled = compiled_reference(model, inference_dtype(cpu))
+    session = onnx_session(reference, batch)
+    x = classifier.preprocess(PHOTO).unsqueeze(0).repeat(batch, 1, 1, 1)
+    x_np = x.numpy()
+    photos = [PHOTO] * batch
+    medians = median_times(
+        {
+            "a": lambda: reference(x),
+            "b": lambda: session.run(None, {"x": x_np}),
+            "c": lambda: classifier.fast(x),
+            "c_eager": lambda: eager(x),
+            "e": lambda: compiled(x),
+            "d": lambda: classifier.predict_batch(photos, top_k=5),
+        },
+        rounds,
+    )
+    assert classifier.fast.backend == "onednn", "the default CPU fast path should be the fused oneDNN one here"
     macs = resnet.summarize(model, (batch, 3, 224, 224)).total_macs
     medians["gflops_c"] = 2 * macs / medians["c"] / 1e9
-    medians["gflops_e"] = 2 * macs / medians["e"] / 1e9
     return medians
+
+
+def bench_preprocessing(rounds: int) -> list[tuple[str, dict[str, float]]]:
+    """Decode + preprocess of one photo: torchvision's preset, ours in full, ours as Classifier does it."""
+    config = resnet.ModelConfig("resnet50", resnet.hub.imagenet_labels(), resnet.Preprocessing.from_crop_pct(224, 0.965))
+    classifier = resnet.Classifier(resnet.resnet50().eval(), config, device="cpu")
+    preset = torchvision.models.ResNet50_Weights.IMAGENET1K_V2.transforms()  # resize 232, crop 224: the same numbers
+    full = eval_transform(config.preprocessing)
+    camera = io.BytesIO()
+    Image.open(ROOT / "examples" / "rocket.jpg").resize((4032, 3024), Image.Resampling.BICUBIC).save(camera, "JPEG", quality=90)
+    photos = {
+        "chelsea.png (451x300 PNG)": (ROOT / "examples" / "chelsea.png").read_bytes(),
+        "rocket.jpg (640x427 JPEG)": (ROOT / "examples" / "rocket.jpg").read_bytes(),
+        "12-megapixel JPEG (rocket.jpg enlarged to 4032x3024)": camera.getvalue(),
+    }
+    rows = []
+    for name, data in photos.items():
+        rows.append((name, median_times(
+            {
+                "torchvision": lambda: preset(Image.open(io.BytesIO(data)).convert("RGB")),
+                "full": lambda: full(resnet.load_image(data)),
+                "ours": lambda: classifier.preprocess(data),
+            },
+            rounds,
+        )))
+    return rows
 
 
 def main() -> None:
@@ -108,21 +158,27 @@ def main() -> None:
     torch.set_num_threads(physical_cores())
     fp32_peak, bf16_peak = matmul_peak(torch.float32), matmul_peak(torch.bfloat16)
 
-    cpu = cpu_model()
-    print(f"# Inference: {cpu}, {torch.get_num_threads()} threads; torch {torch.__version__}, torchvision {torchvision.__version__}, "
-          f"onnxruntime {__import__('onnxruntime').__version__}; fast path dtype {resnet.fast.inference_dtype(torch.device('cpu'))}"
+    print(f"# Inference: {cpu_model()}, {torch.get_num_threads()} threads; torch {torch.__version__}, torchvision {torchvision.__version__}, "
+          f"onnxruntime {__import__('onnxruntime').__version__}; fast path dtype {inference_dtype(torch.device('cpu'))}"
           f" (bf16 hardware: {cpu_has_fast_bf16()})")
     print(f"matmul peaks measured now: fp32 {fp32_peak:.0f} GFLOP/s, bf16 {bf16_peak:.0f} GFLOP/s")
     print()
-    print("| model | batch | (a) torchvision fp32 ms | (b) ONNX Runtime fp32 ms | (c) ours, fast path ms | (e) ours, compiled (opt-in) ms | (d) predict end to end ms | c/a | c/b | e/a | e/b | d-c ms | GFLOP/s (c, e) |")
+    print("| model | batch | (a) torchvision fp32 ms | (b) ONNX Runtime fp32 ms | (c) ours, fast path ms | (c') ours, eager backend ms "
+          "| (e) torch.compile, frozen ms | (d) predict end to end ms | c/a | c/b | c/e | d-c ms | GFLOP/s (c) |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for arch in ("resnet18", "resnet50"):
         for batch in (1, 8):
             m = bench_arch(arch, batch, args.rounds)
-            ms = {k: 1000 * m[k] for k in "abcde"}
-            print(f"| {arch} | {batch} | {ms['a']:.1f} | {ms['b']:.1f} | {ms['c']:.1f} | {ms['e']:.1f} | {ms['d']:.1f} | "
-                  f"{m['c'] / m['a']:.2f} | {m['c'] / m['b']:.2f} | {m['e'] / m['a']:.2f} | {m['e'] / m['b']:.2f} | "
-                  f"{ms['d'] - ms['c']:.1f} | {m['gflops_c']:.0f}, {m['gflops_e']:.0f} |")
+            ms = {k: 1000 * v for k, v in m.items()}
+            print(f"| {arch} | {batch} | {ms['a']:.1f} | {ms['b']:.1f} | {ms['c']:.1f} | {ms['c_eager']:.1f} | {ms['e']:.1f} | {ms['d']:.1f} | "
+                  f"{m['c'] / m['a']:.2f} | {m['c'] / m['b']:.2f} | {m['c'] / m['e']:.2f} | {ms['d'] - ms['c']:.1f} | {m['gflops_c']:.0f} |")
+    print()
+    print("Decode and preprocess one photo (resize 232, crop 224), ms:")
+    print()
+    print("| photo | torchvision preset (PIL decode + ImageClassification) | ours, full decode | ours, as Classifier does it | ours / torchvision |")
+    print("|---|---|---|---|---|")
+    for name, m in bench_preprocessing(args.rounds):
+        print(f"| {name} | {1000 * m['torchvision']:.1f} | {1000 * m['full']:.1f} | {1000 * m['ours']:.1f} | {m['ours'] / m['torchvision']:.2f} |")
 
 
 def cpu_model() -> str:

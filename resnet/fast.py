@@ -30,7 +30,6 @@ from .model import BasicBlock, Bottleneck, ResNet, check_input
 
 __all__ = [
     "InferenceModel",
-    "OneDNNBlock",
     "OneDNNConv2d",
     "OneDNNFeatures",
     "fold_batchnorm",
@@ -92,7 +91,8 @@ class OneDNNConv2d(nn.Module):
     """A biased convolution as one oneDNN primitive on the CPU, with its weights packed once.
 
     Computes ``conv(x)``, then ``+ shortcut`` if one is given, then ReLU if ``relu``: all in one
-    kernel, with no intermediate tensors.
+    kernel, with no intermediate tensors. The sum is written over ``shortcut`` (as compiled graphs
+    do), so pass one only when it is not needed afterwards.
 
     Args:
         conv: a convolution (BatchNorm folded in); its weights are copied in ``dtype``.
@@ -129,8 +129,8 @@ class OneDNNConv2d(nn.Module):
         args = (self.padding, self.stride, self.dilation, self.groups)
         if shortcut is None:
             return torch.ops.mkldnn._convolution_pointwise(x, self.packed_weight, self.bias, *args, unary, [], "")
-        return torch.ops.mkldnn._convolution_pointwise.binary(
-            x, shortcut, self.packed_weight, self.bias, *args, "add", 1.0, unary, [], ""
+        return torch.ops.mkldnn._convolution_pointwise_.binary(
+            shortcut, x, self.packed_weight, self.bias, *args, "add", 1.0, unary, [], ""
         )
 
     # oneDNN's packed tensors cannot be copied or pickled: keep the dense weights in the state and repack.
@@ -148,8 +148,11 @@ class OneDNNConv2d(nn.Module):
         return f"{self.dense_weight_shape}, stride={tuple(self.stride)}, relu={self.relu}"
 
 
-class OneDNNBlock(nn.Module):
-    """A ``BasicBlock`` or ``Bottleneck`` in eval mode as a chain of ``OneDNNConv2d``; the last one adds the shortcut."""
+class _OneDNNBlock(nn.Module):
+    """A ``BasicBlock`` or ``Bottleneck`` in eval mode as a chain of ``OneDNNConv2d``; the last one adds the shortcut.
+
+    Without a projection, the output is written over the input (an intermediate of ``OneDNNFeatures``).
+    """
 
     def __init__(self, block: BasicBlock | Bottleneck, input_size: Sequence[int], dtype: torch.dtype):
         super().__init__()
@@ -192,7 +195,7 @@ class OneDNNFeatures(nn.Module):
         blocks = []
         for stage in (model.layer1, model.layer2, model.layer3, model.layer4):
             for block in stage:
-                blocks.append(OneDNNBlock(block, size, dtype))
+                blocks.append(_OneDNNBlock(block, size, dtype))
                 size = blocks[-1].output_size
         self.blocks = nn.Sequential(*blocks)
 
@@ -211,7 +214,7 @@ class _EagerFeatures(nn.Module):
 
 
 class InferenceModel(nn.Module):
-    """``forward_features`` on the fast path, ``forward_head`` eager; outputs are fp32.
+    """``forward_features`` on the fast path, ``forward_head`` eager in fp32.
 
     Attributes:
         dtype: the precision the features are computed in.
@@ -234,8 +237,8 @@ class InferenceModel(nn.Module):
         return self.features(x)
 
     def forward_head(self, features: Tensor) -> Tensor:
-        """Average-pool and classify; fp32 logits."""
-        return self.fc(features.mean(dim=(2, 3))).float()
+        """Average-pool and classify in fp32."""
+        return self.fc(features.mean(dim=(2, 3), dtype=torch.float32))
 
     def forward(self, x: Tensor) -> Tensor:
         return self.forward_head(self.forward_features(x))
@@ -267,7 +270,7 @@ def optimize_for_inference(
         backend = "onednn" if device.type == "cpu" and onednn_available() else "eager"
     dtype = dtype or inference_dtype(device)
     channels_last = device.type in ("cpu", "cuda")
-    head = copy.deepcopy(model.fc).to(device=device, dtype=dtype).eval()
+    head = copy.deepcopy(model.fc).to(device).eval()  # fp32: one small matrix product gains nothing from bf16
     example = torch.zeros(1, 3, example_size, example_size, device=device, dtype=dtype)
     if channels_last:
         example = example.contiguous(memory_format=torch.channels_last)

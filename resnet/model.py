@@ -181,7 +181,9 @@ class ResNet(nn.Module):
         self.fc = nn.Linear(self.num_features, num_classes)
 
         for m in self.modules():
-            if isinstance(m, nn.Conv2d):
+            # On the meta device (checkpoint loading) there are no values to draw; skipping also avoids
+            # meta normal_(), which imports torch._dynamo: over a second on a small CPU.
+            if isinstance(m, nn.Conv2d) and not m.weight.is_meta:
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
             elif isinstance(m, nn.BatchNorm2d):
                 nn.init.ones_(m.weight)

@@ -35,12 +35,14 @@ def test_app_imports_without_launching():
     assert out.stdout.strip() == "ok", out.stderr
 
 
-def test_start_up_and_classifying_never_import_torchvision():
+def test_start_up_and_classifying_never_import_torchvision(tmp_path):
     # torchvision's import loads torch._dynamo, over a second on two cores: serving must not pay for it.
+    import resnet
+
+    resnet.Classifier(resnet.resnet18(num_classes=2).eval(), resnet.ModelConfig("resnet18", ("a", "b"))).save_pretrained(tmp_path)
     code = (
         "import sys, app, resnet; "
-        "clf = resnet.Classifier(resnet.resnet18(num_classes=2).eval(), resnet.ModelConfig('resnet18', ('a', 'b'))); "
-        f"clf.predict({EXAMPLE!r}); clf.explain({EXAMPLE!r}); "
+        f"clf = resnet.Classifier.from_pretrained({str(tmp_path)!r}); clf.predict({EXAMPLE!r}); clf.explain({EXAMPLE!r}); "
         "print(sorted(m for m in sys.modules if m.startswith(('torchvision', 'torch._dynamo'))))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
