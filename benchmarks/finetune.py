@@ -22,6 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import train  # noqa: E402
+from resnet.transforms import Preprocessing, train_transform  # noqa: E402
 from train.data import random_patches  # noqa: E402
 
 
@@ -52,6 +53,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(max(1, torch.get_num_threads()))
     samples = texture_samples(args.images // 3)
+    train_transform(Preprocessing())  # fine-tuning imports torchvision on first use (about a second): not timed here
 
     rows = []
     for label, cache in (("head, cached features", True), ("head, plain loop", False)):

@@ -26,6 +26,16 @@ RUNS = [
 ]
 
 
+def cpu_bf16_features() -> str:
+    """Which of the instructions behind fast bf16 (AMX, AVX512-BF16) this CPU reports (Linux)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            flags = set(next(line.split(":", 1)[1].split() for line in f if line.startswith("flags")))
+    except (OSError, StopIteration):
+        return "instruction set unknown"
+    return ", ".join(f"{name}: {'yes' if flag in flags else 'no'}" for name, flag in (("AMX", "amx_bf16"), ("AVX512-BF16", "avx512_bf16")))
+
+
 def main() -> None:
     import gradio
     import torch
@@ -43,7 +53,7 @@ def main() -> None:
 Produced by `python benchmarks/report.py` on {datetime.date.today().isoformat()}: every table below is the
 output of the command above it, run one after another on an otherwise idle machine.
 
-- CPU: {cpu_model()}, {os.cpu_count()} logical CPUs
+- CPU: {cpu_model()}, {os.cpu_count()} logical CPUs; {cpu_bf16_features()}
 - Python {platform.python_version()}, torch {torch.__version__}, torchvision {torchvision.__version__}, gradio {gradio.__version__}
 - Weights: seeded random (the Hub is unreachable where this ran); latency and memory do not depend on the values.
 """

@@ -242,11 +242,16 @@ def test_bad_finetune_input_gets_clear_messages(tmp_path, monkeypatch):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["empty.png", "notes.jpg"]  # nothing else written
 
 
-def test_finetune_from_scratch_writes_nothing(tmp_path, monkeypatch):
+def test_finetune_from_scratch_writes_nothing_and_repeats_with_its_seed(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     result = train.finetune("resnet18", patches("train", 5), strategy="head", epochs=2, device="cpu")
     assert result.classifier.config.training["base"] == "resnet18 (random initialisation)"
     assert list(tmp_path.iterdir()) == []
+    torch.randn(100)  # whatever the global random state was, the seed decides the initialisation
+    repeat = train.finetune("resnet18", patches("train", 5), strategy="head", epochs=2, device="cpu")
+    assert torch.equal(repeat.classifier.model.layer1[0].conv1.weight, result.classifier.model.layer1[0].conv1.weight)
+    timeless = lambda history: [{k: v for k, v in record.items() if k != "seconds"} for record in history]  # noqa: E731
+    assert timeless(repeat.history) == timeless(result.history)
     result.classifier.save_pretrained(tmp_path / "saved")
     again = resnet.Classifier.from_pretrained(tmp_path / "saved", device="cpu")
     x = torch.randn(1, 3, 224, 224)

@@ -89,7 +89,7 @@ def finetune(
         epochs, lr: default per strategy (``STRATEGY_DEFAULTS``).
         batch_size: images (or cached feature vectors) per step.
         held_out: share of each class kept for evaluation.
-        seed: makes the split, the augmentation and the order repeatable.
+        seed: makes the split, the augmentation, the order and a random initialisation repeatable.
         views: "head" only: augmented views per training image whose features are cached.
         cache_features: "head" only: False runs the frozen backbone every epoch instead
             (slower, same result; kept to measure the difference).
@@ -110,6 +110,7 @@ def finetune(
         raise ValueError(f"views must be at least 1, got {views}")
     data = in_memory(samples, max_images=MAX_IMAGES)
     device = torch.device(device) if device is not None else default_device()
+    torch.manual_seed(seed)  # before a random initialisation
     model, arch, preprocessing, base = _starting_point(source)
     labels = tuple(data.classes)
     num_classes = len(labels)
