@@ -165,7 +165,7 @@ class Classifier:
         return int(target)
 
     def __repr__(self) -> str:
-        mode = f"fast {str(self.fast.dtype).removeprefix('torch.')}" if self.fast else "fp32"
+        mode = f"fast {str(self.fast.dtype).removeprefix('torch.')} {self.fast.backend}" if self.fast else "fp32"
         return f"Classifier({self.config.arch}, {self.config.num_classes} classes, source={self.config.source!r}, device={self.device}, {mode})"
 
 
