@@ -34,8 +34,11 @@ def url(hub_models):
 
 @pytest.fixture(scope="module")
 def browser():
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    # Measuring gradient flow or starting a fine-tune (which imports torchvision) takes seconds on two
+    # busy cores: wait for results as long as for actions, not expect()'s default of 5 s.
+    expect.set_options(timeout=60_000)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
         yield browser
