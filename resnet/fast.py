@@ -9,16 +9,17 @@ Steps, each safe in eval mode:
    are reordered once into the blocked layout oneDNN computes in, instead of on every call,
    and the ReLU, and in a block's last convolution the shortcut addition too, are fused into
    it as post-ops. These are the kernels ``torch.compile`` emits for a frozen CPU graph, called
-   directly: nothing is compiled, building takes a fraction of a second, and it measured faster
-   than the compiled graph (docs/PERFORMANCE.md). On CUDA and MPS, and on a CPU build of
-   PyTorch without oneDNN, the folded network runs eagerly in channels-last instead.
+   directly: nothing is compiled and building takes a fraction of a second (docs/PERFORMANCE.md
+   compares it with the compiled graph). On CUDA and MPS, on CPUs other than x86-64 (not measured)
+   and with a PyTorch built without oneDNN, the folded network runs eagerly in channels-last instead.
 
-The head (pooling and ``fc``) stays eager, so Grad-CAM can take gradients through it.
+The head (pooling and ``fc``) stays eager and fp32, so Grad-CAM can take gradients through it.
 """
 
 from __future__ import annotations
 
 import copy
+import platform
 import warnings
 from typing import Any, Optional, Sequence
 
@@ -259,15 +260,17 @@ def optimize_for_inference(
         device: where it will run.
         example_size: the input side it will usually see (the checkpoint's crop size).
         dtype: default: ``inference_dtype(device)``.
-        backend: ``"onednn"`` or ``"eager"``; default: ``"onednn"`` on a CPU whose PyTorch has it, else
-            ``"eager"``. If the oneDNN kernels fail to build or run, the eager path is used, with a warning.
+        backend: ``"onednn"`` or ``"eager"``; default: ``"onednn"`` on an x86-64 CPU whose PyTorch has it
+            (where it was measured), else ``"eager"``. If the oneDNN kernels fail to build or run, the eager
+            path is used, with a warning.
     """
     if backend not in (None, "onednn", "eager"):
         raise ValueError(f"backend must be 'onednn' or 'eager', got {backend!r}")
     if backend == "onednn" and device.type != "cpu":
         raise ValueError(f"the oneDNN backend runs on the CPU only, not on {device.type}")
     if backend is None:
-        backend = "onednn" if device.type == "cpu" and onednn_available() else "eager"
+        x86 = platform.machine().lower() in ("x86_64", "amd64")
+        backend = "onednn" if device.type == "cpu" and x86 and onednn_available() else "eager"
     dtype = dtype or inference_dtype(device)
     channels_last = device.type in ("cpu", "cuda")
     head = copy.deepcopy(model.fc).to(device).eval()  # fp32: one small matrix product gains nothing from bf16

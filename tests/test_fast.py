@@ -122,6 +122,14 @@ def test_eager_fp32_fast_path_and_opt_out():
     assert resnet.Classifier(model, resnet.ModelConfig("resnet18", ("a", "b", "c")), device="cpu", fast=False).fast is None
 
 
+def test_oneDNN_is_the_default_on_x86_only(monkeypatch):
+    model = resnet.resnet18(num_classes=3).eval()
+    monkeypatch.setattr(resnet.fast.platform, "machine", lambda: "arm64")
+    assert optimize_for_inference(model, CPU, 64).backend == "eager"
+    monkeypatch.setattr(resnet.fast.platform, "machine", lambda: "x86_64")
+    assert optimize_for_inference(model, CPU, 64).backend == ("onednn" if onednn_available() else "eager")
+
+
 def test_backend_is_checked():
     model = resnet.resnet18(num_classes=3).eval()
     with pytest.raises(ValueError, match="'onednn' or 'eager'"):
