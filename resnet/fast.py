@@ -232,10 +232,8 @@ class InferenceModel(nn.Module):
 
     def forward_features(self, x: Tensor) -> Tensor:
         """The last stage's feature map, computed in ``self.dtype``."""
-        x = x.to(self.dtype)
-        if self.channels_last:
-            x = x.contiguous(memory_format=torch.channels_last)
-        return self.features(x)
+        layout = torch.channels_last if self.channels_last else torch.preserve_format
+        return self.features(x.to(self.dtype, memory_format=layout))  # one copy: precision and layout together
 
     def forward_head(self, features: Tensor) -> Tensor:
         """Average-pool and classify in fp32."""
@@ -274,9 +272,7 @@ def optimize_for_inference(
     dtype = dtype or inference_dtype(device)
     channels_last = device.type in ("cpu", "cuda")
     head = copy.deepcopy(model.fc).to(device).eval()  # fp32: one small matrix product gains nothing from bf16
-    example = torch.zeros(1, 3, example_size, example_size, device=device, dtype=dtype)
-    if channels_last:
-        example = example.contiguous(memory_format=torch.channels_last)
+    example = torch.zeros(1, 3, example_size, example_size, device=device)
 
     if backend == "onednn":
         try:

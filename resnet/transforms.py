@@ -139,7 +139,7 @@ class _EvalTransform:
         self.std = torch.tensor(p.std, dtype=torch.float32).reshape(3, 1, 1)
 
     def __call__(self, image: Image.Image) -> torch.Tensor:
-        pixels = torch.from_numpy(np.array(self.geometry(image).convert("RGB"), dtype=np.uint8)).permute(2, 0, 1)
+        pixels = torch.from_numpy(np.array(self.geometry(image), dtype=np.uint8)).permute(2, 0, 1)
         # Divide by 255 (rather than multiply by 1/255) and normalise in place, as torchvision's presets do.
         return pixels.float().div_(255).sub_(self.mean).div_(self.std)
 
