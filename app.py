@@ -21,7 +21,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import Any, Iterator, Optional, Sequence
 
 import gradio as gr
 import pandas as pd
@@ -31,12 +31,14 @@ from PIL import Image
 import resnet
 import train
 from resnet.devices import physical_cores
-from resnet.hub import DEFAULT_CHECKPOINTS, CheckpointError
+from resnet.config import CheckpointError
+from resnet.hub import DEFAULT_CHECKPOINTS
 from resnet.measure import compare_depths, gradient_flow
 from resnet.transforms import MAX_IMAGE_BYTES, ImageError
 from train.data import DataError, random_patches, read_zip_samples
 from train.finetune import STRATEGY_DEFAULTS
-from train.report import confusion_image
+from ui.models import ModelPolicy, Refused, SharedModels
+from ui.pictures import confusion_image
 
 try:  # On Hugging Face ZeroGPU hardware, GPU work must run inside spaces.GPU.
     import spaces
@@ -80,37 +82,7 @@ and how far apart neighbouring positions are.
 """
 
 
-class SharedModels:
-    """Pretrained classifiers, each loaded on first use, once, even when many users ask at the same time."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._per_source: dict[str, threading.Lock] = {}
-        self._loaded: dict[str, resnet.Classifier] = {}
-
-    def preload(self, source: str) -> threading.Thread:
-        """Load ``source`` in a background thread, so the first request finds it ready; failures are reported, and retried on use."""
-
-        def load() -> None:
-            try:
-                self.get(source)
-            except CheckpointError as e:
-                print(f"ResNet Studio: the default model is not available yet: {e}", file=sys.stderr, flush=True)
-
-        thread = threading.Thread(target=load, name=f"preload {source}", daemon=True)
-        thread.start()
-        return thread
-
-    def get(self, source: str) -> resnet.Classifier:
-        with self._lock:
-            lock = self._per_source.setdefault(source, threading.Lock())
-        with lock:
-            if source not in self._loaded:
-                self._loaded[source] = resnet.Classifier.from_pretrained(source)
-            return self._loaded[source]
-
-
-MODELS = SharedModels()
+MODELS = SharedModels(pinned=[DEFAULT_MODEL])  # replaced in __main__ by one sized from the flags
 
 
 def _session_dir(request: Optional[gr.Request]) -> Path:
@@ -128,17 +100,41 @@ def end_session(request: gr.Request) -> None:
 TUNED_PREFIX = "fine-tuned "
 
 
-def _classifier(name: str, tuned: dict[str, resnet.Classifier]) -> resnet.Classifier:
+def _tuned_number(name: str) -> int:
+    """k in "fine-tuned k: cats, dogs"."""
+    return int(name.removeprefix(TUNED_PREFIX).split(":", 1)[0])
+
+
+# What a visitor sees when a checkpoint cannot be loaded: never the library's own message, which may
+# name folders on this server (that one goes to the server's log).
+LOAD_FAILURES = {
+    "not_found": "{name} was not found on the Hugging Face Hub.",
+    "gated": "{name} is gated on the Hugging Face Hub; this app cannot load it.",
+    "unreachable": (
+        "The Hugging Face Hub did not answer, and {name} is not in this server's cache. What works without "
+        "the Hub: the models already loaded, fine-tuning from scratch, and the Architecture tab. Try again in a minute."
+    ),
+    "not_cached": "{name} is not in the local Hugging Face cache, and this server runs offline (HF_HUB_OFFLINE=1).",
+    "unsupported": "{name} is not a ResNet this app can load (ResNet-18 to 152, in the timm, transformers or ResNet Studio layout).",
+    "damaged": "The files of {name} are damaged or do not match its architecture.",
+}
+
+
+def _classifier(name: str, tuned: dict[str, resnet.Classifier], policy: ModelPolicy) -> resnet.Classifier:
     if name in tuned:
         return tuned[name]
     if name.startswith(TUNED_PREFIX):
         raise gr.Error(f"{name!r} is not a model of this browser session (fine-tuned models stay with the session that made them).")
     try:
-        return MODELS.get(name)
+        source, allow_local = policy.source_for(name)
+        return MODELS.get(source, allow_local=allow_local)
+    except Refused as e:
+        raise gr.Error(str(e)) from e
     except CheckpointError as e:
+        print(f"ResNet Studio: could not load {source}: {e}", file=sys.stderr, flush=True)
         raise gr.Error(
-            f"{str(e).rstrip('.')}. In this app: pick another model, fine-tune one from scratch in the Fine-tune tab, "
-            "or restart with --model PATH_OR_REPO (or RESNET_STUDIO_MODEL=...)",
+            LOAD_FAILURES[e.reason].format(name=name) + " Pick another model, or fine-tune one from scratch in the Fine-tune "
+            "tab. If you run this app: restart it with --model PATH_OR_REPO (or RESNET_STUDIO_MODEL=...).",
             duration=None,
         ) from e
 
@@ -155,37 +151,21 @@ def _upload_path(image: Any) -> Any:
 # --- Architecture ---------------------------------------------------------------------------------------
 
 
-def summary(arch: str, input_size: float, network: str, rows: str) -> tuple[pd.DataFrame, str, str]:
-    """The per-layer table of the chosen network, its totals and a CSV of it."""
+def summary(arch: str, input_size: float, network: str, rows: str, request: gr.Request = None) -> tuple[pd.DataFrame, str, str]:
+    """The per-layer table of the chosen network, its totals and a CSV of the same table."""
     size = int(input_size)
     try:
         s = resnet.summarize(resnet.build(arch, plain=network == "plain"), (1, 3, size, size), depth=TABLE_DEPTHS[rows])
     except ValueError as e:
         raise gr.Error(str(e)) from e
-    table = pd.DataFrame(
-        [
-            {
-                "layer": r.name,
-                "type": r.kind,
-                "input": "x".join(map(str, r.input_shape)),
-                "output": "x".join(map(str, r.output_shape)),
-                "kernel/stride": f"{r.kernel_size}/{r.stride}" if r.kernel_size else "",
-                "params": r.params,
-                "MACs (M)": round(r.macs / 1e6, 2),
-                "output (kB)": round(r.output_bytes / 1e3, 1),
-                "RF size/stride": f"{r.rf_size}/{r.rf_stride}",
-            }
-            for r in s.rows
-        ]
-    )
     totals = (
         f"**{arch}{' (plain)' if network == 'plain' else ''}** at {size}x{size}: "
         f"**{s.total_params:,}** parameters ({s.param_bytes / 1e6:.1f} MB), **{s.total_macs / 1e9:.3f} G** MACs, "
         f"{s.activation_bytes / 1e6:.1f} MB of activations for one image."
     )
-    csv = APP_TMP / f"summary-{arch}-{size}-{network}-{rows}.csv"
+    csv = _session_dir(request) / f"summary-{arch}-{size}-{network}-{rows}.csv"
     s.to_csv(csv)
-    return table, totals, str(csv)
+    return s.to_frame(), totals, str(csv)
 
 
 COMPARE_COLUMNS = ["depth", "params (M)", "GMACs", "forward ms (batch 1, this device)", "ImageNet top-1 %", "checkpoint"]
@@ -229,13 +209,13 @@ def _log10(x: float) -> float:
 
 
 @gpu
-def classify(image: Any, model_name: str, tuned: dict[str, resnet.Classifier]) -> tuple[dict[str, float], str]:
+def classify(image: Any, model_name: str, tuned: dict[str, resnet.Classifier], policy: ModelPolicy) -> tuple[dict[str, float], str]:
     """Top-5 classes of a photo, and how long the prediction took."""
     path = _upload_path(image)
-    classifier = _classifier(model_name, tuned)
+    classifier = _classifier(model_name, tuned, policy)
     start = time.perf_counter()
     try:
-        top = classifier.predict(path, top_k=5)
+        top = classifier.predict(path)  # the top 5, or every class of a smaller model
     except ImageError as e:
         raise gr.Error(f"Cannot classify this file: {e}") from e
     ms = 1000 * (time.perf_counter() - start)
@@ -243,11 +223,12 @@ def classify(image: Any, model_name: str, tuned: dict[str, resnet.Classifier]) -
 
 
 @gpu
-def explain(image: Any, model_name: str, tuned: dict[str, resnet.Classifier]) -> Image.Image:
+def explain(image: Any, model_name: str, tuned: dict[str, resnet.Classifier], policy: ModelPolicy) -> Image.Image:
     """Grad-CAM overlay for the top class."""
     path = _upload_path(image)
+    classifier = _classifier(model_name, tuned, policy)
     try:
-        return _classifier(model_name, tuned).explain(path).overlay
+        return classifier.explain(path).overlay
     except ImageError as e:
         raise gr.Error(f"Cannot explain this file: {e}") from e
 
@@ -311,16 +292,20 @@ def finetune(
     lr: float,
     zip_file: Any,
     tuned: dict[str, resnet.Classifier],
+    policy: ModelPolicy,
     *slots: Any,
     request: gr.Request = None,
     progress: gr.Progress = gr.Progress(),
 ) -> Iterator[tuple]:
-    """Fine-tune on the classes given, yielding the learning curve live, then the results."""
+    """Fine-tune on the classes given, yielding the learning curve live, then the results.
+
+    ``policy`` says which checkpoints may be started from, and how many fine-tuned models the session keeps.
+    """
     try:
         samples, notes = _collect_samples(zip_file, slots)
     except DataError as e:
         raise gr.Error(str(e)) from e
-    start_from: Any = "resnet18" if source == FROM_SCRATCH else (tuned.get(source) or _classifier(source, tuned))
+    start_from: Any = "resnet18" if source == FROM_SCRATCH else _classifier(source, tuned, policy)
     updates: queue.Queue = queue.Queue()
     outcome: dict[str, Any] = {}
 
@@ -355,9 +340,18 @@ def finetune(
         raise error
 
     result = outcome["result"]
-    name = f"{TUNED_PREFIX}{len(tuned) + 1}: {', '.join(result.labels)}"
+    number = max(map(_tuned_number, tuned), default=0) + 1
+    name = f"{TUNED_PREFIX}{number}: {', '.join(result.labels)}"
     tuned = {**tuned, name: result.classifier}
-    folder = _session_dir(request) / f"model-{len(tuned)}"
+    dropped = list(tuned)[: max(0, len(tuned) - policy.max_session_models)]
+    for old in dropped:  # bounded memory per session: the oldest model goes, with its files
+        del tuned[old]
+        old_folder = _session_dir(request) / f"model-{_tuned_number(old)}"
+        shutil.rmtree(old_folder, ignore_errors=True)
+        old_folder.with_suffix(".zip").unlink(missing_ok=True)
+    if dropped:
+        skipped += f" This session keeps {policy.max_session_models} fine-tuned models: dropped {'; '.join(dropped)}."
+    folder = _session_dir(request) / f"model-{number}"
     result.classifier.save_pretrained(folder)
     archive = shutil.make_archive(str(folder), "zip", folder)
     per_class = pd.DataFrame(
@@ -371,7 +365,7 @@ def finetune(
         per_class,
         confusion_image(result.confusion, result.labels),
         gr.DownloadButton(value=archive, visible=True),
-        gr.Dropdown(choices=[*tuned, *CHECKPOINTS], value=name),
+        gr.Dropdown(choices=[*tuned, *policy.listed], value=name),
         tuned,
     )
 
@@ -398,11 +392,19 @@ def push_to_hub(repo_id: str, token: str, tuned: dict[str, resnet.Classifier]) -
 # --- The UI ---------------------------------------------------------------------------------------------
 
 
-def build_demo(default_model: str = DEFAULT_MODEL, classify_concurrency: int = 4) -> gr.Blocks:
-    """The three tabs and their wiring."""
+def build_demo(
+    default_model: str = DEFAULT_MODEL,
+    *,
+    allow_hub_models: Sequence[str] = (),
+    max_session_models: int = 3,
+    classify_concurrency: int = 4,
+) -> gr.Blocks:
+    """The three tabs and their wiring; ``allow_hub_models`` and ``max_session_models`` as in ``ui.models.ModelPolicy``."""
     checkpoints = CHECKPOINTS if default_model in CHECKPOINTS else [default_model, *CHECKPOINTS]
+    rules = ModelPolicy(tuple(checkpoints), tuple(allow_hub_models), max_session_models)
     with gr.Blocks(title="ResNet Studio", delete_cache=(3600, 3600)) as demo:
         tuned = gr.State({})  # this browser session's fine-tuned classifiers, by name
+        policy = gr.State(rules)  # what this server lets a visitor load; server-side, never sent by clients
         gr.Markdown("# ResNet Studio\nSee how ResNet is built, classify your photos, fine-tune one on your own images.")
 
         with gr.Tab("Architecture"):
@@ -485,14 +487,14 @@ def build_demo(default_model: str = DEFAULT_MODEL, classify_concurrency: int = 4
         compare_button.click(compare, input_size, comparison, api_name="compare", concurrency_id="measure", concurrency_limit=1)
         flow_button.click(gradient_flow_plot, [arch, input_size], [flow, flow_text], api_name="gradient_flow", concurrency_id="measure")
         classify_event = classify_button.click(
-            classify, [image, model, tuned], [top5, timing], api_name="classify", preprocess=False,
+            classify, [image, model, tuned, policy], [top5, timing], api_name="classify", preprocess=False,
             concurrency_id="classify", concurrency_limit=classify_concurrency, time_limit=120,
         )
-        classify_event.success(explain, [image, model, tuned], overlay, api_name="explain", preprocess=False, concurrency_id="classify", time_limit=120)
+        classify_event.success(explain, [image, model, tuned, policy], overlay, api_name="explain", preprocess=False, concurrency_id="classify", time_limit=120)
         sample_button.click(sample_set, None, slots, api_name="sample_set")
         strategy.change(strategy_defaults, strategy, [epochs, lr], api_name="strategy_defaults")
         train_button.click(
-            finetune, [source, strategy, epochs, lr, zip_file, tuned, *slots], [curve, status, per_class, confusion, download, model, tuned],
+            finetune, [source, strategy, epochs, lr, zip_file, tuned, policy, *slots], [curve, status, per_class, confusion, download, model, tuned],
             api_name="finetune", concurrency_id="training", concurrency_limit=1, time_limit=1800,
         )
         push_button.click(push_to_hub, [repo, token, tuned], pushed, api_name="push_to_hub")
@@ -504,10 +506,18 @@ demo = build_demo()
 
 
 def parse_args() -> argparse.Namespace:
+    env = os.environ.get
     parser = argparse.ArgumentParser(description="ResNet Studio: see how ResNet is built, classify photos, fine-tune on your own.")
-    parser.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"), help="address to listen on (default 127.0.0.1, or $GRADIO_SERVER_NAME; Spaces sets 0.0.0.0)")
-    parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", 7860)), help="port (default 7860, or $GRADIO_SERVER_PORT)")
+    parser.add_argument("--host", default=env("GRADIO_SERVER_NAME", "127.0.0.1"), help="address to listen on (default 127.0.0.1, or $GRADIO_SERVER_NAME; Spaces sets 0.0.0.0)")
+    parser.add_argument("--port", type=int, default=int(env("GRADIO_SERVER_PORT", 7860)), help="port (default 7860, or $GRADIO_SERVER_PORT)")
     parser.add_argument("--model", default=DEFAULT_MODEL, help=f"default checkpoint: Hub repo id (optionally @revision) or local folder (default {DEFAULT_MODEL}, or $RESNET_STUDIO_MODEL)")
+    parser.add_argument(
+        "--allow-hub-models", metavar="PATTERN", action="append", default=[p for p in env("RESNET_STUDIO_ALLOW_HUB_MODELS", "").split(",") if p],
+        help="also let visitors load Hub repo ids matching PATTERN, e.g. 'timm/resnet*' (repeatable; default: none, only the listed "
+        "checkpoints; or $RESNET_STUDIO_ALLOW_HUB_MODELS, comma-separated). Local folders come only from --model",
+    )
+    parser.add_argument("--max-loaded-models", type=int, default=8, help="pretrained models kept in memory, least recently used dropped first; the default model stays (default 8: at most about 3.5 GB, for a 16 GB Space)")
+    parser.add_argument("--max-session-models", type=int, default=3, help="fine-tuned models each browser session keeps; the oldest is dropped (default 3)")
     parser.add_argument("--share", action="store_true", help="also serve through a temporary public gradio.live link")
     parser.add_argument("--queue-size", type=int, default=64, help="most requests waiting in the queue (default 64)")
     parser.add_argument("--classify-concurrency", type=int, default=4, help="classify requests served at once (default 4)")
@@ -517,9 +527,14 @@ def parse_args() -> argparse.Namespace:
 if __name__ == "__main__":
     args = parse_args()
     torch.set_num_threads(physical_cores())  # hyper-threads slow convolutions down
+    MODELS = SharedModels(max_loaded=args.max_loaded_models, pinned=[args.model])
     MODELS.preload(args.model)  # while the server starts; never on the start-up path
-    if args.model != DEFAULT_MODEL or args.classify_concurrency != 4:
-        demo = build_demo(args.model, args.classify_concurrency)
+    demo = build_demo(
+        args.model,
+        allow_hub_models=args.allow_hub_models,
+        max_session_models=args.max_session_models,
+        classify_concurrency=args.classify_concurrency,
+    )
     demo.queue(max_size=args.queue_size).launch(
         server_name=args.host, server_port=args.port, share=args.share, max_file_size=f"{MAX_UPLOAD_MB}mb", show_error=True
     )

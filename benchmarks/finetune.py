@@ -3,15 +3,13 @@
 Both runs use the same data (texture patches cut from examples/textures: top halves for
 training, bottom halves held out), the same backbone, the same seed and 10 epochs.
 
-    python benchmarks/finetune.py                                # resnet18, random initialisation (offline)
-    python benchmarks/finetune.py --source timm/resnet50.a1_in1k # a cached or downloadable checkpoint
+    python -m benchmarks.finetune                                # resnet18, random initialisation (offline)
+    python -m benchmarks.finetune --source timm/resnet50.a1_in1k # a cached or downloadable checkpoint
 """
 
 from __future__ import annotations
 
 import argparse
-import platform
-import sys
 import time
 from pathlib import Path
 
@@ -19,11 +17,10 @@ import torch
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
-import train  # noqa: E402
-from resnet.transforms import Preprocessing, train_transform  # noqa: E402
-from train.data import random_patches  # noqa: E402
+import train
+from resnet.devices import cpu_model
+from train.data import random_patches
 
 
 def texture_samples(per_class: int, size: int = 96) -> dict[str, list[Image.Image]]:
@@ -53,7 +50,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(max(1, torch.get_num_threads()))
     samples = texture_samples(args.images // 3)
-    train_transform(Preprocessing())  # fine-tuning imports torchvision on first use (about a second): not timed here
+    import torchvision.transforms.v2  # noqa: F401  fine-tuning imports torchvision on first use (about a second): not timed here
 
     rows = []
     for label, cache in (("head, cached features", True), ("head, plain loop", False)):
@@ -63,7 +60,7 @@ def main() -> None:
         rows.append((label, seconds, result.history[-1]["val_top1"], _peak_rss_mb()))
 
     print(f"# Fine-tune benchmark: {args.source}, {args.images} images, {args.epochs} epochs, "
-          f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}")
+          f"{cpu_model()}, {torch.get_num_threads()} threads, torch {torch.__version__}")
     print()
     print("| run | seconds | held-out top-1 | peak RSS of the process so far, MB |")
     print("|---|---|---|---|")

@@ -11,16 +11,14 @@ and the achieved GFLOP/s (2 x MACs / time) next to this machine's fp32 and bf16 
 A second table times decoding and preprocessing alone, by photo, against torchvision's preset.
 Rounds interleave the contenders, so drift in machine load hits all alike.
 
-    python benchmarks/inference.py [--rounds 30]
+    python -m benchmarks.inference [--rounds 30]
 """
 
 from __future__ import annotations
 
 import argparse
 import io
-import platform
 import statistics
-import sys
 import time
 import warnings
 from pathlib import Path
@@ -31,12 +29,11 @@ import torchvision
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
-import resnet  # noqa: E402
-from resnet.devices import cpu_has_fast_bf16, physical_cores  # noqa: E402
-from resnet.fast import fold_batchnorm, inference_dtype, optimize_for_inference  # noqa: E402
-from resnet.transforms import eval_transform  # noqa: E402
+import resnet
+from resnet.devices import cpu_has_fast_bf16, cpu_model, fast_dtype, physical_cores
+from resnet.fast import fold_batchnorm, optimize_for_inference
+from resnet.transforms import eval_transform
 
 PHOTO = ROOT / "examples" / "chelsea.png"
 
@@ -99,11 +96,11 @@ def bench_arch(arch: str, batch: int, rounds: int) -> dict[str, float]:
     model = resnet.build(arch)
     model.load_state_dict(reference.state_dict())
     model.eval()
-    config = resnet.ModelConfig(arch, resnet.hub.imagenet_labels())
+    config = resnet.ModelConfig(arch, resnet.config.imagenet_labels())
     classifier = resnet.Classifier(model, config, device="cpu")
     cpu = torch.device("cpu")
     eager = optimize_for_inference(model, cpu, 224, backend="eager")
-    compiled = compiled_reference(model, inference_dtype(cpu))
+    compiled = compiled_reference(model, fast_dtype(cpu))
     session = onnx_session(reference, batch)
     x = classifier.preprocess(PHOTO).unsqueeze(0).repeat(batch, 1, 1, 1)
     x_np = x.numpy()
@@ -127,7 +124,7 @@ def bench_arch(arch: str, batch: int, rounds: int) -> dict[str, float]:
 
 def bench_preprocessing(rounds: int) -> list[tuple[str, dict[str, float]]]:
     """Decode + preprocess of one photo: torchvision's preset, ours in full, ours as Classifier does it."""
-    config = resnet.ModelConfig("resnet50", resnet.hub.imagenet_labels(), resnet.Preprocessing.from_crop_pct(224, 0.965))
+    config = resnet.ModelConfig("resnet50", resnet.config.imagenet_labels(), resnet.Preprocessing.from_crop_pct(224, 0.965))
     classifier = resnet.Classifier(resnet.resnet50().eval(), config, device="cpu")
     preset = torchvision.models.ResNet50_Weights.IMAGENET1K_V2.transforms()  # resize 232, crop 224: the same numbers
     full = eval_transform(config.preprocessing)
@@ -159,7 +156,7 @@ def main() -> None:
     fp32_peak, bf16_peak = matmul_peak(torch.float32), matmul_peak(torch.bfloat16)
 
     print(f"# Inference: {cpu_model()}, {torch.get_num_threads()} threads; torch {torch.__version__}, torchvision {torchvision.__version__}, "
-          f"onnxruntime {__import__('onnxruntime').__version__}; fast path dtype {inference_dtype(torch.device('cpu'))}"
+          f"onnxruntime {__import__('onnxruntime').__version__}; fast path dtype {fast_dtype(torch.device('cpu'))}"
           f" (bf16 hardware: {cpu_has_fast_bf16()})")
     print(f"matmul peaks measured now: fp32 {fp32_peak:.0f} GFLOP/s, bf16 {bf16_peak:.0f} GFLOP/s")
     print()
@@ -179,15 +176,6 @@ def main() -> None:
     print("|---|---|---|---|---|")
     for name, m in bench_preprocessing(args.rounds):
         print(f"| {name} | {1000 * m['torchvision']:.1f} | {1000 * m['full']:.1f} | {1000 * m['ours']:.1f} | {m['ours'] / m['torchvision']:.2f} |")
-
-
-def cpu_model() -> str:
-    """The CPU's marketing name (Linux), else what platform knows."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            return next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        return platform.processor() or platform.machine()
 
 
 if __name__ == "__main__":

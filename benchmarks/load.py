@@ -1,11 +1,14 @@
-"""Load: concurrent gradio_client users classifying while one fine-tune runs, against a real server.
+"""Load: concurrent gradio_client users classifying while others fine-tune, measure and probe, against a real server.
 
-    python benchmarks/load.py [--clients 16] [--requests 20]
+    python -m benchmarks.load [--clients 16] [--requests 20] [--checkpoints 20]
 
 Starts app.py on a free 127.0.0.1 port with a Hugging Face cache built here (seeded ResNet-50
-weights, HF_HUB_OFFLINE=1), starts one fine-tune on the sample set, then runs --clients threads,
-each its own session, each sending --requests classify calls. Prints errors, p50 and p99 latency.
-All traffic stays on the loopback interface; the run is bounded in requests and time.
+weights and --checkpoints distinct ResNet-18 repos that --allow-hub-models lets visitors name,
+HF_HUB_OFFLINE=1, --max-loaded-models 3). Phase 1: one fine-tune on the sample set, one
+gradient-flow measurement and one visitor naming refused models (folders, URLs, other repos)
+while --clients threads, each its own session, send --requests classify calls; prints errors,
+p50 and p99 latency. Phase 2: one client cycles through the allowed checkpoints, and the
+server's resident memory is printed after each. All traffic stays on the loopback interface.
 """
 
 from __future__ import annotations
@@ -19,12 +22,13 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
 
-from hubcache import add_repo, timm_files, torchvision_model  # noqa: E402
-from server import AppServer  # noqa: E402
+from tests.hubcache import add_repo, timm_files, torchvision_model
+from tests.server import AppServer, memory_mb
 
 REPO = "timm/resnet50.tv2_in1k"
+ALLOWED = "timm/resnet18.cycle*"
+REFUSED = ["/etc", "/tmp", "../../etc", "https://example.com/x", "someone/resnet50", "x" * 2000, "timm/resnet18.cycle00/../x"]
 PHOTOS = [str(p) for p in sorted((ROOT / "examples").glob("*.*")) if p.suffix in (".png", ".jpg")]
 
 
@@ -34,13 +38,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--requests", type=int, default=20)
+    parser.add_argument("--checkpoints", type=int, default=20)
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
         cache = Path(tmp) / "hub"
         add_repo(cache, REPO, timm_files(torchvision_model("resnet50", seed=1), "resnet50", 0.965, "bilinear"))
+        small = timm_files(torchvision_model("resnet18", seed=2), "resnet18", 0.875, "bilinear")
+        cycle = [f"timm/resnet18.cycle{i:02d}_in1k" for i in range(args.checkpoints)]
+        for repo_id in cycle:
+            add_repo(cache, repo_id, small)
         env = {"HF_HUB_CACHE": str(cache), "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False"}
-        with AppServer("--model", REPO, "--queue-size", "256", env=env) as url:
+        flags = ["--model", REPO, "--queue-size", "256", "--allow-hub-models", ALLOWED, "--max-loaded-models", "3"]
+        server = AppServer(*flags, env=env)
+        with server as url:
             Client(url, verbose=False).predict(handle_file(PHOTOS[0]), REPO, api_name="/classify")  # load the model once
 
             trainer = Client(url, verbose=False)
@@ -49,6 +60,23 @@ def main() -> None:
             for name, files in zip(slots[0::2], slots[1::2]):
                 slot_args += [name, [handle_file(f) for f in files] if files else None]
             training = trainer.submit(REPO, "head", 10, 0.003, None, *slot_args, api_name="/finetune")
+            measuring = Client(url, verbose=False).submit("resnet50", 128, api_name="/gradient_flow")
+
+            def visitor() -> tuple[int, int]:
+                """Refused names, in a loop while the others run: (refused as expected, anything else)."""
+                client, refused, unexpected = Client(url, verbose=False), 0, 0
+                for name in REFUSED * 3:
+                    try:
+                        client.predict(handle_file(PHOTOS[0]), name, api_name="/classify")
+                        unexpected += 1
+                        print(f"visitor: {name[:40]!r} was not refused", file=sys.stderr)
+                    except Exception as e:  # the refusal is the expected outcome; anything else is counted
+                        ok = "is not a model this app offers" in str(e)
+                        refused += ok
+                        unexpected += not ok
+                        if not ok:
+                            print(f"visitor: {name[:40]!r}: {type(e).__name__}: {e}", file=sys.stderr)
+                return refused, unexpected
 
             def user(index: int) -> tuple[list[float], int]:
                 client = Client(url, verbose=False)
@@ -65,20 +93,39 @@ def main() -> None:
                 return latencies, errors
 
             start = time.perf_counter()
-            with ThreadPoolExecutor(max_workers=args.clients) as pool:
+            with ThreadPoolExecutor(max_workers=args.clients + 1) as pool:
+                probing = pool.submit(visitor)
                 results = list(pool.map(user, range(args.clients)))
+                refused, unexpected = probing.result()
             wall = time.perf_counter() - start
             finetune_result = training.result(timeout=1200)
+            flow_text = measuring.result(timeout=600)[1]
+
+            cycler = Client(url, verbose=False)
+            rss = [memory_mb(server.proc.pid, "VmRSS")]
+            for repo_id in cycle:
+                cycler.predict(handle_file(PHOTOS[0]), repo_id, api_name="/classify")
+                rss.append(memory_mb(server.proc.pid, "VmRSS"))
+            peak = memory_mb(server.proc.pid, "VmHWM")
 
     latencies = sorted(t for lat, _ in results for t in lat)
     errors = sum(e for _, e in results)
     p99 = latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))]
-    print(f"# Load: {args.clients} clients x {args.requests} classify requests ({len(latencies)} in all) while one fine-tune ran")
+    print(f"# Load: {args.clients} clients x {args.requests} classify requests ({len(latencies)} in all) while one fine-tune, "
+          f"one gradient-flow measurement and one visitor naming {len(REFUSED) * 3} refused models ran")
     print()
-    print("| requests | errors | p50 ms | p99 ms | max ms | throughput req/s | fine-tune |")
-    print("|---|---|---|---|---|---|---|")
+    print("| requests | errors | p50 ms | p99 ms | max ms | throughput req/s | fine-tune | gradient flow | refused as expected | unexpected |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     print(f"| {len(latencies)} | {errors} | {1000 * statistics.median(latencies):.0f} | {1000 * p99:.0f} | {1000 * latencies[-1]:.0f} | "
-          f"{len(latencies) / wall:.1f} | {finetune_result[1].split('.')[0]} |")
+          f"{len(latencies) / wall:.1f} | {finetune_result[1].split('.')[0]} | {'done' if 'Measured just now' in flow_text else flow_text[:40]} "
+          f"| {refused} | {unexpected} |")
+    print()
+    print(f"Then {len(cycle)} distinct allowed checkpoints in turn (--max-loaded-models 3): resident memory of the server (MB)")
+    print()
+    print("| before | after 5 | after 10 | after 15 | after all | growth over the cycle | peak (VmHWM) |")
+    print("|---|---|---|---|---|---|---|")
+    marks = [rss[min(k, len(rss) - 1)] for k in (0, 5, 10, 15, len(rss) - 1)]
+    print("| " + " | ".join(f"{m:.0f}" for m in marks) + f" | {max(rss[1:]) - rss[1]:+.0f} (after the first load) | {peak:.0f} |")
 
 
 if __name__ == "__main__":

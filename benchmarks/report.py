@@ -1,6 +1,6 @@
 """Run every benchmark, one after another on an otherwise idle machine, and write docs/PERFORMANCE.md.
 
-    python benchmarks/report.py
+    python -m benchmarks.report
 
 The tables in docs/PERFORMANCE.md are exactly what the scripts printed; nothing is typed by hand.
 """
@@ -14,26 +14,25 @@ import subprocess
 import sys
 from pathlib import Path
 
-from inference import cpu_model  # benchmarks/ is on sys.path when this script runs
+from resnet.devices import cpu_flags, cpu_model
+
 
 ROOT = Path(__file__).resolve().parents[1]
 RUNS = [
-    ("Inference", ["benchmarks/inference.py"]),
-    ("Start-up and memory", ["benchmarks/startup.py", "--repeats", "2"]),
-    ("Fine-tune (head strategy)", ["benchmarks/finetune.py"]),
-    ("Fine-tune from a ResNet-50 backbone (memory of a head fine-tune on about 100 images)", ["benchmarks/finetune.py", "--source", "resnet50"]),
-    ("Load", ["benchmarks/load.py"]),
+    ("Inference", ["-m", "benchmarks.inference"]),
+    ("Start-up and memory", ["-m", "benchmarks.startup", "--repeats", "2"]),
+    ("Fine-tune (head strategy)", ["-m", "benchmarks.finetune"]),
+    ("Fine-tune from a ResNet-50 backbone (memory of a head fine-tune on about 100 images)", ["-m", "benchmarks.finetune", "--source", "resnet50"]),
+    ("Load", ["-m", "benchmarks.load"]),
 ]
 
 
 def cpu_bf16_features() -> str:
-    """Which of the instructions behind fast bf16 (AMX, AVX512-BF16) this CPU reports (Linux)."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            flags = set(next(line.split(":", 1)[1].split() for line in f if line.startswith("flags")))
-    except (OSError, StopIteration):
+    """Which of the instructions behind fast bf16 (AMX, AVX512-BF16) this CPU reports."""
+    flags = cpu_flags()
+    if not flags:
         return "instruction set unknown"
-    return ", ".join(f"{name}: {'yes' if flag in flags else 'no'}" for name, flag in (("AMX", "amx_bf16"), ("AVX512-BF16", "avx512_bf16")))
+    return ", ".join(f"{name}: {'yes' if flag in flags else 'no'}" for name, flag in (("AMX", "amx_bf16"), ("AVX512-BF16", "avx512_bf16"), ("AVX2", "avx2")))
 
 
 def main() -> None:
@@ -50,7 +49,7 @@ def main() -> None:
         sections.append(f"## {title}\n\n`python {' '.join(command)}`\n\n{body}\n")
     header = f"""# Performance
 
-Produced by `python benchmarks/report.py` on {datetime.date.today().isoformat()}: every table below is the
+Produced by `python -m benchmarks.report` on {datetime.date.today().isoformat()}: every table below is the
 output of the command above it, run one after another on an otherwise idle machine.
 
 - CPU: {cpu_model()}, {os.cpu_count()} logical CPUs; {cpu_bf16_features()}

@@ -6,7 +6,7 @@ Both serve the same cached checkpoint (a Hugging Face cache built here, HF_HUB_O
 For each: seconds from process start to the first HTTP 200 and to the first classify result
 (through gradio_client), and peak RSS (VmHWM) after 100 classify requests.
 
-    python benchmarks/startup.py [--requests 100] [--repeats 3]
+    python -m benchmarks.startup [--requests 100] [--repeats 3]
 """
 
 from __future__ import annotations
@@ -23,10 +23,9 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
 
-from hubcache import add_repo, timm_files, torchvision_model  # noqa: E402
-from server import free_port  # noqa: E402
+from tests.hubcache import add_repo, timm_files, torchvision_model
+from tests.server import free_port, memory_mb
 
 REPO = "timm/resnet50.tv2_in1k"
 PHOTO = str(ROOT / "examples" / "chelsea.png")
@@ -59,11 +58,6 @@ MINIMAL_APP = textwrap.dedent(
 )
 
 
-def peak_rss_mb(pid: int) -> float:
-    with open(f"/proc/{pid}/status", encoding="utf-8") as f:
-        return next(int(line.split()[1]) for line in f if line.startswith("VmHWM")) / 1024
-
-
 def measure(command: list[str], call, env: dict, port: int, requests: int) -> dict[str, float]:
     from gradio_client import Client
 
@@ -89,7 +83,7 @@ def measure(command: list[str], call, env: dict, port: int, requests: int) -> di
             t = time.perf_counter()
             call(client)
             latencies.append(time.perf_counter() - t)
-        return {"first_200": first_200, "first_result": first_result, "rss_mb": peak_rss_mb(proc.pid), "p50_ms": 1000 * statistics.median(latencies)}
+        return {"first_200": first_200, "first_result": first_result, "rss_mb": memory_mb(proc.pid), "p50_ms": 1000 * statistics.median(latencies)}
     finally:
         proc.terminate()
         proc.wait(timeout=30)

@@ -8,7 +8,7 @@ Example:
 """
 
 from .devices import default_device
-from .hub import CheckpointError, ModelConfig
+from .config import CheckpointError, ModelConfig
 from .model import ARCHS, BasicBlock, Bottleneck, ResNet, build, resnet18, resnet34, resnet50, resnet101, resnet152
 from .predict import Classifier, Explanation
 from .summary import LayerRow, Summary, summarize

@@ -58,12 +58,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     p = commands.add_parser("predict", help="classify images with a pretrained checkpoint")
     p.add_argument("images", nargs="+", help="image files")
     p.add_argument("--model", default="timm/resnet50.a1_in1k", help="Hub repo id (optionally @revision) or local folder")
-    p.add_argument("--top-k", type=int, default=5, help="how many classes to print (default 5)")
+    p.add_argument("--top-k", type=int, default=None, help="how many classes to print (default 5, or every class of a smaller model)")
     p.add_argument("--device", default=None, help="cpu, cuda, mps (default: the best available)")
     p.set_defaults(run=_predict)
 
     args = parser.parse_args(argv)
-    from .hub import CheckpointError
+    from .config import CheckpointError
 
     try:
         return args.run(args)

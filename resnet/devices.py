@@ -9,7 +9,7 @@ from typing import Optional
 
 import torch
 
-__all__ = ["default_device", "cpu_has_fast_bf16", "autocast_dtype", "physical_cores"]
+__all__ = ["default_device", "cpu_flags", "cpu_has_fast_bf16", "cpu_model", "fast_dtype", "autocast_dtype", "physical_cores"]
 
 
 def default_device() -> torch.device:
@@ -23,25 +23,55 @@ def default_device() -> torch.device:
 
 
 @functools.lru_cache(maxsize=1)
-def cpu_has_fast_bf16() -> bool:
-    """True on x86 CPUs with AMX or AVX-512 BF16 instructions (Linux: read from /proc/cpuinfo)."""
-    if platform.system() != "Linux" or platform.machine().lower() not in ("x86_64", "amd64"):
-        return False
+def _cpuinfo() -> tuple[str, frozenset[str]]:
+    """The first CPU's model name and instruction-set flags from /proc/cpuinfo (Linux); empty elsewhere."""
+    name, flags = "", frozenset()
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as f:
-            flags = next((line.split(":", 1)[1].split() for line in f if line.startswith("flags")), [])
+            for line in f:
+                key, _, value = line.partition(":")
+                if key.strip() == "model name" and not name:
+                    name = value.strip()
+                elif key.strip() == "flags" and not flags:
+                    flags = frozenset(value.split())
     except OSError:
+        pass  # not Linux, or /proc hidden: no flags known, so no fast path is assumed
+    return name, flags
+
+
+def cpu_flags() -> frozenset[str]:
+    """The CPU's instruction-set flags (``avx2``, ``amx_bf16``, ...); empty where they cannot be read."""
+    return _cpuinfo()[1]
+
+
+def cpu_model() -> str:
+    """The CPU's marketing name, e.g. ``"Intel(R) Xeon(R) Platinum 8480+"``; else what ``platform`` knows."""
+    return _cpuinfo()[0] or platform.processor() or platform.machine()
+
+
+def cpu_has_fast_bf16() -> bool:
+    """True on x86 CPUs with AMX or AVX-512 BF16 instructions."""
+    if platform.machine().lower() not in ("x86_64", "amd64"):
         return False
-    return "amx_bf16" in flags or "avx512_bf16" in flags
+    return bool({"amx_bf16", "avx512_bf16"} & cpu_flags())
 
 
-def autocast_dtype(device: torch.device) -> Optional[torch.dtype]:
-    """The autocast dtype worth using for training on ``device``, or None for fp32."""
+def fast_dtype(device: torch.device) -> torch.dtype:
+    """The fastest dtype ``device`` computes convolutions in: bf16 (or fp16 on older GPUs) where the hardware has it, else fp32.
+
+    The one answer to "which precision": inference runs in it, training autocasts to it.
+    """
     if device.type == "cuda":
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     if device.type == "cpu" and cpu_has_fast_bf16():
         return torch.bfloat16
-    return None
+    return torch.float32
+
+
+def autocast_dtype(device: torch.device) -> Optional[torch.dtype]:
+    """``fast_dtype(device)`` for ``torch.autocast``, or None where training should stay in fp32."""
+    dtype = fast_dtype(device)
+    return None if dtype == torch.float32 else dtype
 
 
 @functools.lru_cache(maxsize=1)

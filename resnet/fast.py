@@ -26,7 +26,7 @@ from typing import Any, Optional, Sequence
 import torch
 from torch import Tensor, nn
 
-from .devices import cpu_has_fast_bf16
+from .devices import fast_dtype
 from .model import BasicBlock, Bottleneck, ResNet, check_input
 
 __all__ = [
@@ -34,19 +34,9 @@ __all__ = [
     "OneDNNConv2d",
     "OneDNNFeatures",
     "fold_batchnorm",
-    "inference_dtype",
     "onednn_available",
     "optimize_for_inference",
 ]
-
-
-def inference_dtype(device: torch.device) -> torch.dtype:
-    """The fastest dtype that keeps predictions: bf16 or fp16 where the hardware has it, else fp32."""
-    if device.type == "cuda":
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    if device.type == "cpu" and cpu_has_fast_bf16():
-        return torch.bfloat16
-    return torch.float32
 
 
 def _fold(conv: nn.Conv2d, bn: nn.Module) -> nn.Conv2d:
@@ -54,9 +44,11 @@ def _fold(conv: nn.Conv2d, bn: nn.Module) -> nn.Conv2d:
     if not isinstance(bn, nn.BatchNorm2d):
         return conv
     scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
-    fused = nn.Conv2d(
-        conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride, conv.padding, conv.dilation, conv.groups, bias=True
-    ).to(conv.weight.device)
+    with torch.device("meta"):  # every value is written below: nothing to draw (nor to take from the global generator)
+        fused = nn.Conv2d(
+            conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride, conv.padding, conv.dilation, conv.groups, bias=True
+        )
+    fused = fused.to_empty(device=conv.weight.device)
     bias = conv.bias if conv.bias is not None else torch.zeros_like(bn.running_mean)
     with torch.no_grad():
         fused.weight.copy_(conv.weight * scale.reshape(-1, 1, 1, 1))
@@ -257,7 +249,7 @@ def optimize_for_inference(
         model: an eval-mode ResNet (not changed).
         device: where it will run.
         example_size: the input side it will usually see (the checkpoint's crop size).
-        dtype: default: ``inference_dtype(device)``.
+        dtype: default: ``resnet.devices.fast_dtype(device)``.
         backend: ``"onednn"`` or ``"eager"``; default: ``"onednn"`` on an x86-64 CPU whose PyTorch has it
             (where it was measured), else ``"eager"``. If the oneDNN kernels fail to build or run, the eager
             path is used, with a warning.
@@ -269,7 +261,7 @@ def optimize_for_inference(
     if backend is None:
         x86 = platform.machine().lower() in ("x86_64", "amd64")
         backend = "onednn" if device.type == "cpu" and x86 and onednn_available() else "eager"
-    dtype = dtype or inference_dtype(device)
+    dtype = dtype or fast_dtype(device)
     channels_last = device.type in ("cpu", "cuda")
     head = copy.deepcopy(model.fc).to(device).eval()  # fp32: one small matrix product gains nothing from bf16
     example = torch.zeros(1, 3, example_size, example_size, device=device)

@@ -19,7 +19,7 @@ __all__ = ["forward_latency", "compare_depths", "gradient_flow"]
 def forward_latency(model: torch.nn.Module, input_size: tuple[int, ...], repeats: int = 5, device: Optional[torch.device] = None) -> float:
     """Median seconds of one eval-mode forward pass (after one warm-up pass)."""
     device = device or next(model.parameters()).device
-    x = torch.randn(input_size, device=device)
+    x = torch.randn(input_size, generator=torch.Generator().manual_seed(0)).to(device)
     was_training = model.training
     model.eval()
     times = []
@@ -42,8 +42,7 @@ def compare_depths(input_size: int = 224, repeats: int = 3, device: Optional[tor
     device = device or torch.device("cpu")
     rows = []
     for arch in ARCHS:
-        torch.manual_seed(0)
-        model = build(arch).to(device)
+        model = build(arch, generator=torch.Generator().manual_seed(0)).to(device)
         s = summarize(model, input_size=(1, 3, input_size, input_size))
         checkpoint, top1 = DEFAULT_CHECKPOINTS[arch]
         rows.append(
@@ -70,9 +69,8 @@ def gradient_flow(
     Returns:
         ``(block name, gradient norm)`` from the first block (``layer1.0``) to the last.
     """
-    generator = torch.Generator().manual_seed(seed)
-    torch.manual_seed(seed)
-    model: ResNet = build(arch, plain=plain).train()
+    generator = torch.Generator().manual_seed(seed)  # its own: other users' seeded work runs in other threads
+    model: ResNet = build(arch, plain=plain, generator=generator).train()
     x = torch.randn(batch_size, 3, input_size, input_size, generator=generator)
     y = torch.randint(0, model.fc.out_features, (batch_size,), generator=generator)
     F.cross_entropy(model(x), y).backward()

@@ -15,6 +15,7 @@ state dict keys are unaffected.
 
 from __future__ import annotations
 
+import math
 from typing import Optional, Union
 
 import torch
@@ -180,15 +181,27 @@ class ResNet(nn.Module):
         self.num_features = 512 * block.expansion
         self.fc = nn.Linear(self.num_features, num_classes)
 
-        for m in self.modules():
+        self.zero_init_residual = zero_init_residual
+        if not self.fc.weight.is_meta:
             # On the meta device (checkpoint loading) there are no values to draw; skipping also avoids
             # meta normal_(), which imports torch._dynamo: over a second on a small CPU.
-            if isinstance(m, nn.Conv2d) and not m.weight.is_meta:
-                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+            self.init_weights()
+
+    def init_weights(self, generator: Optional[torch.Generator] = None) -> None:
+        """Draw every weight afresh: Kaiming-normal convolutions, unit BatchNorm, PyTorch's default ``fc``.
+
+        Args:
+            generator: the random numbers to use; ``None`` uses (and advances) torch's global generator.
+        """
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu", generator=generator)
             elif isinstance(m, nn.BatchNorm2d):
                 nn.init.ones_(m.weight)
                 nn.init.zeros_(m.bias)
-        if zero_init_residual:
+                m.reset_running_stats()
+        _init_linear(self.fc, generator)
+        if self.zero_init_residual:
             # Goyal et al., "Accurate, Large Minibatch SGD" (2017): +0.2~0.3% top-1.
             for m in self.modules():
                 if isinstance(m, (BasicBlock, Bottleneck)):
@@ -226,12 +239,23 @@ class ResNet(nn.Module):
         x = torch.flatten(x, 1)
         return x if pre_logits else self.fc(x)
 
-    def reset_classifier(self, num_classes: int) -> None:
-        """Replace ``fc`` with a freshly initialised head of ``num_classes`` outputs."""
-        self.fc = nn.Linear(self.num_features, num_classes)
+    def reset_classifier(self, num_classes: int, *, generator: Optional[torch.Generator] = None) -> None:
+        """Replace ``fc`` with a freshly initialised head of ``num_classes`` outputs, drawn from ``generator``."""
+        device = self.fc.weight.device
+        with torch.device("meta"):  # drawn below, from the generator given, not torch's global one
+            fc = nn.Linear(self.num_features, num_classes)
+        self.fc = fc.to_empty(device=device)
+        _init_linear(self.fc, generator)
 
     def forward(self, x: Tensor) -> Tensor:
         return self.forward_head(self.forward_features(x))
+
+
+def _init_linear(linear: nn.Linear, generator: Optional[torch.Generator]) -> None:
+    """``nn.Linear``'s own initialisation (uniform within 1/sqrt(fan_in)), from ``generator``."""
+    bound = 1 / math.sqrt(linear.in_features)
+    nn.init.uniform_(linear.weight, -bound, bound, generator=generator)
+    nn.init.uniform_(linear.bias, -bound, bound, generator=generator)
 
 
 def check_input(x: Tensor, channels: int) -> None:
@@ -256,7 +280,14 @@ _ARCH_SPECS: dict[str, tuple[Block, list[int]]] = {
 ARCHS: tuple[str, ...] = tuple(_ARCH_SPECS)
 
 
-def build(arch: str, num_classes: int = 1000, plain: bool = False, zero_init_residual: bool = False) -> ResNet:
+def build(
+    arch: str,
+    *,
+    num_classes: int = 1000,
+    plain: bool = False,
+    zero_init_residual: bool = False,
+    generator: Optional[torch.Generator] = None,
+) -> ResNet:
     """Build a randomly initialised ResNet by name.
 
     Args:
@@ -264,6 +295,8 @@ def build(arch: str, num_classes: int = 1000, plain: bool = False, zero_init_res
         num_classes: size of the output layer.
         plain: build the plain twin (no shortcuts).
         zero_init_residual: zero the last norm of each residual branch.
+        generator: draw the initial weights from this generator (repeatable, and leaves torch's
+            global generator alone); ``None`` uses the global one, as torchvision does.
 
     Returns:
         The network, in training mode.
@@ -271,14 +304,19 @@ def build(arch: str, num_classes: int = 1000, plain: bool = False, zero_init_res
     if arch not in _ARCH_SPECS:
         raise ValueError(f"unknown architecture {arch!r}; choose one of {', '.join(ARCHS)}")
     block, layers = _ARCH_SPECS[arch]
-    return ResNet(block, layers, num_classes, zero_init_residual=zero_init_residual, plain=plain)
+    if generator is None:
+        return ResNet(block, layers, num_classes, zero_init_residual=zero_init_residual, plain=plain)
+    with torch.device("meta"):  # no draws from the global generator while the layers are created
+        model = ResNet(block, layers, num_classes, zero_init_residual=zero_init_residual, plain=plain)
+    model.to_empty(device="cpu").init_weights(generator)
+    return model
 
 
 def resnet18(**kwargs) -> ResNet:
     """ResNet-18 from `Deep Residual Learning for Image Recognition <https://arxiv.org/abs/1512.03385>`_.
 
     Args:
-        **kwargs: passed to :func:`build` (``num_classes``, ``plain``, ``zero_init_residual``).
+        **kwargs: passed to :func:`build` (``num_classes``, ``plain``, ``zero_init_residual``, ``generator``).
     """
     return build("resnet18", **kwargs)
 
@@ -287,7 +325,7 @@ def resnet34(**kwargs) -> ResNet:
     """ResNet-34 from `Deep Residual Learning for Image Recognition <https://arxiv.org/abs/1512.03385>`_.
 
     Args:
-        **kwargs: passed to :func:`build` (``num_classes``, ``plain``, ``zero_init_residual``).
+        **kwargs: passed to :func:`build` (``num_classes``, ``plain``, ``zero_init_residual``, ``generator``).
     """
     return build("resnet34", **kwargs)
 
@@ -296,7 +334,7 @@ def resnet50(**kwargs) -> ResNet:
     """ResNet-50 (v1.5) from `Deep Residual Learning for Image Recognition <https://arxiv.org/abs/1512.03385>`_.
 
     Args:
-        **kwargs: passed to :func:`build` (``num_classes``, ``plain``, ``zero_init_residual``).
+        **kwargs: passed to :func:`build` (``num_classes``, ``plain``, ``zero_init_residual``, ``generator``).
     """
     return build("resnet50", **kwargs)
 
@@ -305,7 +343,7 @@ def resnet101(**kwargs) -> ResNet:
     """ResNet-101 (v1.5) from `Deep Residual Learning for Image Recognition <https://arxiv.org/abs/1512.03385>`_.
 
     Args:
-        **kwargs: passed to :func:`build` (``num_classes``, ``plain``, ``zero_init_residual``).
+        **kwargs: passed to :func:`build` (``num_classes``, ``plain``, ``zero_init_residual``, ``generator``).
     """
     return build("resnet101", **kwargs)
 
@@ -314,6 +352,6 @@ def resnet152(**kwargs) -> ResNet:
     """ResNet-152 (v1.5) from `Deep Residual Learning for Image Recognition <https://arxiv.org/abs/1512.03385>`_.
 
     Args:
-        **kwargs: passed to :func:`build` (``num_classes``, ``plain``, ``zero_init_residual``).
+        **kwargs: passed to :func:`build` (``num_classes``, ``plain``, ``zero_init_residual``, ``generator``).
     """
     return build("resnet152", **kwargs)

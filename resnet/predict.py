@@ -10,17 +10,19 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Optional, Sequence
+from typing import Any, Optional, Sequence
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from .config import ModelConfig
 from .devices import default_device
 from .fast import InferenceModel, optimize_for_inference
-from .hub import ModelConfig, load_checkpoint, push_checkpoint, save_checkpoint
+from .hub import load_checkpoint
 from .model import ResNet
+from .saving import push_checkpoint, save_checkpoint
 from .transforms import ImageSource, eval_transform, geometry_transform, load_image
 
 __all__ = ["Classifier", "Explanation"]
@@ -83,12 +85,16 @@ class Classifier:
         device: Optional[str | torch.device] = None,
         *,
         fast: bool = True,
+        **hub_options: Any,
     ) -> "Classifier":
         """Load from a Hub repo id (``owner/name`` or ``owner/name@revision``) or a local folder.
 
-        Reads timm, transformers and ResNet Studio checkpoints; see ``resnet.hub``.
+        Reads timm, transformers and ResNet Studio checkpoints. ``hub_options`` go to
+        ``resnet.hub.load_checkpoint``: ``cache_dir``, ``token``, ``force_download`` and
+        ``local_files_only`` as in ``huggingface_hub.hf_hub_download``; ``hub_timeout`` (one quick
+        attempt at the Hub) and ``allow_local`` (``False``: never read a local folder).
         """
-        model, config = load_checkpoint(str(source), revision)
+        model, config = load_checkpoint(str(source), revision, **hub_options)
         return cls(model, config, device, fast=fast)
 
     def save_pretrained(self, folder: str | os.PathLike) -> None:
@@ -117,17 +123,25 @@ class Classifier:
         with torch.inference_mode():
             return (self.fast or self.model)(batch.to(self.device)).float().cpu()
 
-    def predict(self, image: ImageSource, top_k: int = 5) -> list[tuple[str, float]]:
-        """The ``top_k`` most probable classes as ``(label, probability)``, highest first."""
+    def predict(self, image: ImageSource, top_k: Optional[int] = None) -> list[tuple[str, float]]:
+        """The ``top_k`` most probable classes as ``(label, probability)``, highest first (default: 5, or all if fewer)."""
         return self.predict_batch([image], top_k=top_k)[0]
 
-    def predict_batch(self, images: Sequence[ImageSource], top_k: int = 5) -> list[list[tuple[str, float]]]:
-        """``predict`` for several images in one forward pass."""
+    def predict_batch(self, images: Sequence[ImageSource], top_k: Optional[int] = None) -> list[list[tuple[str, float]]]:
+        """``predict`` for several images in one forward pass.
+
+        Raises:
+            ValueError: ``top_k`` is given and is not between 1 and the number of classes.
+        """
+        if top_k is None:
+            top_k = min(5, self.config.num_classes)
+        if not 1 <= top_k <= self.config.num_classes:
+            raise ValueError(f"top_k must be between 1 and {self.config.num_classes} (the number of classes), got {top_k}")
         if not images:
             return []
         batch = torch.stack([self.preprocess(image) for image in images])
         probs = self.logits(batch).softmax(dim=1)
-        values, indices = probs.topk(min(max(top_k, 1), probs.shape[1]), dim=1)
+        values, indices = probs.topk(top_k, dim=1)
         return [
             [(self.config.labels[i], float(p)) for p, i in zip(row_values.tolist(), row_indices.tolist())]
             for row_values, row_indices in zip(values, indices)

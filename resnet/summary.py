@@ -9,13 +9,20 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Optional, Sequence
 
 import torch
 from torch import Tensor, nn
 
-__all__ = ["LayerRow", "Summary", "summarize"]
+from .files import atomic_write
+
+__all__ = ["FRAME_COLUMNS", "LayerRow", "Summary", "summarize"]
+
+
+FRAME_COLUMNS = ("layer", "type", "input", "output", "kernel/stride", "params", "MACs (M)", "output (kB)", "RF size/stride")
 
 
 @dataclass(frozen=True)
@@ -76,20 +83,36 @@ class Summary:
         }
 
     def to_frame(self):
-        """The rows as a ``pandas.DataFrame``, one column per ``LayerRow`` field."""
+        """The table as people read it (and as ``to_csv`` writes it): a ``pandas.DataFrame`` of display columns.
+
+        Columns: layer, type, input, output (shapes as ``1x64x56x56``), kernel/stride, params,
+        MACs (M), output (kB), RF size/stride. ``to_json`` keeps every ``LayerRow`` field unrounded.
+        """
         import pandas as pd
 
-        frame = pd.DataFrame(self.to_records(), columns=[f.name for f in dataclasses.fields(LayerRow)])
-        for column in ("input_shape", "output_shape"):
-            frame[column] = frame[column].map(_format_shape)
-        return frame
+        return pd.DataFrame(
+            [
+                {
+                    "layer": r.name,
+                    "type": r.kind,
+                    "input": _format_shape(r.input_shape),
+                    "output": _format_shape(r.output_shape),
+                    "kernel/stride": f"{r.kernel_size}/{r.stride}" if r.kernel_size else "",
+                    "params": r.params,
+                    "MACs (M)": round(r.macs / 1e6, 3),
+                    "output (kB)": round(r.output_bytes / 1e3, 1),
+                    "RF size/stride": f"{r.rf_size}/{r.rf_stride}",
+                }
+                for r in self.rows
+            ],
+            columns=FRAME_COLUMNS,
+        )
 
-    def to_csv(self, path: Optional[str] = None) -> str:
-        """Write the rows as CSV to ``path`` (if given) and return the text."""
+    def to_csv(self, path: Optional[str | os.PathLike] = None) -> str:
+        """The ``to_frame`` table as CSV text, also written to ``path`` (atomically) when given."""
         text = self.to_frame().to_csv(index=False)
         if path is not None:
-            with open(path, "w", encoding="utf-8", newline="") as f:
-                f.write(text)
+            atomic_write(Path(path), lambda tmp: tmp.write_text(text, encoding="utf-8"))
         return text
 
     def to_json(self, path: Optional[str] = None) -> str:
@@ -140,7 +163,7 @@ class Summary:
         return f"Summary(rows={len(self.rows)}, total_params={self.total_params}, total_macs={self.total_macs})"
 
 
-def summarize(model: nn.Module, input_size: Sequence[int] = (1, 3, 224, 224), depth: Optional[int] = None) -> Summary:
+def summarize(model: nn.Module, input_size: Sequence[int] = (1, 3, 224, 224), *, depth: Optional[int] = None) -> Summary:
     """Run one forward pass and tabulate every layer.
 
     Args:

@@ -5,10 +5,9 @@ PIL image, a numpy array) into an upright RGB ``PIL.Image``, or raises
 ``ImageError`` saying what is wrong with it. ``Preprocessing`` holds a
 checkpoint's numbers (resize, crop, interpolation, mean, std); ``eval_transform``
 computes exactly what torchvision's weight presets compute (tests compare them bit
-for bit) with Pillow and torch alone, and ``train_transform`` builds a
-``torchvision.transforms.v2`` pipeline. Importing torchvision takes over a second
-(it loads ``torch._dynamo``), so inference never imports it; training does, when it
-starts.
+for bit) with Pillow and torch alone: importing torchvision takes over a second (it
+loads ``torch._dynamo``), so inference never imports it. Training augmentation is
+``train.augment``'s.
 """
 
 from __future__ import annotations
@@ -34,7 +33,6 @@ __all__ = [
     "ImageError",
     "Preprocessing",
     "eval_transform",
-    "train_transform",
     "geometry_transform",
     "load_image",
 ]
@@ -142,22 +140,6 @@ class _EvalTransform:
         pixels = torch.from_numpy(np.array(self.geometry(image), dtype=np.uint8)).permute(2, 0, 1)
         # Divide by 255 (rather than multiply by 1/255) and normalise in place, as torchvision's presets do.
         return pixels.float().div_(255).sub_(self.mean).div_(self.std)
-
-
-def train_transform(p: Preprocessing) -> Callable[[Image.Image], torch.Tensor]:
-    """PIL image -> augmented tensor: random resized crop and horizontal flip, then normalise."""
-    from torchvision.transforms import v2  # imported when training starts, not when serving (see the module docstring)
-
-    return v2.Compose(
-        [
-            v2.RandomResizedCrop(p.crop_size, interpolation=v2.InterpolationMode(p.interpolation), antialias=True),
-            v2.RandomHorizontalFlip(),
-            v2.PILToTensor(),
-            v2.ToDtype(torch.float32, scale=False),
-            v2.Normalize(mean=[0.0, 0.0, 0.0], std=[255.0, 255.0, 255.0]),
-            v2.Normalize(mean=list(p.mean), std=list(p.std)),
-        ]
-    )
 
 
 def load_image(

@@ -38,7 +38,7 @@ def photos_dir() -> Path:
 @pytest.fixture(scope="session")
 def hub_models():
     """The test Hub cache (``HF_HUB_CACHE``), built once: repo id -> torchvision model holding its weights."""
-    from hubcache import build_test_cache
+    from tests.hubcache import build_test_cache
 
     return build_test_cache(os.environ["HF_HUB_CACHE"])
 
@@ -46,7 +46,7 @@ def hub_models():
 @pytest.fixture(scope="session")
 def texture_model(tmp_path_factory) -> Path:
     """A ResNet-18 trained from scratch on texture patches (about 10 s): a backbone with real features."""
-    from textures import write_imagefolder
+    from tests.textures import write_imagefolder
     from train.__main__ import main as train_main
 
     root = tmp_path_factory.mktemp("textures")
@@ -61,7 +61,7 @@ def texture_model(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def app_server(hub_models, tmp_path_factory):
     """``python app.py`` on a free 127.0.0.1 port with the test Hub cache; TMPDIR is the test's, so its files can be inspected."""
-    from server import AppServer
+    from tests.server import AppServer
 
     tmp = tmp_path_factory.mktemp("app-tmp")
     server = AppServer(env={"TMPDIR": str(tmp)})

@@ -57,3 +57,9 @@ class AppServer:
             self.proc.wait()
         if hasattr(self.log, "close"):
             self.log.close()
+
+
+def memory_mb(pid: int, field: str = "VmHWM") -> float:
+    """A process's memory from /proc (Linux): ``VmHWM`` its peak resident set, ``VmRSS`` the current one."""
+    with open(f"/proc/{pid}/status", encoding="utf-8") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith(field)) / 1024

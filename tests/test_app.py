@@ -4,14 +4,19 @@ import os
 import subprocess
 import sys
 import zipfile
+from csv import reader as csv_reader
+from types import SimpleNamespace
+
+from pathlib import Path
 
 import pytest
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 from PIL import Image
 
-from conftest import ROOT
-from server import AppServer, free_port
+from tests.conftest import ROOT
+from tests.server import AppServer, free_port
+from tests.textures import patches
 
 EXAMPLE = str(ROOT / "examples" / "chelsea.png")
 DEFAULT = "timm/resnet50.tv2_in1k"
@@ -68,7 +73,9 @@ def test_architecture_endpoints(server):
     client = Client(server, verbose=False)
     table, totals, csv = client.predict("resnet18", 64, "residual", "stages", api_name="/summary")
     assert [row[0] for row in table["data"]][4:8] == ["layer1", "layer2", "layer3", "layer4"]
-    assert "11,689,512" in totals and open(csv).read().startswith("name,kind,depth")
+    assert "11,689,512" in totals
+    with open(csv, encoding="utf-8") as f:  # the download is the table shown, column for column
+        assert next(csv_reader(f)) == table["headers"]
     plain_table, plain_totals, _ = client.predict("resnet34", 224, "plain", "layers", api_name="/summary")
     assert not any("downsample" in row[0] for row in plain_table["data"])
     comparison = client.predict(64, api_name="/compare")
@@ -163,3 +170,19 @@ def test_push_and_naming_messages(server):
         client.predict("me/model", "", api_name="/push_to_hub")
     with pytest.raises(AppError, match="has images but no name"):
         client.predict("resnet18 (from scratch: works offline)", "head", 2, 0.003, None, "", [handle_file(EXAMPLE)], "b", [handle_file(EXAMPLE)], *[None] * 4, api_name="/finetune")
+
+
+def test_callbacks_keep_the_operators_model_and_write_into_the_session_folder(tmp_path):
+    import app
+
+    request = SimpleNamespace(session_hash="session-for-test", headers={})
+    *_, csv = app.summary("resnet18", 64, "residual", "stages", request=request)
+    assert Path(csv).parent == app.APP_TMP / "session-for-test"
+    images = patches("train", 3, size=64)
+    slots = [value for name, files in images.items() for value in (name, files)] + ["", None]
+    listed = ("me/custom-model", *app.CHECKPOINTS)
+    *_, last = app.finetune(app.FROM_SCRATCH, "head", 1, 0.01, None, {}, app.ModelPolicy(listed), *slots, request=request, progress=lambda *a, **k: None)
+    picker = last[5]
+    assert [value for _, value in picker.choices] == ["fine-tuned 1: brick, grass, gravel", *listed]
+    app.end_session(request)
+    assert not (app.APP_TMP / "session-for-test").exists()

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from gradio_client import Client, handle_file
 
-from conftest import ROOT
-from server import AppServer
+from tests.conftest import ROOT
+from tests.server import AppServer
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic", "--no-first-run",

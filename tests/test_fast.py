@@ -2,17 +2,31 @@
 
 import copy
 import pickle
+import platform
 
 import pytest
 import torch
 
 import resnet
 import resnet.fast
-from hubcache import randomize_norms, torchvision_model
-from resnet.fast import fold_batchnorm, inference_dtype, onednn_available, optimize_for_inference
-from textures import patches
+from tests.hubcache import randomize_norms, torchvision_model
+from resnet.fast import fold_batchnorm, onednn_available, optimize_for_inference
+from tests.textures import patches
 
 CPU = torch.device("cpu")
+
+
+def _cpu_reports(*flags: str) -> bool:
+    """Whether /proc/cpuinfo lists any of ``flags`` (read here, independently of resnet.devices)."""
+    try:
+        text = open("/proc/cpuinfo", encoding="utf-8").read()
+    except OSError:
+        return False
+    return platform.machine() in ("x86_64", "AMD64") and any(f" {flag} " in f" {text} ".replace("\n", " ") for flag in flags)
+
+
+# bf16 where the CPU has AMX or AVX512-BF16 (Sapphire Rapids), fp32 elsewhere (e.g. an AVX2-only EPYC).
+EXPECTED_CPU_DTYPE = torch.bfloat16 if _cpu_reports("amx_bf16", "avx512_bf16") else torch.float32
 needs_onednn = pytest.mark.skipif(not onednn_available(), reason="this PyTorch build has no oneDNN CPU kernels")
 
 
@@ -39,7 +53,7 @@ def test_fast_path_relative_logit_error_is_small(arch):
     config = resnet.ModelConfig(arch, tuple(str(i) for i in range(1000)))
     exact = resnet.Classifier(model, config, device="cpu", fast=False)
     fast = resnet.Classifier(model, config, device="cpu")
-    assert fast.fast is not None and fast.fast.dtype == inference_dtype(CPU)
+    assert fast.fast is not None and fast.fast.dtype == EXPECTED_CPU_DTYPE
     assert fast.fast.backend == ("onednn" if onednn_available() else "eager")
     x = torch.randn(4, 3, 224, 224, generator=torch.Generator().manual_seed(0))
     assert relative_error(fast.logits(x), exact.logits(x)) <= 0.02

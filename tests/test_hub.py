@@ -15,8 +15,8 @@ import torchvision
 from PIL import Image
 
 import resnet
-from conftest import ROOT
-from hubcache import add_repo, tensor_bytes, timm_files, torchvision_model, transformers_files
+from tests.conftest import ROOT
+from tests.hubcache import add_repo, tensor_bytes, timm_files, torchvision_model, transformers_files
 from resnet import CheckpointError, Classifier
 
 
@@ -274,3 +274,47 @@ def test_timm_layout_at_the_other_depths(tmp_path, arch):
     ours, theirs = clf.logits(x), reference_logits(reference, x)
     assert ((ours - theirs).abs().max() / theirs.abs().max()).item() <= 1e-6  # random deep nets: logits near 1e6
     assert clf.config.arch == arch and clf.config.preprocessing.interpolation == "bicubic"
+
+
+def closed_port_endpoint() -> str:
+    import socket
+
+    with socket.socket() as s:  # bound, never listening: connections are refused
+        s.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{s.getsockname()[1]}"
+
+
+def test_hub_timeout_tries_once_then_reads_the_cache(hub_models):
+    env = {"HF_HUB_OFFLINE": "0", "HF_ENDPOINT": closed_port_endpoint()}
+    code = (
+        "import time, resnet\n"
+        "start = time.monotonic()\n"
+        "clf = resnet.Classifier.from_pretrained('timm/resnet18.tv_in1k', hub_timeout=1, device='cpu')\n"
+        "print('loaded', clf.config.arch, clf.config.revision is not None, round(time.monotonic() - start, 1))\n"
+        "try:\n"
+        "    resnet.Classifier.from_pretrained('timm/not-cached-anywhere', hub_timeout=1)\n"
+        "except resnet.CheckpointError as e:\n"
+        "    print('reason', e.reason, round(time.monotonic() - start, 1))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ, **env}, cwd=ROOT, timeout=120)
+    loaded, reason = out.stdout.splitlines()
+    assert loaded.startswith("loaded resnet18 True") and float(loaded.split()[-1]) < 3, out.stdout + out.stderr
+    assert reason.startswith("reason unreachable") and float(reason.split()[-1]) < 5, out.stdout
+
+
+def test_hub_options_and_reasons(hub_models, tmp_path, texture_model):
+    cache = os.environ["HF_HUB_CACHE"]
+    clf = Classifier.from_pretrained("timm/resnet18.tv_in1k", cache_dir=cache, local_files_only=True, device="cpu", fast=False)
+    assert clf.config.arch == "resnet18"
+    with pytest.raises(CheckpointError, match="local_files_only") as e:
+        Classifier.from_pretrained("timm/resnet18.tv_in1k", cache_dir=tmp_path / "empty", local_files_only=True)
+    assert e.value.reason == "not_cached"
+    assert Classifier.from_pretrained(texture_model, device="cpu").config.num_classes == 3
+    with pytest.raises(CheckpointError) as e:  # a folder exists there, but a stranger's id is never read as a path
+        Classifier.from_pretrained(texture_model, allow_local=False)
+    assert e.value.reason == "not_found"
+    with pytest.raises(CheckpointError) as e:
+        Classifier.from_pretrained(tmp_path)
+    assert e.value.reason == "not_found"
+    with pytest.raises(ValueError, match="unknown reason"):
+        CheckpointError("x", reason="bad")

@@ -4,7 +4,7 @@ import torchvision
 from torch import nn
 
 import resnet
-from hubcache import randomize_norms
+from tests.hubcache import randomize_norms
 from resnet.model import BasicBlock, Bottleneck
 
 PARAMS = {
@@ -127,3 +127,29 @@ def test_reset_classifier_and_pre_logits():
     with torch.no_grad():
         assert model(x).shape == (1, 5)
         assert model.forward_head(model.forward_features(x), pre_logits=True).shape == (1, 512)
+
+
+def test_build_with_a_generator_is_repeatable_and_leaves_the_global_generator_alone():
+    state = torch.get_rng_state()
+    first = resnet.build("resnet18", num_classes=5, generator=torch.Generator().manual_seed(3))
+    assert torch.equal(torch.get_rng_state(), state)
+    second = resnet.build("resnet18", num_classes=5, generator=torch.Generator().manual_seed(3))
+    other = resnet.build("resnet18", num_classes=5, generator=torch.Generator().manual_seed(4))
+    for (key, a), b, c in zip(first.state_dict().items(), second.state_dict().values(), other.state_dict().values()):
+        assert torch.equal(a, b), key
+        if key.endswith(".weight") and "conv" in key:
+            assert not torch.equal(a, c), key
+    # The same distributions as torchvision's initialisation, running statistics reset.
+    assert torch.equal(first.bn1.running_var, torch.ones(64)) and torch.equal(first.bn1.running_mean, torch.zeros(64))
+    fan_out = 64 * 7 * 7
+    assert float(first.conv1.weight.detach().std()) == pytest.approx((2 / fan_out) ** 0.5, rel=0.05)
+    assert float(first.fc.weight.abs().max()) <= 1 / 512**0.5
+    first.reset_classifier(3, generator=torch.Generator().manual_seed(0))
+    second.reset_classifier(3, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(first.fc.weight, second.fc.weight) and first.fc.out_features == 3
+    assert torch.equal(torch.get_rng_state(), state)
+
+
+def test_builders_take_options_by_keyword_only():
+    with pytest.raises(TypeError):
+        resnet.build("resnet18", 10)

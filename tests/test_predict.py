@@ -11,10 +11,10 @@ import torch.nn.functional as F
 from PIL import Image
 
 import resnet
-from conftest import ROOT
+from tests.conftest import ROOT
 from resnet import Classifier
 from resnet.transforms import eval_transform
-from textures import patches
+from tests.textures import patches
 
 PHOTOS = ("chelsea.png", "rocket.jpg", "coffee.png", "camera.png", "coins.png")  # also in examples/
 
@@ -104,8 +104,15 @@ def test_explain_leaves_no_hooks_no_grads_and_eval_mode(clf, photos_dir):
     assert all(p.grad is None for p in clf.model.parameters())
 
 
-def test_device_choice():
-    assert resnet.default_device().type in ("cuda", "mps", "cpu")
+def test_device_choice(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    assert resnet.default_device() == torch.device("cpu")
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)
+    assert resnet.default_device() == torch.device("mps")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert resnet.default_device() == torch.device("cuda")  # CUDA first, then MPS, then the CPU
+    monkeypatch.undo()
     model = resnet.build("resnet18", num_classes=2)
     assert Classifier(model, resnet.ModelConfig("resnet18", ("a", "b")), device="cpu").device == torch.device("cpu")
     with pytest.raises(ValueError, match="3 labels"):
@@ -140,8 +147,21 @@ def test_camera_sized_jpegs_predict_as_a_full_decode_does(texture_model):
             full_input = transform(resnet.load_image(data))
             assert not torch.equal(clf.preprocess(data), full_input)  # the reduced decode is in use
             label, probability = clf.predict(data, top_k=1)[0]
+            reduced = clf.logits(clf.preprocess(data)[None]).softmax(1)[0]
             full = clf.logits(full_input[None]).softmax(1)[0]
-            assert label == clf.labels[int(full.argmax())]
-            assert probability == pytest.approx(float(full.max()), abs=0.05)
+            assert (label, probability) == (clf.labels[int(reduced.argmax())], pytest.approx(float(reduced.max())))
+            assert float((reduced - full).abs().max()) <= 0.05  # every class's probability, not only the top one
+            runner_up, top = full.topk(2).values.tolist()[::-1]
+            if top - runner_up > 0.1:  # a clear decision must not change; a near tie may
+                assert label == clf.labels[int(full.argmax())]
             correct += label == name
     assert correct >= 9  # of 12: a model that knows these textures, so agreeing means something
+
+
+def test_top_k_outside_the_classes_is_refused_not_clamped():
+    clf = Classifier(resnet.build("resnet18", num_classes=3), resnet.ModelConfig("resnet18", ("a", "b", "c")), device="cpu")
+    image = Image.new("RGB", (64, 64), "red")
+    assert len(clf.predict(image)) == 3 and len(clf.predict(image, top_k=2)) == 2  # the default: 5, or all classes if fewer
+    for bad in (0, 4):
+        with pytest.raises(ValueError, match=f"top_k must be between 1 and 3 .*got {bad}"):
+            clf.predict(image, top_k=bad)

@@ -4,7 +4,7 @@ import re
 import subprocess
 import sys
 
-from conftest import ROOT
+from tests.conftest import ROOT
 
 
 def fenced_commands(text: str) -> list[str]:
@@ -25,7 +25,7 @@ def test_library_imports_neither_gradio_nor_torchvision_models():
     for path in sorted((ROOT / "resnet").glob("*.py")) + sorted((ROOT / "train").glob("*.py")):
         source = path.read_text()
         assert not re.search(r"^\s*(from|import)\s+torchvision\.models|torchvision\.models\.", source, re.M), path
-        assert not re.search(r"^\s*(from|import)\s+(gradio|app)\b", source, re.M), path
-    code = "import sys, resnet, train; print(sorted(m for m in sys.modules if m.split('.')[0] in ('gradio', 'app')))"
+        assert not re.search(r"^\s*(from|import)\s+(gradio|app|ui)\b", source, re.M), path
+    code = "import sys, resnet, train; print(sorted(m for m in sys.modules if m.split('.')[0] in ('gradio', 'app', 'ui')))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
     assert out.stdout.strip() == "[]"

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 import resnet
-from resnet.summary import summarize
+from resnet.summary import FRAME_COLUMNS, summarize
 
 # torchvision's published GFLOPS for these weights (they count multiply-accumulates).
 PUBLISHED_GMACS = {"resnet18": 1.814, "resnet34": 3.664, "resnet50": 4.089, "resnet101": 7.801, "resnet152": 11.514}
@@ -21,13 +21,42 @@ def test_total_macs_match_torchvision_published_figures(arch):
     assert s.total_params == sum(p.numel() for p in resnet.build(arch).parameters())
 
 
+def hand_counted_macs(model: nn.Module, input_size=(1, 3, 224, 224)) -> dict[str, int]:
+    """Multiply-accumulates of every conv and linear layer, from output shapes seen by hooks placed here."""
+    macs: dict[str, int] = {}
+
+    def hook(module, inputs, output, name):
+        if isinstance(module, nn.Conv2d):
+            k = module.kernel_size[0] * module.kernel_size[1]
+            macs[name] = output.numel() * k * module.in_channels // module.groups
+        else:
+            macs[name] = output.numel() * module.in_features
+
+    handles = [
+        m.register_forward_hook(lambda m, i, o, name=name: hook(m, i, o, name))
+        for name, m in model.named_modules()
+        if isinstance(m, (nn.Conv2d, nn.Linear))
+    ]
+    with torch.no_grad():
+        model.eval()(torch.zeros(input_size))
+    for h in handles:
+        h.remove()
+    return macs
+
+
 @pytest.mark.parametrize("depth", [None, 1, 2])
-def test_totals_equal_the_sum_of_the_rows(depth):
-    s = summarize(resnet.resnet50(), depth=depth)
-    assert s.total_params == sum(r.params for r in s.rows)
-    assert s.trainable_params == sum(r.trainable_params for r in s.rows)
-    assert s.total_macs == sum(r.macs for r in s.rows)
-    assert s.activation_bytes == sum(r.output_bytes for r in s.rows)
+def test_each_row_counts_the_parameters_and_macs_of_its_own_modules(depth):
+    model = resnet.resnet50()
+    macs = hand_counted_macs(model)
+    s = summarize(model, depth=depth)
+    stem = [r for r in s.rows if "." not in r.name and not r.name.startswith("layer")]
+    for r in s.rows:
+        assert r.params == sum(p.numel() for p in model.get_submodule(r.name).parameters()), r.name
+        assert r.macs == sum(n for name, n in macs.items() if name == r.name or name.startswith(r.name + ".")), r.name
+    # Grouped or not, the rows cover the whole network exactly once.
+    assert sum(r.params for r in s.rows) == sum(p.numel() for p in model.parameters())
+    assert sum(r.macs for r in s.rows) == sum(macs.values()) == s.total_macs
+    assert [r.name for r in stem][:2] == ["conv1", "bn1"]
     assert s.param_bytes == 4 * s.total_params
 
 
@@ -138,9 +167,17 @@ def test_text_frame_csv_and_json(tmp_path):
     assert len({len(line) for line in lines[2 : 2 + len(s.rows)]}) <= 2  # aligned columns
     frame = s.to_frame()
     assert isinstance(frame, pd.DataFrame) and len(frame) == len(s.rows)
+    assert list(frame.columns) == list(FRAME_COLUMNS)
     assert frame["params"].sum() == s.total_params
+    conv1 = frame.set_index("layer").loc["conv1"]
+    assert (conv1["input"], conv1["output"], conv1["kernel/stride"]) == ("1x3x64x64", "1x64x32x32", "7/2")
+    assert conv1["MACs (M)"] == round(64 * 32 * 32 * 7 * 7 * 3 / 1e6, 3)
+    # What the user downloads is what the user sees: the same columns, the same values.
     s.to_csv(tmp_path / "s.csv")
-    assert pd.read_csv(tmp_path / "s.csv")["macs"].sum() == s.total_macs
+    downloaded = pd.read_csv(tmp_path / "s.csv", keep_default_na=False)
+    assert list(downloaded.columns) == list(frame.columns)
+    assert downloaded.astype(str).values.tolist() == frame.astype(str).values.tolist()
+    assert not list(tmp_path.glob(".*tmp*"))  # written atomically: no temporary file left
     data = json.loads(s.to_json(tmp_path / "s.json"))
     assert data["totals"]["total_params"] == 11_689_512 and len(data["rows"]) == len(s.rows)
     assert json.loads((tmp_path / "s.json").read_text()) == data
@@ -155,3 +192,8 @@ def test_command_line_summary(tmp_path):
     assert (tmp_path / "r50.csv").is_file()
     bad = subprocess.run([sys.executable, "-m", "resnet", "summary", "resnet50", "--input-size", "8"], capture_output=True, text=True)
     assert bad.returncode == 2 and "too small" in bad.stderr
+
+
+def test_summarize_takes_depth_by_keyword_only():
+    with pytest.raises(TypeError):
+        summarize(resnet.resnet18(), (1, 3, 64, 64), 1)

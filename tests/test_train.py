@@ -1,7 +1,10 @@
 """The training loop, the python -m train command (one process, resumed, torchrun) and the app's fine-tune."""
 
+import argparse
+import dataclasses
 import json
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -14,9 +17,12 @@ from PIL import Image
 
 import resnet
 import train
-from conftest import ROOT
-from textures import patches, write_imagefolder
-from train.data import DataError, stratified_split, tiny_imagenet
+from resnet.transforms import eval_transform
+from tests.conftest import ROOT
+from tests.textures import patches, write_imagefolder
+from train.augment import AugmentedSubset, RandomCropFlip
+from train.data import DataError, TransformedSubset, in_memory, stratified_split, tiny_imagenet
+from train.finetune import STRATEGY_DEFAULTS
 from train.loop import TrainConfig, evaluate, fit, latest_checkpoint, lr_at, set_trainable
 
 TRAIN_ARGS = ["--arch", "resnet18", "--input-size", "64", "--batch-size", "16", "--lr", "0.02", "--no-progress"]
@@ -195,8 +201,8 @@ def test_finetune_strategies_give_a_classifier_with_the_new_labels(texture_model
     clf = result.classifier
     assert clf.labels == list(samples) and clf.config.training["strategy"] == strategy
     held_out = patches("val", 4, seed=9)
-    predicted = [clf.predict(image, top_k=1)[0][0] for images in held_out.values() for image in images]
-    assert set(predicted) <= set(samples)
+    right = sum(clf.predict(image, top_k=1)[0][0] == f"my {name}" for name, images in held_out.items() for image in images)
+    assert right >= 8  # of 12 unseen patches, each named by its own photo's new label (chance: 4)
     assert [r["epoch"] for r in seen if r["stage"] == "train"] == [1, 2, 3]
     assert len(result.history) == 3 and {"train_loss", "val_top1"} <= set(result.history[0])
     assert result.confusion.shape == (3, 3) and result.confusion.sum(axis=1).tolist() == [2, 2, 2]  # round(12 * 0.2) a class
@@ -215,9 +221,20 @@ def test_head_on_cached_features_matches_the_plain_loop(texture_model):
 def test_finetune_leaves_the_source_classifier_untouched(texture_model):
     source = resnet.Classifier.from_pretrained(texture_model, device="cpu")
     before = {k: v.clone() for k, v in source.model.state_dict().items()}
-    result = train.finetune(source, patches("train", 6), strategy="full", epochs=1, device="cpu")
+    two_classes = {name: images for name, images in patches("train", 6).items() if name != "gravel"}
+    result = train.finetune(source, two_classes, strategy="full", epochs=1, device="cpu")
     assert all(torch.equal(before[k], v) for k, v in source.model.state_dict().items())
-    assert source.model.fc.out_features == 3 and result.classifier.model is not source.model
+    assert source.model.fc.out_features == 3 and source.labels == ["brick", "grass", "gravel"]
+    assert result.classifier.model.fc.out_features == 2 and result.labels == ["brick", "grass"]
+
+
+def test_head_strategy_trains_a_new_head_on_the_unchanged_backbone(texture_model):
+    source = resnet.Classifier.from_pretrained(texture_model, device="cpu")
+    result = train.finetune(source, patches("train", 6, seed=4), strategy="head", epochs=2, device="cpu")
+    ours, theirs = result.classifier.model.state_dict(), source.model.state_dict()
+    backbone = [k for k in theirs if not k.startswith("fc.")]
+    assert len(backbone) > 100 and all(torch.equal(ours[k], theirs[k]) for k in backbone)  # running statistics too
+    assert ours["fc.weight"].shape == theirs["fc.weight"].shape and not torch.allclose(ours["fc.weight"], theirs["fc.weight"])
 
 
 def test_bad_finetune_input_gets_clear_messages(tmp_path, monkeypatch):
@@ -261,7 +278,7 @@ def test_finetune_from_scratch_writes_nothing_and_repeats_with_its_seed(tmp_path
 def test_failed_checkpoint_write_keeps_the_previous_one(tmp_path, monkeypatch):
     model = resnet.resnet18(num_classes=2)
     config = resnet.ModelConfig("resnet18", ("a", "b"))
-    resnet.hub.save_checkpoint(model, config, tmp_path)
+    resnet.saving.save_checkpoint(model, config, tmp_path)
     before = (tmp_path / "model.safetensors").read_bytes()
 
     def disk_full(*args, **kwargs):
@@ -269,7 +286,7 @@ def test_failed_checkpoint_write_keeps_the_previous_one(tmp_path, monkeypatch):
 
     monkeypatch.setattr("safetensors.torch.save_file", disk_full)
     with pytest.raises(OSError, match="No space left"):
-        resnet.hub.save_checkpoint(resnet.resnet18(num_classes=2), config, tmp_path)
+        resnet.saving.save_checkpoint(resnet.resnet18(num_classes=2), config, tmp_path)
     assert (tmp_path / "model.safetensors").read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["README.md", "config.json", "model.safetensors"]
 
@@ -290,6 +307,105 @@ def test_bad_command_line_input(tmp_path):
     assert result.returncode == 2 and "at least two" in result.stderr
     result = run_train("--data", tmp_path / "missing", "--out", tmp_path / "o")
     assert result.returncode == 2 and "no folder at" in result.stderr
+
+
+def test_finetune_epochs_none_is_the_default_and_below_one_is_refused():
+    good = [Image.new("RGB", (32, 32), colour) for colour in ("red", "blue")]
+    for bad in (0, -2):
+        with pytest.raises(ValueError, match=rf"epochs must be at least 1 .*got {bad}$"):
+            train.finetune("resnet18", {"a": good, "b": good}, epochs=bad)
+    result = train.finetune("resnet18", {"a": good, "b": good}, epochs=None, views=1, device="cpu")
+    assert len(result.history) == STRATEGY_DEFAULTS["head"]["epochs"] == result.classifier.config.training["epochs"]
+
+
+def test_should_stop_ends_a_finetune_between_steps_with_the_epochs_completed(texture_model):
+    asked = []
+    should_stop = lambda: asked.append(1) or len(asked) > 6  # noqa: E731
+    seen = []
+    # 36 images, 30 for training, 4 views each: 120 feature vectors, 4 steps an epoch at batch 32.
+    result = train.finetune(str(texture_model), patches("train", 12), epochs=5, should_stop=should_stop, on_progress=seen.append, device="cpu")
+    assert len(asked) == 7  # 4 steps of epoch 1, 2 of epoch 2, then the 7th answer stopped it
+    assert result.stopped and result.stopped_epoch == 2
+    assert [r["epoch"] for r in result.history] == [1] and [r["epoch"] for r in seen if r["stage"] == "train"] == [1]
+    assert result.classifier.config.training["epochs_done"] == 1 and result.confusion.sum() == 6
+    full = train.finetune(str(texture_model), patches("train", 12), epochs=1, should_stop=lambda: False, device="cpu")
+    assert not full.stopped and full.stopped_epoch is None
+
+
+def tiny_images(split: str = "train") -> AugmentedSubset | TransformedSubset:
+    """16 texture patches of two classes as 32x32 crops: random ones for "train", central ones for "val"."""
+    two = {name: images for name, images in patches(split, 8, size=48).items() if name != "gravel"}
+    data, p = in_memory(two, max_images=16), resnet.Preprocessing(crop_size=32, resize_size=36)
+    if split == "val":
+        return TransformedSubset(data, range(len(data)), eval_transform(p))
+    return AugmentedSubset(data, range(len(data)), RandomCropFlip(p), seed=3)
+
+
+def test_should_stop_mid_epoch_keeps_only_complete_checkpoints(tmp_path):
+    model = resnet.build("resnet18", num_classes=2, generator=torch.Generator().manual_seed(0))
+    asked = []
+    should_stop = lambda: asked.append(1) or len(asked) > 6  # noqa: E731
+    config = TrainConfig(epochs=3, batch_size=4, lr=0.01, channels_last=False, amp="off")
+    result = fit(model, tiny_images(), None, config, num_classes=2, out_dir=tmp_path, model_config=resnet.ModelConfig("resnet18", ("a", "b")), should_stop=should_stop)
+    assert result.stopped and result.stopped_epoch == 2 and not result.stopped_early and len(asked) == 7
+    assert [r["epoch"] for r in result.history] == [1]
+    assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == ["epoch-0001"]  # nothing of epoch 2, not even a .tmp-*
+    assert len(json.loads((tmp_path / "log.json").read_text())) == 1
+    assert torch.load(tmp_path / "checkpoints" / "epoch-0001" / "state.pt", weights_only=True)["step"] == 4
+
+
+def test_resume_repeats_the_uninterrupted_run_and_reads_old_checkpoints_with_rng_state(tmp_path):
+    def run(out, **kwargs):
+        model = resnet.build("resnet18", num_classes=2, generator=torch.Generator().manual_seed(kwargs.pop("init", 0)))
+        config = TrainConfig(epochs=2, batch_size=4, lr=0.02, channels_last=False, amp="off", seed=5)
+        result = fit(model, tiny_images(), tiny_images("val"), config, num_classes=2, out_dir=out, model_config=resnet.ModelConfig("resnet18", ("a", "b")), **kwargs)
+        return result, model
+
+    whole, whole_model = run(tmp_path / "whole")
+    asked = []
+    interrupted, _ = run(tmp_path / "part", should_stop=lambda: asked.append(1) or len(asked) > 5)
+    assert interrupted.stopped and len(interrupted.history) == 1
+    state_file = tmp_path / "part" / "checkpoints" / "epoch-0001" / "state.pt"
+    state = torch.load(state_file, weights_only=True)
+    assert "rng" not in state
+    state["rng"] = {"torch": torch.get_rng_state(), "python": random.getstate()}  # as older versions saved it
+    torch.save(state, state_file)
+
+    torch.randn(100), random.random()  # whatever the global generators hold, the run goes on as it would have
+    resumed, resumed_model = run(tmp_path / "part", resume=True, init=1)  # other initial weights: the checkpoint's win
+    timeless = lambda history: [{k: v for k, v in r.items() if k != "seconds"} for r in history]  # noqa: E731
+    assert timeless(resumed.history) == timeless(whole.history) and len(whole.history) == 2
+    assert all(torch.equal(a, b) for a, b in zip(resumed_model.state_dict().values(), whole_model.state_dict().values()))
+
+
+def test_every_train_config_field_is_a_flag_with_its_help_type_and_default():
+    from train.__main__ import build_parser
+
+    actions = {a.dest: a for a in build_parser()._actions}
+    expected_types = {"epochs": int, "batch_size": int, "lr": float, "optimizer": str, "momentum": float, "weight_decay": float,
+                      "schedule": str, "warmup_epochs": float, "min_lr": float, "label_smoothing": float, "amp": str,
+                      "channels_last": bool, "grad_clip": float, "early_stopping": int, "seed": int, "workers": int}
+    assert [f.name for f in dataclasses.fields(TrainConfig)] == list(expected_types)
+    for f in dataclasses.fields(TrainConfig):
+        action = actions[f.name]
+        assert action.option_strings[0] == "--" + f.name.replace("_", "-")
+        assert f.metadata["help"] and action.help == f"{f.metadata['help']} (default {f.default})"
+        assert action.default == f.default
+        if expected_types[f.name] is bool:
+            assert isinstance(action, argparse.BooleanOptionalAction)
+        else:
+            assert action.type is expected_types[f.name], f.name
+    args = build_parser().parse_args(["--data", "d", "--out", "o", "--grad-clip", "1.5", "--early-stopping", "3", "--no-channels-last"])
+    assert (args.grad_clip, args.early_stopping, args.channels_last, args.lr) == (1.5, 3, False, 0.1)
+
+
+def test_every_epoch_callback_is_called_even_after_one_asks_to_stop():
+    data = torch.utils.data.TensorDataset(torch.randn(16, 4, generator=torch.Generator().manual_seed(0)), torch.arange(16) % 2)
+    first, second = [], []
+    stop_at_one = lambda record: first.append(record["epoch"]) or True  # noqa: E731
+    config = TrainConfig(epochs=3, batch_size=8, lr=0.1, channels_last=False, amp="off")
+    result = fit(torch.nn.Linear(4, 2), data, None, config, num_classes=2, on_epoch=[stop_at_one, lambda record: second.append(record["epoch"])])
+    assert first == second == [1] and result.stopped_early and len(result.history) == 1
 
 
 def test_early_stopping_and_callbacks_stop_training():

@@ -21,44 +21,28 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from dataclasses import fields
+import types
+import typing
+from dataclasses import MISSING, fields
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Any, Optional, Sequence, Union
 
 import torch
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 
 from resnet import ARCHS, Classifier, build
-from resnet.hub import CheckpointError, ModelConfig, load_checkpoint
-from resnet.transforms import Preprocessing, eval_transform, train_transform
+from resnet.config import CheckpointError, ModelConfig
+from resnet.hub import load_checkpoint
+from resnet.transforms import Preprocessing, eval_transform
 from resnet.devices import default_device
 
+from .augment import AugmentedSubset, RandomCropFlip
 from .data import DataError, TransformedSubset, image_folder, is_tiny_imagenet, stratified_split, tiny_imagenet
 from .loop import TrainConfig, fit, latest_checkpoint, set_trainable
 
-_HELP = {
-    "epochs": "number of epochs",
-    "batch_size": "images per optimiser step, per process",
-    "lr": "peak learning rate",
-    "optimizer": "sgd (Nesterov momentum) or adamw",
-    "momentum": "SGD momentum",
-    "weight_decay": "weight decay",
-    "schedule": "cosine (after warm-up) or constant",
-    "warmup_epochs": "linear warm-up length, in epochs (fractions allowed)",
-    "min_lr": "learning rate at the end of the cosine schedule",
-    "label_smoothing": "label smoothing of the cross-entropy loss",
-    "amp": "mixed precision: auto (bf16 on CUDA and on CPUs with AMX/AVX512-BF16), bf16, fp16 (CUDA), off",
-    "channels_last": "use the channels-last memory format (faster convolutions on CPU and CUDA)",
-    "grad_clip": "clip the global gradient norm to this value",
-    "early_stopping": "stop after this many epochs without a better held-out top-1",
-    "seed": "random seed (data order, augmentation, split)",
-    "workers": "DataLoader worker processes",
-}
-
-
-def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
-    """The command line; optimisation defaults come from ``TrainConfig``."""
+def build_parser() -> argparse.ArgumentParser:
+    """The command line; the optimisation flags, their types, defaults and help come from ``TrainConfig``."""
     parser = argparse.ArgumentParser(
         prog="python -m train", description=__doc__.split("\n\n")[0], epilog=__doc__.split("\n\n", 1)[1], formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -73,16 +57,32 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument("--push-to-hub", metavar="REPO", default=None, help="upload the best model to this Hub repo when done (token: HF_TOKEN or `hf auth login`)")
     parser.add_argument("--device", default=None, help="cpu, cuda or mps (default: the best available)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
-    defaults = TrainConfig()
+    hints = typing.get_type_hints(TrainConfig)
     for f in fields(TrainConfig):
-        flag = "--" + f.name.replace("_", "-")
-        default = getattr(defaults, f.name)
-        if f.type in ("bool", bool):
-            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=default, help=f"{_HELP[f.name]} (default {default})")
+        if f.default is MISSING or "help" not in f.metadata:
+            raise TypeError(f"TrainConfig.{f.name} needs a default and metadata={{'help': ...}} to be a flag")
+        flag, text = "--" + f.name.replace("_", "-"), f"{f.metadata['help']} (default {f.default})"
+        kind = _flag_type(f.name, hints[f.name])
+        if kind is bool:
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=f.default, help=text)
         else:
-            kind = {"int": int, "float": float, "str": str}.get(str(f.type).replace("Optional[", "").rstrip("]"), str)
-            parser.add_argument(flag, type=kind, default=default, help=f"{_HELP[f.name]} (default {default})")
-    return parser.parse_args(argv)
+            parser.add_argument(flag, type=kind, default=f.default, help=text)
+    return parser
+
+
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    """Parse ``argv`` (default: ``sys.argv[1:]``) with ``build_parser()``."""
+    return build_parser().parse_args(argv)
+
+
+def _flag_type(name: str, hint: Any) -> type:
+    """The argparse type of a ``TrainConfig`` field: ``bool``, ``int``, ``float`` or ``str``, unwrapping ``Optional``."""
+    if typing.get_origin(hint) in (Union, types.UnionType):
+        present = [a for a in typing.get_args(hint) if a is not type(None)]
+        hint = present[0] if len(present) == 1 else hint
+    if hint not in (bool, int, float, str):
+        raise TypeError(f"TrainConfig.{name} has type {hint}; a flag needs bool, int, float or str (or Optional of one)")
+    return hint
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -128,11 +128,12 @@ def _run(args: argparse.Namespace, device: torch.device, rank: int, world_size: 
             raise DataError(f"{checkpoint} was trained on classes {list(model_config.labels)[:5]}..., not those in {args.data}")
         log(f"resuming from {checkpoint}")
     else:
-        torch.manual_seed(config.seed)  # the same initial weights on every rank and every run
-        model, model_config = _initial_model(args, labels)
+        # The same initial weights on every rank and every run, without touching torch's global generator.
+        model, model_config = _initial_model(args, labels, torch.Generator().manual_seed(config.seed))
     set_trainable(model, args.freeze)
 
-    train_data.transform = train_transform(model_config.preprocessing)
+    # Augmentation seeded per (seed, epoch, image): the same on a resumed run, whatever the number of workers.
+    train_data = AugmentedSubset(train_data.dataset, train_data.indices, RandomCropFlip(model_config.preprocessing), seed=config.seed)
     if val_data is not None:
         val_data.transform = eval_transform(model_config.preprocessing)
     model.to(device)
@@ -182,16 +183,17 @@ def _datasets(data: Path, val_split: float, seed: int) -> tuple[TransformedSubse
     return TransformedSubset(everything, train_idx), (TransformedSubset(everything, val_idx) if val_idx else None)
 
 
-def _initial_model(args: argparse.Namespace, labels: tuple[str, ...]) -> tuple[torch.nn.Module, ModelConfig]:
+def _initial_model(args: argparse.Namespace, labels: tuple[str, ...], generator: torch.Generator) -> tuple[torch.nn.Module, ModelConfig]:
+    """The model to train (``--weights``, else a random initialisation drawn from ``generator``) and its config."""
     if args.weights:
         model, loaded = load_checkpoint(args.weights)
         if loaded.arch != args.arch:
             raise ValueError(f"--weights {args.weights} hold a {loaded.arch}, but --arch is {args.arch}")
         preprocessing = loaded.preprocessing
         if len(labels) != loaded.num_classes or loaded.labels != labels:
-            model.reset_classifier(len(labels))
+            model.reset_classifier(len(labels), generator=generator)
     else:
-        model, preprocessing = build(args.arch, num_classes=len(labels)), Preprocessing()
+        model, preprocessing = build(args.arch, num_classes=len(labels), generator=generator), Preprocessing()
     if args.input_size:
         preprocessing = Preprocessing(
             crop_size=args.input_size,

@@ -1,8 +1,10 @@
 """Datasets, splits and loaders: ImageFolder trees, the Tiny ImageNet layout, in-memory samples.
 
 Datasets here yield ``(PIL image, class index)``; transforms are applied by
-``TransformedSubset``, so one dataset can feed a training view (augmented) and
-a held-out view (eval transform) without reading files twice.
+``TransformedSubset`` (or, for seeded random augmentation, ``train.augment.AugmentedSubset``),
+so one dataset can feed a training view and a held-out view (eval transform)
+without reading files twice. Randomness comes from ``random.Random`` and
+``torch.Generator`` objects made from the seed given, never from the global generators.
 """
 
 from __future__ import annotations
@@ -230,10 +232,12 @@ def make_loader(
     world_size: int = 1,
     drop_last: bool = False,
 ) -> DataLoader:
-    """A DataLoader whose order and augmentation depend only on ``(seed, epoch, rank)``.
+    """A DataLoader whose order depends only on ``(seed, epoch, rank)``, drawn from a generator of its own.
 
     That makes a resumed run see the same batches as an uninterrupted one. With
-    ``world_size > 1`` a ``DistributedSampler`` gives each rank its share.
+    ``world_size > 1`` a ``DistributedSampler`` gives each rank its share. Worker
+    processes are seeded from the same generator; augmentation that must not depend
+    on which worker loads a sample seeds itself per sample (``train.augment``).
     """
     sampler = None
     if world_size > 1 and shuffle:

@@ -17,14 +17,16 @@ from typing import Any, Callable, Mapping, Optional, Sequence
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import TensorDataset
+from torch.utils.data import Dataset, TensorDataset
 
 from resnet import ARCHS, Classifier, build
 from resnet.devices import autocast_dtype, default_device
-from resnet.hub import ModelConfig
-from resnet.transforms import Preprocessing, eval_transform, train_transform
+from resnet.hub import load_checkpoint
+from resnet.config import ModelConfig
+from resnet.transforms import Preprocessing, eval_transform
 
-from .data import LabelledImages, TransformedSubset, in_memory, make_loader, stratified_split
+from .augment import AugmentedSubset, RandomCropFlip
+from .data import TransformedSubset, in_memory, make_loader, stratified_split
 from .loop import TrainConfig, fit, set_trainable
 
 __all__ = ["FinetuneResult", "finetune", "MAX_IMAGES", "STRATEGIES", "STRATEGY_DEFAULTS"]
@@ -48,15 +50,19 @@ class FinetuneResult:
 
     Attributes:
         classifier: predicts the new labels; ready for ``predict``, ``explain``, ``save_pretrained``.
-        history: one record per epoch (train and held-out loss and top-1).
+        history: one record per completed epoch (train and held-out loss and top-1).
         per_class_accuracy: held-out top-1 per label (None for a class with no held-out images).
         confusion: held-out counts, rows = true label, columns = predicted label.
+        stopped: ``should_stop`` ended the fine-tune before its last epoch was complete.
+        stopped_epoch: the epoch (1-based) it ended in, which ``history`` leaves out.
     """
 
     classifier: Classifier
     history: list[dict[str, Any]]
     per_class_accuracy: dict[str, Optional[float]]
     confusion: np.ndarray
+    stopped: bool = False
+    stopped_epoch: Optional[int] = None
 
     @property
     def labels(self) -> list[str]:
@@ -77,6 +83,7 @@ def finetune(
     cache_features: bool = True,
     device: Optional[str | torch.device] = None,
     on_progress: Optional[Progress] = None,
+    should_stop: Optional[Callable[[], bool]] = None,
 ) -> FinetuneResult:
     """Fine-tune a ResNet on a handful of labelled images.
 
@@ -86,36 +93,46 @@ def finetune(
         samples: ``{class name: [images]}`` or ``[(image, class name)]``; images as
             ``resnet.load_image`` accepts them. At most ``MAX_IMAGES``.
         strategy: ``"head"``, ``"last-stage"`` or ``"full"``.
-        epochs, lr: default per strategy (``STRATEGY_DEFAULTS``).
+        epochs: at least 1; None: the strategy's default (``STRATEGY_DEFAULTS``).
+        lr: None: the strategy's default.
         batch_size: images (or cached feature vectors) per step.
         held_out: share of each class kept for evaluation.
         seed: makes the split, the augmentation, the order and a random initialisation repeatable.
+            They are drawn from generators of their own, so torch's global one is left alone
+            and fine-tunes running at once in threads do not change one another's numbers.
         views: "head" only: augmented views per training image whose features are cached.
         cache_features: "head" only: False runs the frozen backbone every epoch instead
             (slower, same result; kept to measure the difference).
         device: default: CUDA, then MPS, then CPU.
         on_progress: called with plain dicts: ``{"stage": "features", "progress": f}``
             while features are computed, then each epoch's record with ``"stage": "train"``.
+        should_stop: asked before every training step; True ends the fine-tune there, and
+            the result holds the epochs completed, with ``stopped`` set.
 
     Returns:
         A ``FinetuneResult``.
 
     Raises:
+        ValueError: an unknown strategy, ``epochs`` below 1 or ``views`` below 1.
         train.data.DataError: fewer than two classes, a class without images, too many
             images, or unreadable images (named).
     """
     if strategy not in STRATEGIES:
         raise ValueError(f"strategy must be one of {', '.join(STRATEGIES)}, got {strategy!r}")
+    defaults = STRATEGY_DEFAULTS[strategy]
+    if epochs is None:
+        epochs = defaults["epochs"]
+    elif epochs < 1:
+        raise ValueError(f"epochs must be at least 1 (or None for the {strategy!r} default of {defaults['epochs']}), got {epochs}")
+    lr = defaults["lr"] if lr is None else lr  # TrainConfig rejects lr <= 0, naming it
     if views < 1:
         raise ValueError(f"views must be at least 1, got {views}")
     data = in_memory(samples, max_images=MAX_IMAGES)
     device = torch.device(device) if device is not None else default_device()
-    torch.manual_seed(seed)  # before a random initialisation
-    model, arch, preprocessing, base = _starting_point(source)
+    generator = torch.Generator().manual_seed(seed)  # a random initialisation's numbers: see ``seed`` above
+    model, arch, preprocessing, base = _starting_point(source, generator)
     labels = tuple(data.classes)
     num_classes = len(labels)
-    epochs = epochs or STRATEGY_DEFAULTS[strategy]["epochs"]
-    lr = lr or STRATEGY_DEFAULTS[strategy]["lr"]
     config = TrainConfig(
         epochs=epochs, batch_size=batch_size, lr=lr, optimizer="adamw", weight_decay=1e-4, schedule="constant",
         warmup_epochs=0, label_smoothing=0.1, seed=seed,
@@ -126,25 +143,25 @@ def finetune(
     def on_epoch(record: dict[str, Any]) -> None:
         report({"stage": "train", "epochs": epochs, "progress": record["epoch"] / epochs, **record})
 
-    model.reset_classifier(num_classes)
+    model.reset_classifier(num_classes, generator=generator)
     model.to(device)
     groups = None
+    augment = RandomCropFlip(preprocessing)
     if strategy == "head" and cache_features:
-        # The frozen backbone runs once; the head alone is trained, on its outputs.
-        torch.manual_seed(seed)
-        train_set = _features(model, data, train_idx, train_transform(preprocessing), views, device,
-                              lambda share: report({"stage": "features", "progress": share}))
-        val_set = _features(model, data, val_idx, eval_transform(preprocessing), 1, device) if val_idx else None
+        # The frozen backbone runs once; the head alone is trained, on its outputs. Each view of an image is its own sample.
+        views_set = AugmentedSubset(data, [i for i in train_idx for _ in range(views)], augment, seed=seed)
+        train_set = _features(model, views_set, device, lambda share: report({"stage": "features", "progress": share}))
+        val_set = _features(model, TransformedSubset(data, val_idx, eval_transform(preprocessing)), device) if val_idx else None
         trained, config.channels_last, config.amp = model.fc, False, "off"
     else:
         set_trainable(model, {"head": "backbone", "last-stage": "last-stage", "full": "none"}[strategy])
         if strategy == "full":
             backbone = [p for name, p in model.named_parameters() if not name.startswith("fc.")]
             groups = [{"params": backbone, "lr_scale": BACKBONE_LR_SCALE}, {"params": list(model.fc.parameters())}]
-        train_set = TransformedSubset(data, train_idx, train_transform(preprocessing))
+        train_set = AugmentedSubset(data, train_idx, augment, seed=seed)
         val_set = TransformedSubset(data, val_idx, eval_transform(preprocessing)) if val_idx else None
         trained = model
-    fitted = fit(trained, train_set, val_set, config, num_classes=num_classes, device=device, param_groups=groups, on_epoch=[on_epoch])
+    fitted = fit(trained, train_set, val_set, config, num_classes=num_classes, device=device, param_groups=groups, on_epoch=[on_epoch], should_stop=should_stop)
     history = fitted.history
     model.eval().to(memory_format=torch.contiguous_format)  # the standard layout, as a loaded checkpoint has
 
@@ -153,42 +170,43 @@ def finetune(
     per_class = {
         label: (float(confusion[i, i] / confusion[i].sum()) if confusion[i].sum() else None) for i, label in enumerate(labels)
     }
-    last = history[-1]
+    last = history[-1] if history else {}
     training = {
         "base": base,
         "strategy": strategy,
         "epochs": epochs,
+        "epochs_done": len(history),
         "lr": lr,
         "images": len(data),
         "held_out_images": len(val_idx),
         "held_out_top1": round(last["val_top1"], 4) if "val_top1" in last else None,
     }
     classifier = Classifier(model, ModelConfig(arch, labels, preprocessing, training=training), device=device)
-    return FinetuneResult(classifier, history, per_class, confusion)
+    return FinetuneResult(classifier, history, per_class, confusion, stopped=fitted.stopped, stopped_epoch=fitted.stopped_epoch)
 
 
-def _starting_point(source: Classifier | str) -> tuple[nn.Module, str, Preprocessing, str]:
-    """A private copy of the model to fine-tune, its arch, its preprocessing and where it came from."""
+def _starting_point(source: Classifier | str, generator: torch.Generator) -> tuple[nn.Module, str, Preprocessing, str]:
+    """A private copy of the model to fine-tune, its arch, its preprocessing and where it came from.
+
+    A random initialisation (``source`` an architecture name) draws from ``generator``.
+    """
     if isinstance(source, Classifier):
         return copy.deepcopy(source.model).cpu(), source.config.arch, source.config.preprocessing, source.config.source or source.config.arch
     if source in ARCHS:
-        return build(source), source, Preprocessing(), f"{source} (random initialisation)"
-    loaded = Classifier.from_pretrained(source, device="cpu")
-    return loaded.model, loaded.config.arch, loaded.config.preprocessing, loaded.config.source
+        return build(source, generator=generator), source, Preprocessing(), f"{source} (random initialisation)"
+    model, config = load_checkpoint(str(source))  # not Classifier.from_pretrained: its inference fast path would go unused
+    return model, config.arch, config.preprocessing, config.source
 
 
 def _features(
     model: nn.Module,
-    data: LabelledImages,
-    indices: Sequence[int],
-    transform: Callable,
-    views: int,
+    images: Dataset,
     device: torch.device,
     report: Optional[Callable[[float], None]] = None,
 ) -> TensorDataset:
-    """Pooled backbone features of ``views`` transformed copies of each image, with their labels."""
+    """Pooled backbone features of every ``(image tensor, label)`` in ``images``, with their labels."""
     features, targets = [], []
-    loader = make_loader(TransformedSubset(data, [i for i in indices for _ in range(views)], transform), 32, shuffle=False)
+    loader = make_loader(images, 32, shuffle=False)
     amp_dtype = autocast_dtype(device)  # the precision and layout fit() would train the backbone with
     model.eval().to(memory_format=torch.channels_last)
     with torch.no_grad(), torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):

@@ -1,40 +1,35 @@
-"""The training loop: ``fit`` and ``evaluate``, the LR schedule, checkpoints and resume.
+"""The training loop: ``fit`` and ``evaluate``, the LR schedule and resume.
 
 One loop serves everything: the ``python -m train`` command (one process or
 several under ``torchrun``), and the app's short fine-tunes (with other defaults).
+With ``out_dir`` it writes a checkpoint per epoch and the metrics (see
+``train.checkpoint`` for the layout), and ``resume`` continues from the last one.
 
-Checkpoints (when ``out_dir`` is given):
-    out_dir/config.json, model.safetensors, README.md   the best model so far; ``Classifier.from_pretrained(out_dir)``
-    out_dir/checkpoints/epoch-0003/                       a complete checkpoint per epoch (the last two are kept):
-        config.json, model.safetensors, state.pt          state.pt: optimizer, scaler, step, RNG, history
-    out_dir/metrics.csv, out_dir/log.json                 one row / record per epoch
-
-An epoch's checkpoint is written to a temporary folder, flushed to disk, then
-renamed into place, so a crash at any moment leaves only complete checkpoints.
+Nothing here touches a global random generator: the data order comes from the
+loader's own generator, augmentation from the data set's (``train.augment``), both
+seeded from ``(seed, epoch)``. That is what makes a resumed run repeat an
+uninterrupted one, and lets the app train several users' models at once in threads.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import json
+import functools
 import math
 import os
-import random
-import shutil
 import time
-from dataclasses import asdict, dataclass, replace
-from pathlib import Path
+from dataclasses import dataclass, field
 from typing import Any, Callable, Optional, Sequence
 
 import torch
 import torch.distributed as dist
 from torch import nn
-from torch.utils.data import Dataset
+from torch.utils.data import DataLoader, Dataset
 
+from resnet.config import ModelConfig
 from resnet.devices import autocast_dtype
-from resnet.hub import ModelConfig, atomic_write, save_checkpoint
 
+from . import checkpoint
+from .checkpoint import RunState, latest_checkpoint
 from .data import make_loader
 
 __all__ = ["TrainConfig", "FitResult", "fit", "evaluate", "lr_at", "set_trainable", "latest_checkpoint"]
@@ -42,26 +37,31 @@ __all__ = ["TrainConfig", "FitResult", "fit", "evaluate", "lr_at", "set_trainabl
 EpochCallback = Callable[[dict[str, Any]], Optional[bool]]
 
 
+def _option(default: Any, help: str) -> Any:
+    """A ``TrainConfig`` field: its default, and the help its ``python -m train`` flag shows."""
+    return field(default=default, metadata={"help": help})
+
+
 @dataclass
 class TrainConfig:
-    """Optimisation settings; every field is a ``python -m train`` flag."""
+    """Optimisation settings; every field is a ``python -m train`` flag, its help in the field's metadata."""
 
-    epochs: int = 10
-    batch_size: int = 64
-    lr: float = 0.1  # SGD at batch 256 (Goyal et al.); scale it with the batch size
-    optimizer: str = "sgd"  # "sgd" or "adamw"
-    momentum: float = 0.9
-    weight_decay: float = 1e-4
-    schedule: str = "cosine"  # "cosine" or "constant"
-    warmup_epochs: float = 1.0
-    min_lr: float = 0.0
-    label_smoothing: float = 0.1
-    amp: str = "auto"  # "auto" (bf16 where fast), "bf16", "fp16" (CUDA), "off"
-    channels_last: bool = True
-    grad_clip: Optional[float] = None  # max global gradient norm
-    early_stopping: Optional[int] = None  # stop after this many epochs without a better held-out top-1
-    seed: int = 0
-    workers: int = 0
+    epochs: int = _option(10, "number of epochs")
+    batch_size: int = _option(64, "images per optimiser step, per process")
+    lr: float = _option(0.1, "peak learning rate")  # SGD at batch 256 (Goyal et al.); scale it with the batch size
+    optimizer: str = _option("sgd", "sgd (Nesterov momentum) or adamw")
+    momentum: float = _option(0.9, "SGD momentum")
+    weight_decay: float = _option(1e-4, "weight decay")
+    schedule: str = _option("cosine", "cosine (after warm-up) or constant")
+    warmup_epochs: float = _option(1.0, "linear warm-up length, in epochs (fractions allowed)")
+    min_lr: float = _option(0.0, "learning rate at the end of the cosine schedule")
+    label_smoothing: float = _option(0.1, "label smoothing of the cross-entropy loss")
+    amp: str = _option("auto", "mixed precision: auto (bf16 on CUDA and on CPUs with AMX/AVX512-BF16), bf16, fp16 (CUDA), off")
+    channels_last: bool = _option(True, "use the channels-last memory format (faster convolutions on CPU and CUDA)")
+    grad_clip: Optional[float] = _option(None, "clip the global gradient norm to this value")
+    early_stopping: Optional[int] = _option(None, "stop after this many epochs without a better held-out top-1")
+    seed: int = _option(0, "random seed (data order, augmentation, split)")
+    workers: int = _option(0, "DataLoader worker processes")
 
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.batch_size < 1 or self.lr <= 0:
@@ -76,13 +76,25 @@ class TrainConfig:
 
 @dataclass
 class FitResult:
-    """What ``fit`` returns: one record per epoch, the best held-out epoch, and the last epoch's held-out confusion."""
+    """What ``fit`` returns.
+
+    Attributes:
+        history: one record per completed epoch.
+        best_epoch: the epoch with the best held-out top-1 (or training loss, with nothing held out).
+        best_top1: its held-out top-1; None without held-out data.
+        stopped_early: an ``on_epoch`` callback or early stopping ended the run before ``config.epochs``.
+        confusion: the last completed epoch's held-out confusion (rows: true class, columns: predicted).
+        stopped: ``should_stop`` ended the run in the middle of an epoch.
+        stopped_epoch: the epoch (1-based) it ended in; that epoch is not in ``history``, nor saved.
+    """
 
     history: list[dict[str, Any]]
     best_epoch: Optional[int]
     best_top1: Optional[float]
     stopped_early: bool
-    confusion: Optional[torch.Tensor] = None  # rows: true class, columns: predicted; None without held-out data
+    confusion: Optional[torch.Tensor] = None
+    stopped: bool = False
+    stopped_epoch: Optional[int] = None
 
 
 def lr_at(step: int, total_steps: int, base_lr: float, warmup_steps: int, min_lr: float = 0.0, schedule: str = "cosine") -> float:
@@ -157,164 +169,6 @@ def evaluate(
     return {"loss": loss_sum / count, "top1": top1 / count, "top5": top5 / count, "confusion": confusion}
 
 
-def fit(
-    model: nn.Module,
-    train_set: Dataset,
-    val_set: Optional[Dataset],
-    config: TrainConfig,
-    *,
-    num_classes: int,
-    device: Optional[torch.device] = None,
-    param_groups: Optional[Sequence[dict[str, Any]]] = None,
-    out_dir: Optional[str | os.PathLike] = None,
-    model_config: Optional[ModelConfig] = None,
-    resume: bool = False,
-    on_epoch: Sequence[EpochCallback] = (),
-    progress: bool = False,
-    rank: int = 0,
-    world_size: int = 1,
-) -> FitResult:
-    """Train ``model`` for ``config.epochs`` epochs, evaluating on ``val_set`` after each.
-
-    Args:
-        model: the network, possibly wrapped in ``DistributedDataParallel``.
-        train_set, val_set: datasets of ``(tensor, class index)``; ``val_set`` may be None.
-        config: optimisation settings.
-        num_classes: size of the output layer.
-        device: where to train; default: where the model's parameters are.
-        param_groups: optimiser groups; a group's ``lr_scale`` multiplies the scheduled LR.
-            Default: every parameter that requires grad, scale 1.
-        out_dir: where checkpoints and metrics go (rank 0 writes); None writes nothing.
-        model_config: arch, labels and preprocessing saved with each checkpoint (needed with ``out_dir``).
-        resume: continue from the latest complete checkpoint in ``out_dir``, if there is one.
-        on_epoch: callables given each epoch's record (plain numbers); one returning True stops training.
-        progress: show a tqdm bar per epoch (rank 0).
-        rank, world_size: this process's place in a distributed run.
-
-    Returns:
-        A ``FitResult``.
-    """
-    inner = getattr(model, "module", model)
-    device = device or next(inner.parameters()).device
-    if out_dir is not None and model_config is None:
-        raise ValueError("model_config is needed to write checkpoints to out_dir")
-    amp_dtype = _amp_dtype(config.amp, device)
-    channels_last = config.channels_last and device.type != "mps"
-    if channels_last and inner is model:
-        # A DistributedDataParallel model must be converted before it is wrapped (python -m train does).
-        inner.to(memory_format=torch.channels_last)
-
-    groups = list(param_groups) if param_groups else [{"params": [p for p in inner.parameters() if p.requires_grad]}]
-    for g in groups:
-        g.setdefault("lr_scale", 1.0)
-    if config.optimizer == "sgd":
-        optimizer = torch.optim.SGD(groups, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay, nesterov=True)
-    else:
-        optimizer = torch.optim.AdamW(groups, lr=config.lr, weight_decay=config.weight_decay)
-    scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
-    criterion = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
-
-    steps_per_epoch = max(1, math.ceil(len(train_set) / (config.batch_size * world_size)))
-    total_steps = steps_per_epoch * config.epochs
-    warmup_steps = int(config.warmup_epochs * steps_per_epoch)
-    history: list[dict[str, Any]] = []
-    # "score" is the held-out top-1, or minus the training loss when nothing is held out.
-    start_epoch, step, best = 0, 0, {"epoch": None, "score": None}
-
-    if resume and out_dir is not None:
-        checkpoint = latest_checkpoint(out_dir)
-        if checkpoint is not None:
-            state = _load_state(checkpoint, inner, optimizer, scaler)
-            start_epoch, step, history, best = state["epoch"], state["step"], state["history"], state["best"]
-
-    stopped_early = False
-    confusion = None
-    for epoch in range(start_epoch, config.epochs):
-        started = time.perf_counter()
-        # Order and augmentation depend on (seed, epoch, rank) alone, so a resumed run repeats them exactly.
-        _seed_everything(config.seed * 1_000 + epoch, rank)
-        loader = make_loader(train_set, config.batch_size, shuffle=True, seed=config.seed, epoch=epoch, workers=config.workers, device=device, rank=rank, world_size=world_size)
-        _train_mode(inner)
-        loss_sum, correct, seen = 0.0, 0, 0
-        batches = loader
-        if progress and rank == 0:
-            from tqdm import tqdm
-
-            batches = tqdm(loader, desc=f"epoch {epoch + 1}/{config.epochs}", leave=False, dynamic_ncols=True)
-        for x, y in batches:
-            lr = lr_at(step, total_steps, config.lr, warmup_steps, config.min_lr, config.schedule)
-            for g in optimizer.param_groups:
-                g["lr"] = lr * g["lr_scale"]
-            x, y = _to_device(x, y, device, channels_last)
-            with torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
-                logits = model(x)
-                loss = criterion(logits.float(), y)
-            optimizer.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            if config.grad_clip:
-                scaler.unscale_(optimizer)
-                nn.utils.clip_grad_norm_(inner.parameters(), config.grad_clip)
-            scaler.step(optimizer)
-            scaler.update()
-            step += 1
-            loss_sum += loss.item() * len(y)
-            correct += (logits.argmax(1) == y).sum().item()
-            seen += len(y)
-            if batches is not loader:
-                batches.set_postfix(loss=f"{loss.item():.3f}", lr=f"{lr:.2e}")
-
-        record: dict[str, Any] = {
-            "epoch": epoch + 1,
-            "train_loss": loss_sum / max(seen, 1),
-            "train_top1": correct / max(seen, 1),
-            "lr": optimizer.param_groups[0]["lr"],
-        }
-        if val_set is not None and len(val_set) > 0:
-            metrics = evaluate(inner, val_set, batch_size=config.batch_size, device=device, num_classes=num_classes, amp_dtype=amp_dtype, channels_last=channels_last, workers=config.workers)
-            record.update(val_loss=metrics["loss"], val_top1=metrics["top1"], val_top5=metrics["top5"])
-            confusion = metrics["confusion"]
-        record["seconds"] = time.perf_counter() - started
-        history.append(record)
-
-        score = record.get("val_top1", -record["train_loss"])
-        improved = best["score"] is None or score > best["score"]
-        if improved:
-            best = {"epoch": epoch + 1, "score": score}
-        stop = any(bool(callback(dict(record))) for callback in on_epoch)
-        if config.early_stopping and epoch + 1 - best["epoch"] >= config.early_stopping:
-            stop = True
-        if world_size > 1:
-            # Every rank must agree: rank 0 decides.
-            flag = [stop]
-            dist.broadcast_object_list(flag, src=0)
-            stop = flag[0]
-
-        if out_dir is not None and rank == 0:
-            training = {**asdict(config), "epochs_done": epoch + 1, "best_epoch": best["epoch"], **_round(record)}
-            epoch_config = replace(model_config, training={**(model_config.training or {}), **training})
-            if improved:
-                save_checkpoint(inner, epoch_config, out_dir)
-            _save_epoch(Path(out_dir), inner, epoch_config, optimizer, scaler, epoch + 1, step, history, best, config)
-            _write_metrics(Path(out_dir), history)
-        if world_size > 1:
-            dist.barrier()
-        if stop:
-            stopped_early = epoch + 1 < config.epochs
-            break
-
-    best_top1 = best["score"] if history and "val_top1" in history[-1] else None
-    return FitResult(history, best["epoch"], best_top1, stopped_early, confusion)
-
-
-def latest_checkpoint(out_dir: str | os.PathLike) -> Optional[Path]:
-    """The newest complete ``checkpoints/epoch-NNNN`` folder in ``out_dir``, or None."""
-    folder = Path(out_dir) / "checkpoints"
-    if not folder.is_dir():
-        return None
-    complete = sorted(p for p in folder.glob("epoch-*") if p.is_dir() and (p / "state.pt").is_file())
-    return complete[-1] if complete else None
-
-
 def _amp_dtype(amp: str, device: torch.device) -> Optional[torch.dtype]:
     if amp == "off":
         return None
@@ -333,71 +187,202 @@ def _to_device(x: torch.Tensor, y: torch.Tensor, device: torch.device, channels_
     return x, y.to(device, non_blocking=non_blocking)
 
 
-def _seed_everything(seed: int, rank: int) -> None:
-    random.seed(seed + rank)
-    torch.manual_seed(seed + rank)
+def _make_optimizer(model: nn.Module, config: TrainConfig, param_groups: Optional[Sequence[dict[str, Any]]]) -> torch.optim.Optimizer:
+    """SGD (Nesterov) or AdamW over ``param_groups`` (default: every trainable parameter), each group with an ``lr_scale``."""
+    groups = [dict(g) for g in param_groups] if param_groups else [{"params": [p for p in model.parameters() if p.requires_grad]}]
+    for g in groups:
+        g.setdefault("lr_scale", 1.0)
+    if config.optimizer == "sgd":
+        return torch.optim.SGD(groups, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay, nesterov=True)
+    return torch.optim.AdamW(groups, lr=config.lr, weight_decay=config.weight_decay)
 
 
-def _round(record: dict[str, Any]) -> dict[str, Any]:
-    return {k: round(v, 5) if isinstance(v, float) else v for k, v in record.items()}
+@dataclass
+class _Trainer:
+    """What every training step uses."""
+
+    model: nn.Module  # possibly wrapped in DistributedDataParallel
+    inner: nn.Module  # the unwrapped network: what is clipped, saved and restored
+    optimizer: torch.optim.Optimizer
+    scaler: torch.amp.GradScaler
+    criterion: nn.Module
+    device: torch.device
+    amp_dtype: Optional[torch.dtype]
+    channels_last: bool
+    grad_clip: Optional[float]
 
 
-def _save_epoch(out_dir: Path, model: nn.Module, model_config: ModelConfig, optimizer, scaler, epoch: int, step: int, history, best, config: TrainConfig) -> None:
-    folder = out_dir / "checkpoints"
-    folder.mkdir(parents=True, exist_ok=True)
-    for stale in folder.glob(".tmp-*"):  # left by a run killed mid-save
-        shutil.rmtree(stale, ignore_errors=True)
-    tmp = folder / f".tmp-epoch-{epoch:04d}-{os.getpid()}"
-    save_checkpoint(model, model_config, tmp)
-    state = {
-        "epoch": epoch,
-        "step": step,
-        "history": history,
-        "best": best,
-        "train_config": asdict(config),
-        "optimizer": optimizer.state_dict(),
-        "scaler": scaler.state_dict(),
-        "rng": {"torch": torch.get_rng_state(), "python": random.getstate()},
-    }
-    buffer = io.BytesIO()
-    torch.save(state, buffer)
-    atomic_write(tmp / "state.pt", lambda path: Path(path).write_bytes(buffer.getvalue()))
-    final = folder / f"epoch-{epoch:04d}"
-    if final.exists():
-        shutil.rmtree(final)
-    os.replace(tmp, final)
-    _fsync_dir(folder)
-    for old in sorted(p for p in folder.glob("epoch-*") if p.is_dir())[:-2]:
-        shutil.rmtree(old, ignore_errors=True)
+def _train_step(t: _Trainer, x: torch.Tensor, y: torch.Tensor, lr: float) -> tuple[float, int]:
+    """One optimiser step at ``lr`` (times each group's ``lr_scale``); returns the batch's mean loss and correct count."""
+    for g in t.optimizer.param_groups:
+        g["lr"] = lr * g["lr_scale"]
+    x, y = _to_device(x, y, t.device, t.channels_last)
+    with torch.autocast(t.device.type, dtype=t.amp_dtype or torch.float32, enabled=t.amp_dtype is not None):
+        logits = t.model(x)
+        loss = t.criterion(logits.float(), y)
+    t.optimizer.zero_grad(set_to_none=True)
+    t.scaler.scale(loss).backward()
+    if t.grad_clip:
+        t.scaler.unscale_(t.optimizer)
+        nn.utils.clip_grad_norm_(t.inner.parameters(), t.grad_clip)
+    t.scaler.step(t.optimizer)
+    t.scaler.update()
+    return loss.item(), int((logits.argmax(1) == y).sum().item())
 
 
-def _load_state(checkpoint: Path, model: nn.Module, optimizer, scaler) -> dict[str, Any]:
-    from safetensors.torch import load_file
-
-    model.load_state_dict(load_file(checkpoint / "model.safetensors"), strict=True)
-    state = torch.load(checkpoint / "state.pt", map_location="cpu", weights_only=True)
-    optimizer.load_state_dict(state["optimizer"])
-    scaler.load_state_dict(state["scaler"])
-    torch.set_rng_state(state["rng"]["torch"])
-    random.setstate(state["rng"]["python"])
-    return state
+def _rank0_decides(flag: bool, world_size: int) -> bool:
+    """Rank 0's ``flag`` on every rank: all processes must stop at the same step, or the others hang."""
+    if world_size == 1:
+        return flag
+    box = [flag]
+    dist.broadcast_object_list(box, src=0)
+    return bool(box[0])
 
 
-def _write_metrics(out_dir: Path, history: list[dict[str, Any]]) -> None:
-    columns = list(dict.fromkeys(k for record in history for k in record))
-    text = io.StringIO()
-    writer = csv.DictWriter(text, fieldnames=columns)
-    writer.writeheader()
-    writer.writerows(history)
-    atomic_write(out_dir / "metrics.csv", lambda path: Path(path).write_text(text.getvalue(), encoding="utf-8"))
-    log = json.dumps(history, indent=1) + "\n"
-    atomic_write(out_dir / "log.json", lambda path: Path(path).write_text(log, encoding="utf-8"))
+def _train_epoch(
+    t: _Trainer,
+    loader: DataLoader,
+    run: RunState,
+    lr_for: Callable[[int], float],
+    *,
+    should_stop: Optional[Callable[[], bool]],
+    world_size: int,
+    bar: Optional[str],
+) -> Optional[dict[str, float]]:
+    """One pass over ``loader``, counting steps in ``run``.
+
+    Returns:
+        The epoch's training loss, top-1 and last learning rate; None when ``should_stop``
+        asked to stop before one of its steps.
+    """
+    loss_sum, correct, seen = 0.0, 0, 0
+    batches: Any = loader
+    if bar is not None:
+        from tqdm import tqdm
+
+        batches = tqdm(loader, desc=bar, leave=False, dynamic_ncols=True)
+    try:
+        for x, y in batches:
+            if should_stop is not None and _rank0_decides(bool(should_stop()), world_size):
+                return None
+            lr = lr_for(run.step)
+            loss, hits = _train_step(t, x, y, lr)
+            run.step += 1
+            loss_sum += loss * len(y)
+            correct += hits
+            seen += len(y)
+            if bar is not None:
+                batches.set_postfix(loss=f"{loss:.3f}", lr=f"{lr:.2e}")
+    finally:
+        if bar is not None:
+            batches.close()
+    return {"train_loss": loss_sum / max(seen, 1), "train_top1": correct / max(seen, 1), "lr": t.optimizer.param_groups[0]["lr"]}
 
 
-def _fsync_dir(folder: Path) -> None:
-    if hasattr(os, "O_DIRECTORY"):
-        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+def _callbacks_stop(on_epoch: Sequence[EpochCallback], record: dict[str, Any]) -> bool:
+    """Give every callback its own copy of ``record``; True when any of them asked to stop."""
+    answers = [bool(callback(dict(record))) for callback in on_epoch]  # a list, not any(): each callback hears of each epoch
+    return any(answers)
+
+
+def fit(
+    model: nn.Module,
+    train_set: Dataset,
+    val_set: Optional[Dataset],
+    config: TrainConfig,
+    *,
+    num_classes: int,
+    device: Optional[torch.device] = None,
+    param_groups: Optional[Sequence[dict[str, Any]]] = None,
+    out_dir: Optional[str | os.PathLike] = None,
+    model_config: Optional[ModelConfig] = None,
+    resume: bool = False,
+    on_epoch: Sequence[EpochCallback] = (),
+    should_stop: Optional[Callable[[], bool]] = None,
+    progress: bool = False,
+    rank: int = 0,
+    world_size: int = 1,
+) -> FitResult:
+    """Train ``model`` for ``config.epochs`` epochs, evaluating on ``val_set`` after each.
+
+    Args:
+        model: the network, possibly wrapped in ``DistributedDataParallel``.
+        train_set: a dataset of ``(tensor, class index)``. One with a ``set_epoch(epoch)``
+            method (``train.augment.AugmentedSubset``) is told each epoch before it is read.
+        val_set: held-out ``(tensor, class index)`` pairs, or None.
+        config: optimisation settings.
+        num_classes: size of the output layer.
+        device: where to train; default: where the model's parameters are.
+        param_groups: optimiser groups; a group's ``lr_scale`` multiplies the scheduled LR.
+            Default: every parameter that requires grad, scale 1.
+        out_dir: where checkpoints and metrics go (rank 0 writes); None writes nothing.
+        model_config: arch, labels and preprocessing saved with each checkpoint (needed with ``out_dir``).
+        resume: continue from the latest complete checkpoint in ``out_dir``, if there is one.
+        on_epoch: callables given each epoch's record (plain numbers); if one returns True,
+            training stops after every callback has been called.
+        should_stop: asked before every training step (rank 0's answer counts); True ends
+            the run there, without evaluating or saving the unfinished epoch.
+        progress: show a tqdm bar per epoch (rank 0).
+        rank: this process's place in a distributed run.
+        world_size: the number of processes in it.
+
+    Returns:
+        A ``FitResult``.
+    """
+    inner = getattr(model, "module", model)
+    device = device or next(inner.parameters()).device
+    if out_dir is not None and model_config is None:
+        raise ValueError("model_config is needed to write checkpoints to out_dir")
+    amp_dtype = _amp_dtype(config.amp, device)
+    channels_last = config.channels_last and device.type != "mps"
+    if channels_last and inner is model:
+        # A DistributedDataParallel model must be converted before it is wrapped (python -m train does).
+        inner.to(memory_format=torch.channels_last)
+    optimizer = _make_optimizer(inner, config, param_groups)
+    scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
+    criterion = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
+    t = _Trainer(model, inner, optimizer, scaler, criterion, device, amp_dtype, channels_last, config.grad_clip)
+
+    steps_per_epoch = max(1, math.ceil(len(train_set) / (config.batch_size * world_size)))
+    lr_for = functools.partial(
+        lr_at, total_steps=steps_per_epoch * config.epochs, base_lr=config.lr,
+        warmup_steps=int(config.warmup_epochs * steps_per_epoch), min_lr=config.min_lr, schedule=config.schedule,
+    )
+    run = (checkpoint.resume(out_dir, inner, optimizer, scaler) if resume and out_dir is not None else None) or RunState()
+
+    confusion, stopped_early, stopped_epoch = None, False, None
+    for epoch in range(run.epoch, config.epochs):
+        started = time.perf_counter()
+        # The order depends on (seed, epoch, rank) alone and a sample's augmentation on (seed, epoch, index): a resumed run repeats both.
+        if hasattr(train_set, "set_epoch"):
+            train_set.set_epoch(epoch)
+        loader = make_loader(train_set, config.batch_size, shuffle=True, seed=config.seed, epoch=epoch, workers=config.workers, device=device, rank=rank, world_size=world_size)
+        _train_mode(inner)
+        bar = f"epoch {epoch + 1}/{config.epochs}" if progress and rank == 0 else None
+        stats = _train_epoch(t, loader, run, lr_for, should_stop=should_stop, world_size=world_size, bar=bar)
+        if stats is None:
+            stopped_epoch = epoch + 1  # the last complete epoch's checkpoint stands
+            break
+
+        record: dict[str, Any] = {"epoch": epoch + 1, **stats}
+        if val_set is not None and len(val_set) > 0:
+            metrics = evaluate(inner, val_set, batch_size=config.batch_size, device=device, num_classes=num_classes, amp_dtype=amp_dtype, channels_last=channels_last, workers=config.workers)
+            record.update(val_loss=metrics["loss"], val_top1=metrics["top1"], val_top5=metrics["top5"])
+            confusion = metrics["confusion"]
+        record["seconds"] = time.perf_counter() - started
+        improved = run.add_epoch(record)
+
+        stop = _callbacks_stop(on_epoch, record)
+        if config.early_stopping and run.epoch - run.best_epoch >= config.early_stopping:
+            stop = True
+        stop = _rank0_decides(stop, world_size)
+        if out_dir is not None and rank == 0:
+            checkpoint.save(out_dir, inner, optimizer, scaler, model_config=model_config, config=config, run=run, improved=improved)
+        if world_size > 1:
+            dist.barrier()
+        if stop:
+            stopped_early = run.epoch < config.epochs
+            break
+
+    best_top1 = run.best_score if run.history and "val_top1" in run.history[-1] else None
+    return FitResult(run.history, run.best_epoch, best_top1, stopped_early, confusion, stopped=stopped_epoch is not None, stopped_epoch=stopped_epoch)

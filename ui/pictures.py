@@ -1,4 +1,4 @@
-"""Pictures of fine-tuning results for people: the confusion matrix."""
+"""Pictures the app shows: the confusion matrix of a fine-tune."""
 
 from __future__ import annotations
 

@@ -1,0 +1,1 @@
+"""ResNet Studio tests; the helper modules here (hubcache, server, corpus, textures) are shared with benchmarks/."""

@@ -1,0 +1,151 @@
+"""Which checkpoints a visitor may load, and the pretrained models the server keeps loaded for everyone.
+
+The rules (SECURITY.md):
+- A visitor picks a listed checkpoint, a model fine-tuned in their own session, or a Hub repo id
+  matching the operator's ``--allow-hub-models`` patterns (none by default). Local folders come
+  only from the operator (``--model``): a name a visitor sends is never read as a path.
+- Every refusal has the same words, whatever the name is and whether such a folder exists.
+- Loaded models live in an LRU of at most ``max_loaded`` entries; the operator's default is pinned.
+- The Hub gets one short attempt; a failure is remembered for ``failure_memory_s`` seconds per repo.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+import sys
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Callable, Optional, Sequence
+
+import resnet
+from resnet.config import CheckpointError
+
+__all__ = ["ModelPolicy", "Refused", "SharedModels"]
+
+# owner/name as the Hub allows them (letters, digits, "-", "_", "."; at most 96 each), optionally @revision.
+_REPO_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,95}/[A-Za-z0-9][A-Za-z0-9._-]{0,95}(@[A-Za-z0-9][A-Za-z0-9._/-]{0,63})?")
+
+
+class Refused(ValueError):
+    """A visitor named a checkpoint the rules do not allow; the message is the same for every such name."""
+
+
+@dataclass(frozen=True)
+class ModelPolicy:
+    """What a request may load.
+
+    Attributes:
+        listed: the operator's checkpoints (Hub ids or local folders), shown in the model picker.
+        allow_hub: ``fnmatch`` patterns (e.g. ``"timm/resnet*"``) of further Hub repo ids visitors may name.
+        max_session_models: how many fine-tuned models a browser session keeps (the oldest is dropped).
+    """
+
+    listed: tuple[str, ...]
+    allow_hub: tuple[str, ...] = ()
+    max_session_models: int = 3
+
+    def source_for(self, name: str) -> tuple[str, bool]:
+        """The checkpoint to load for ``name`` and whether it may be a local folder; raises ``Refused``."""
+        if name in self.listed:
+            return name, True
+        repo_id = name.partition("@")[0]
+        if _REPO_ID.fullmatch(name) and ".." not in name and any(fnmatch.fnmatchcase(repo_id, p) for p in self.allow_hub):
+            return name, False
+        shown = name if len(name) <= 60 else name[:57] + "..."
+        rule = f"Hub models matching {', '.join(self.allow_hub)}" if self.allow_hub else "no other models"
+        raise Refused(
+            f"{shown!r} is not a model this app offers. Choose one from the list or a model you fine-tuned in "
+            f"this session; this server allows {rule}."
+        )
+
+
+class SharedModels:
+    """Pretrained classifiers shared by all users: loaded on first use, one load at a time, at most ``max_loaded`` kept.
+
+    Args:
+        max_loaded: how many loaded models to keep; the least recently used unpinned one goes first.
+        pinned: sources never evicted (the operator's default model).
+        hub_timeout: seconds the Hub gets to answer, once (``resnet.hub.load_checkpoint``).
+        failure_memory_s: how long a failed load is answered with the same error without trying again.
+        load: the loader, ``resnet.Classifier.from_pretrained`` (replaceable in tests).
+    """
+
+    def __init__(
+        self,
+        *,
+        max_loaded: int = 8,
+        pinned: Sequence[str] = (),
+        hub_timeout: float = 3.0,
+        failure_memory_s: float = 60.0,
+        load: Callable[..., resnet.Classifier] = resnet.Classifier.from_pretrained,
+    ) -> None:
+        if max_loaded < 1:
+            raise ValueError(f"max_loaded must be at least 1, got {max_loaded}")
+        self.max_loaded = max_loaded
+        self.pinned = set(pinned)
+        self.hub_timeout = hub_timeout
+        self.failure_memory_s = failure_memory_s
+        self._load = load
+        self._lock = threading.Lock()  # guards the two dicts below
+        self._loading = threading.Lock()  # one load at a time: at most max_loaded + 1 models in memory
+        self._loaded: OrderedDict[str, resnet.Classifier] = OrderedDict()
+        self._failed: dict[str, tuple[float, CheckpointError]] = {}
+
+    def loaded(self) -> list[str]:
+        """The sources loaded now, least recently used first."""
+        with self._lock:
+            return list(self._loaded)
+
+    def get(self, source: str, *, allow_local: bool = True) -> resnet.Classifier:
+        """The classifier for ``source``, loading it if needed; raises ``CheckpointError`` (remembered for a while)."""
+        cached = self._cached(source)
+        if cached is not None:
+            return cached
+        with self._loading:
+            cached = self._cached(source)  # another request may have loaded it while this one waited
+            if cached is not None:
+                return cached
+            try:
+                classifier = self._load(source, hub_timeout=self.hub_timeout, allow_local=allow_local)
+            except CheckpointError as e:
+                with self._lock:
+                    self._failed[source] = (time.monotonic(), e)
+                raise
+            with self._lock:
+                self._loaded[source] = classifier
+                self._evict()
+            return classifier
+
+    def preload(self, source: str) -> threading.Thread:
+        """Load ``source`` in a background thread, so the first request finds it ready; a failure is logged and retried on use."""
+
+        def load() -> None:
+            try:
+                self.get(source)
+            except CheckpointError as e:
+                print(f"ResNet Studio: the default model is not available yet: {e}", file=sys.stderr, flush=True)
+
+        thread = threading.Thread(target=load, name=f"preload {source}", daemon=True)
+        thread.start()
+        return thread
+
+    def _cached(self, source: str) -> Optional[resnet.Classifier]:
+        with self._lock:
+            if source in self._loaded:
+                self._loaded.move_to_end(source)
+                return self._loaded[source]
+            failed = self._failed.get(source)
+            if failed and time.monotonic() - failed[0] < self.failure_memory_s:
+                raise CheckpointError(str(failed[1]), reason=failed[1].reason) from failed[1]
+            self._failed.pop(source, None)
+            return None
+
+    def _evict(self) -> None:
+        for name in list(self._loaded):
+            if len(self._loaded) <= self.max_loaded:
+                break
+            if name not in self.pinned:
+                del self._loaded[name]  # requests still using it keep their reference
