@@ -54,7 +54,18 @@ ImageSource = Union[str, os.PathLike, bytes, bytearray, Image.Image, np.ndarray,
 
 
 class ImageError(ValueError):
-    """An input is not an image this library can use; the message says why."""
+    """An input is not an image this library can use; the message says why.
+
+    Attributes:
+        code: what is wrong, for an app to say in its own words (``"not_image"``, ``"corrupt"``,
+            ``"too_large"``, ``"too_many_pixels"``, ``"bomb"``, ``"aspect"``, ``"empty"``, ``"no_file"``,
+            ``"unsupported_input"``); ``params`` the values the message mentions (file names, never folders).
+    """
+
+    def __init__(self, message: str, *, code: str, **params: Any) -> None:
+        super().__init__(message)
+        self.code = code
+        self.params = params
 
 
 @dataclass(frozen=True)
@@ -180,10 +191,11 @@ def load_image(
 
     width, height = image.size
     if width * height > max_pixels:
-        raise ImageError(f"image is {width}x{height} pixels, over the limit of {max_pixels:,}; resize it first")
+        raise ImageError(f"image is {width}x{height} pixels, over the limit of {max_pixels:,}; resize it first", code="too_many_pixels", width=width, height=height, limit=max_pixels)
     if max(width, height) > MAX_ASPECT_RATIO * min(width, height):
         raise ImageError(
-            f"image is {width}x{height} pixels, longer than {MAX_ASPECT_RATIO}:1; crop it closer to the subject"
+            f"image is {width}x{height} pixels, longer than {MAX_ASPECT_RATIO}:1; crop it closer to the subject",
+            code="aspect", width=width, height=height, ratio=MAX_ASPECT_RATIO,
         )
     try:
         if getattr(image, "n_frames", 1) > 1:
@@ -194,7 +206,7 @@ def load_image(
         image.load()
         image = ImageOps.exif_transpose(image)
     except (OSError, SyntaxError, ValueError) as e:
-        raise ImageError(f"image data is truncated or corrupt ({e})") from e
+        raise ImageError(f"image data is truncated or corrupt ({e})", code="corrupt") from e
     return _to_rgb(image)
 
 
@@ -205,21 +217,21 @@ def _read_bytes(source: Any, max_bytes: int) -> bytes:
     elif isinstance(source, (str, os.PathLike)):
         path = Path(source)
         if not path.is_file():
-            raise ImageError(f"no image file at {path}")
+            raise ImageError(f"no image file at {path}", code="no_file", name=path.name)
         size = path.stat().st_size
         if size > max_bytes:
-            raise ImageError(f"{path.name} is {_megabytes(size)}, over the {_megabytes(max_bytes)} limit")
+            raise ImageError(f"{path.name} is {_megabytes(size)}, over the {_megabytes(max_bytes)} limit", code="too_large", name=path.name, limit_mb=max_bytes // 2**20)
         data = path.read_bytes()
         name = path.name
     elif hasattr(source, "read"):
         data = source.read(max_bytes + 1)
         name = getattr(source, "name", "image data")
     else:
-        raise ImageError(f"cannot read an image from a {type(source).__name__}; pass a path, bytes, a file, a PIL image or an array")
+        raise ImageError(f"cannot read an image from a {type(source).__name__}; pass a path, bytes, a file, a PIL image or an array", code="unsupported_input")
     if len(data) > max_bytes:
-        raise ImageError(f"{name} is over the {_megabytes(max_bytes)} limit")
+        raise ImageError(f"{name} is over the {_megabytes(max_bytes)} limit", code="too_large", name=name, limit_mb=max_bytes // 2**20)
     if not data:
-        raise ImageError(f"{name} is empty (0 bytes)")
+        raise ImageError(f"{name} is empty (0 bytes)", code="empty", name=name)
     return data
 
 
@@ -233,13 +245,11 @@ def _open(data: bytes, max_pixels: int) -> Image.Image:
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data))
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
-        raise ImageError(f"image claims too many pixels to decode safely (over {max_pixels:,}): {e}") from e
+        raise ImageError(f"image claims too many pixels to decode safely (over {max_pixels:,}): {e}", code="bomb", limit=max_pixels) from e
     except UnidentifiedImageError as e:
-        raise ImageError(
-            "not an image format this app can read (use JPEG, PNG, WebP, GIF, BMP or TIFF)"
-        ) from e
+        raise ImageError("not an image format this app can read (use JPEG, PNG, WebP, GIF, BMP or TIFF)", code="not_image") from e
     except (OSError, SyntaxError, ValueError) as e:
-        raise ImageError(f"image data is truncated or corrupt ({e})") from e
+        raise ImageError(f"image data is truncated or corrupt ({e})", code="corrupt") from e
     return image
 
 
@@ -247,7 +257,7 @@ def _from_array(array: np.ndarray) -> Image.Image:
     if array.ndim == 3 and array.shape[2] == 1:
         array = array[:, :, 0]
     if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] not in (3, 4)) or array.size == 0:
-        raise ImageError(f"an image array must be (H, W), (H, W, 3) or (H, W, 4), got shape {array.shape}")
+        raise ImageError(f"an image array must be (H, W), (H, W, 3) or (H, W, 4), got shape {array.shape}", code="unsupported_input")
     if np.issubdtype(array.dtype, np.floating):
         array = np.clip(np.nan_to_num(array) * 255.0, 0, 255).round().astype(np.uint8)
     elif array.dtype == np.uint16:

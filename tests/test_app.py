@@ -156,7 +156,7 @@ def test_help_documents_the_flags():
 def test_gpu_work_is_wrapped_by_spaces_when_it_is_importable(tmp_path):
     fake = tmp_path / "spaces.py"  # the ZeroGPU package's decorator, as far as the app uses it
     fake.write_text("def GPU(fn):\n    fn.zerogpu = True\n    return fn\n")
-    code = "import app; print(all(getattr(f, 'zerogpu', False) for f in (app.classify, app.explain, app.finetune)))"
+    code = "from ui import classify, finetune; print(all(getattr(f, 'zerogpu', False) for f in (classify.classify, classify.explain, finetune.finetune)))"
     env = {**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, env=env, timeout=120)
     assert out.stdout.strip() == "True", out.stderr
@@ -174,15 +174,17 @@ def test_push_and_naming_messages(server):
 
 def test_callbacks_keep_the_operators_model_and_write_into_the_session_folder(tmp_path):
     import app
+    from ui import architecture, finetune, session
 
     request = SimpleNamespace(session_hash="session-for-test", headers={})
-    *_, csv = app.summary("resnet18", 64, "residual", "stages", request=request)
-    assert Path(csv).parent == app.APP_TMP / "session-for-test"
+    *_, csv = architecture.summary("resnet18", 64, "residual", "stages", request=request)
+    assert Path(csv).parent == session.APP_TMP / "session-for-test"
     images = patches("train", 3, size=64)
     slots = [value for name, files in images.items() for value in (name, files)] + ["", None]
     listed = ("me/custom-model", *app.CHECKPOINTS)
-    *_, last = app.finetune(app.FROM_SCRATCH, "head", 1, 0.01, None, {}, app.ModelPolicy(listed), *slots, request=request, progress=lambda *a, **k: None)
+    policy = app.ModelPolicy(listed)
+    *_, last = finetune.finetune(finetune.FROM_SCRATCH, "head", 1, 0.01, None, {}, policy, *slots, request=request, progress=lambda *a, **k: None)
     picker = last[5]
     assert [value for _, value in picker.choices] == ["fine-tuned 1: brick, grass, gravel", *listed]
-    app.end_session(request)
-    assert not (app.APP_TMP / "session-for-test").exists()
+    session.end_session(request)
+    assert not (session.APP_TMP / "session-for-test").exists()

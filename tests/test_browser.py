@@ -128,3 +128,37 @@ def test_a_sessions_files_are_removed_when_its_page_closes(hub_models, browser, 
         while sessions[0].exists() and time.monotonic() < deadline:
             time.sleep(0.5)
         assert not sessions[0].exists()
+
+
+@pytest.mark.parametrize(
+    "lang, tabs, button, measured",
+    [
+        ("zh-CN", ["网络结构", "图像分类", "微调"], "测量所选深度的梯度流", "刚刚测得"),
+        ("en-US", ["Architecture", "Classify", "Fine-tune"], "Measure gradient flow for the chosen depth", "Measured just now"),
+        ("fr-FR", ["Architecture", "Classify", "Fine-tune"], "Measure gradient flow for the chosen depth", "Measured just now"),  # no French: English
+    ],
+)
+def test_the_page_speaks_the_browsers_language(browser, url, tmp_path, lang, tabs, button, measured):
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=120_000)  # a measurement on two busy cores
+    # A Chromium of its own, started in this language (the shared one has playwright's defaults).
+    localised = browser.browser_type.launch(executable_path=CHROMIUM, headless=True, args=[*ARGS, f"--lang={lang}"])
+    try:
+        page = localised.new_context(locale=lang, viewport={"width": 1280, "height": 900}).new_page()
+        page.set_default_timeout(60_000)
+        page.goto(url)
+        expect(page.get_by_role("tab").first).to_have_text(tabs[0])
+        assert [t.inner_text() for t in page.get_by_role("tab").all()][:3] == tabs
+        expect(page.locator("#totals")).to_contain_text("25,557,032")  # written by the server, in this language
+        if lang == "zh-CN":
+            expect(page.locator("#totals")).to_contain_text("个参数")
+        page.locator("input[type=radio][value=resnet18]").check()  # a quick measurement
+        expect(page.locator("#totals")).to_contain_text("11,689,512")
+        page.get_by_role("button", name=button).click()
+        expect(page.locator("#flow-text")).to_contain_text(measured)
+        if lang == "zh-CN":
+            expect(page.locator("#flow-text")).to_contain_text("普通网络")
+            save(page, tmp_path, "architecture-zh")
+    finally:
+        localised.close()

@@ -20,7 +20,7 @@ from tests.hubcache import timm_files, torchvision_model
 from tests.server import AppServer, memory_mb
 from resnet.transforms import MAX_IMAGE_BYTES, ImageError, load_image
 from tests.textures import patches
-from train.data import DataError, in_memory, read_zip_samples
+from train.data import DataError, ZipNote, in_memory, read_zip_samples
 
 DEFAULT = "timm/resnet50.tv2_in1k"
 EXAMPLE = str(ROOT / "examples" / "chelsea.png")
@@ -113,7 +113,7 @@ def test_zip_of_class_folders_is_read_in_memory(tmp_path):
     data = make_zip([("cats/a.png", PNG), ("cats/b.png", PNG), ("dogs/c.png", PNG), ("dogs/notes.txt", b"hi")])
     samples, notes = read_zip_samples(write(tmp_path, data), max_images=100)
     assert {k: len(v) for k, v in samples.items()} == {"cats": 2, "dogs": 1}
-    assert notes == ["skipped dogs/notes.txt: not an image"]
+    assert notes == [ZipNote("not_image", "dogs/notes.txt")] and str(notes[0]) == "skipped dogs/notes.txt: not an image"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["upload.zip"]  # nothing extracted
 
 
@@ -139,7 +139,7 @@ def test_hostile_zip_members_are_skipped_with_reasons(tmp_path):
     )
     samples, notes = read_zip_samples(write(tmp_path, data), max_images=100)
     assert {k: len(v) for k, v in samples.items()} == {"cats": 1, "dogs": 1}
-    text = "\n".join(notes)
+    text = "\n".join(map(str, notes))
     assert "../../evil/c.png: unsafe path" in text and "/etc/cron.d/d.png: unsafe path" in text
     assert "cats/link.png: symbolic link" in text and "cats/inner.zip: archives inside" in text
     assert "loose.png: not inside a class folder" in text and "__MACOSX" not in text
@@ -169,7 +169,7 @@ def test_duplicate_and_empty_class_names_and_empty_classes(tmp_path):
         in_memory(samples, max_images=100)
     data = make_zip([("cats/", b""), ("cats/readme.txt", b"x"), ("dogs/a.png", PNG), ("birds/b.png", PNG)])
     samples, notes = read_zip_samples(write(tmp_path, data, "b.zip"), max_images=100)
-    assert sorted(samples) == ["birds", "dogs"] and any("readme.txt" in n for n in notes)
+    assert sorted(samples) == ["birds", "dogs"] and any("readme.txt" in n.name for n in notes)
 
 
 def test_hostile_zip_through_the_app(app_server, tmp_path):
@@ -180,7 +180,7 @@ def test_hostile_zip_through_the_app(app_server, tmp_path):
     before = sorted(str(p.relative_to(app_server.tmp)) for p in app_server.tmp.rglob("*"))
     client = Client(app_server.url, verbose=False)
     result = client.predict("resnet18 (from scratch: works offline)", "head", 2, 0.003, handle_file(str(path)), *[None] * 8, api_name="/finetune")
-    assert result[1].startswith("Done:") and "../escape.png: unsafe path" in result[1] and "brick/inner.zip" in result[1]
+    assert result[1].startswith("Done:") and "../escape.png (unsafe path)" in result[1] and "brick/inner.zip" in result[1]
     after = sorted(str(p.relative_to(app_server.tmp)) for p in app_server.tmp.rglob("*"))
     new = [p for p in after if p not in before]
     # Only the session's folder under the app's temporary folder, and gradio's own upload cache, changed.

@@ -16,6 +16,7 @@ import stat
 import zipfile
 from collections import defaultdict
 from pathlib import Path
+from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Optional, Sequence
 
 import torch
@@ -26,6 +27,7 @@ from resnet.transforms import ImageError, load_image
 
 __all__ = [
     "DataError",
+    "ZipNote",
     "LabelledImages",
     "TransformedSubset",
     "image_folder",
@@ -44,7 +46,37 @@ MAX_ZIP_RATIO = 200  # uncompressed / compressed for one member; images barely c
 
 
 class DataError(ValueError):
-    """Training data is missing, unreadable or badly laid out; the message says what to fix."""
+    """Training data is missing, unreadable or badly laid out; the message says what to fix.
+
+    Attributes:
+        code: what is wrong, for an app to say in its own words (e.g. ``"one_class"``, ``"zip_bomb"``);
+            ``params`` the values the message mentions (class and file names, never folders).
+    """
+
+    def __init__(self, message: str, *, code: str = "data", **params: Any) -> None:
+        super().__init__(message)
+        self.code = code
+        self.params = params
+
+
+@dataclass(frozen=True)
+class ZipNote:
+    """A zip member that was skipped, and why (``code``: unsafe_path, symlink, nested_archive, not_image, no_class)."""
+
+    code: str
+    name: str
+
+    def __str__(self) -> str:
+        return f"skipped {self.name}: {_SKIP_REASONS[self.code]}"
+
+
+_SKIP_REASONS = {
+    "unsafe_path": "unsafe path",
+    "symlink": "symbolic link",
+    "nested_archive": "archives inside the archive are not opened",
+    "not_image": "not an image",
+    "no_class": "not inside a class folder (expected <class>/<image>)",
+}
 
 
 class LabelledImages(Dataset):
@@ -166,17 +198,17 @@ def in_memory(
             grouped[name].append(image)
     names = [str(n).strip() for n in grouped]
     if any(not n for n in names):
-        raise DataError("a class has an empty name; give every class a name")
+        raise DataError("a class has an empty name; give every class a name", code="unnamed_class")
     if len(set(n.casefold() for n in names)) != len(names):
-        raise DataError(f"class names must differ: {names}")
+        raise DataError(f"class names must differ: {names}", code="same_names", names=", ".join(names))
     if len(names) < 2:
-        raise DataError(f"need at least two classes to tell apart, got {len(names)}")
+        raise DataError(f"need at least two classes to tell apart, got {len(names)}", code="one_class", count=len(names))
     empty = [n for n, images in zip(names, grouped.values()) if not images]
     if empty:
-        raise DataError(f"class {empty[0]!r} has no images; add some or remove the class")
+        raise DataError(f"class {empty[0]!r} has no images; add some or remove the class", code="empty_class", name=empty[0])
     total = sum(len(images) for images in grouped.values())
     if total > max_images:
-        raise DataError(f"{total} images is over the limit of {max_images}; use fewer per class")
+        raise DataError(f"{total} images is over the limit of {max_images}; use fewer per class", code="too_many_images", count=total, limit=max_images)
 
     items, bad = [], []
     for target, images in enumerate(grouped.values()):
@@ -187,7 +219,7 @@ def in_memory(
                 bad.append(f"{_describe(image)} ({e})")
     if bad:
         shown = "; ".join(bad[:5]) + (f"; and {len(bad) - 5} more" if len(bad) > 5 else "")
-        raise DataError(f"{len(bad)} image(s) could not be read: {shown}")
+        raise DataError(f"{len(bad)} image(s) could not be read: {shown}", code="unreadable_images", count=len(bad), names=shown)
     return LabelledImages(items, names)
 
 
@@ -278,7 +310,7 @@ def random_patches(
 
 def read_zip_samples(
     path: str | os.PathLike, *, max_images: int, max_bytes: int = MAX_ZIP_BYTES, max_ratio: float = MAX_ZIP_RATIO
-) -> tuple[dict[str, list[io.BytesIO]], list[str]]:
+) -> tuple[dict[str, list[io.BytesIO]], list[ZipNote]]:
     """Images from a zip of class folders (``cats/1.jpg``, ``dogs/2.png``; one enclosing folder is fine), in memory.
 
     Nothing is extracted to disk. Members with absolute or ``..`` paths, symlinks,
@@ -294,14 +326,14 @@ def read_zip_samples(
     try:
         archive = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError) as e:
-        raise DataError(f"{os.path.basename(str(path))} is not a readable zip archive ({e})") from e
+        raise DataError(f"{os.path.basename(str(path))} is not a readable zip archive ({e})", code="bad_zip", name=os.path.basename(str(path))) from e
     samples: dict[str, list[io.BytesIO]] = {}
-    notes: list[str] = []
+    notes: list[ZipNote] = []
     with archive:
         members = [m for m in archive.infolist() if not m.is_dir() and not _hidden(m.filename)]
         declared = sum(m.file_size for m in members)
         if declared > max_bytes:
-            raise DataError(f"the zip expands to {declared / 2**20:.0f} MB, over the {max_bytes / 2**20:.0f} MB limit")
+            raise DataError(f"the zip expands to {declared / 2**20:.0f} MB, over the {max_bytes / 2**20:.0f} MB limit", code="zip_too_large", mb=round(declared / 2**20), limit_mb=round(max_bytes / 2**20))
         parts_of = {m.filename: [p for p in m.filename.replace("\\", "/").split("/") if p] for m in members}
         tops = {parts[0] for parts in parts_of.values() if len(parts) > 2}
         strip = 1 if len(tops) == 1 and all(len(p) > 2 for p in parts_of.values()) else 0  # one enclosing folder
@@ -309,30 +341,30 @@ def read_zip_samples(
         for m in members:
             name, parts = m.filename, parts_of[m.filename][strip:]
             if name.startswith(("/", "\\")) or ":" in parts_of[name][0] or ".." in parts_of[name]:
-                notes.append(f"skipped {name}: unsafe path")
+                notes.append(ZipNote("unsafe_path", name))
             elif stat.S_ISLNK(m.external_attr >> 16):
-                notes.append(f"skipped {name}: symbolic link")
+                notes.append(ZipNote("symlink", name))
             elif name.lower().endswith((".zip", ".tar", ".gz", ".7z", ".rar")):
-                notes.append(f"skipped {name}: archives inside the archive are not opened")
+                notes.append(ZipNote("nested_archive", name))
             elif not name.lower().endswith(IMAGE_EXTENSIONS):
-                notes.append(f"skipped {name}: not an image")
+                notes.append(ZipNote("not_image", name))
             elif len(parts) != 2:
-                notes.append(f"skipped {name}: not inside a class folder (expected <class>/<image>)")
+                notes.append(ZipNote("no_class", name))
             elif m.compress_size and m.file_size / m.compress_size > max_ratio:
-                raise DataError(f"{name} expands {m.file_size / m.compress_size:.0f}-fold: refusing a possible zip bomb")
+                raise DataError(f"{name} expands {m.file_size / m.compress_size:.0f}-fold: refusing a possible zip bomb", code="zip_bomb", name=name)
             else:
                 total += 1
                 if total > max_images:
-                    raise DataError(f"the zip holds more than {max_images} images; use fewer")
+                    raise DataError(f"the zip holds more than {max_images} images; use fewer", code="zip_too_many", limit=max_images)
                 with archive.open(m) as f:
                     data = f.read(m.file_size + 1)  # never more than declared, whatever the stream says
                 if len(data) > m.file_size:
-                    raise DataError(f"{name} is larger than its zip header says: refusing a malformed archive")
+                    raise DataError(f"{name} is larger than its zip header says: refusing a malformed archive", code="zip_malformed", name=name)
                 image = io.BytesIO(data)
                 image.name = parts[1]
                 samples.setdefault(parts[0], []).append(image)
     if not samples:
-        raise DataError("the zip holds no images in class folders (expected <class>/<image>.jpg)" + (f"; {notes[0]}" if notes else ""))
+        raise DataError("the zip holds no images in class folders (expected <class>/<image>.jpg)" + (f"; {notes[0]}" if notes else ""), code="zip_empty")
     return samples, notes
 
 

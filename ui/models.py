@@ -18,19 +18,40 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Callable, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
+
+import gradio as gr
 
 import resnet
 from resnet.config import CheckpointError
 
-__all__ = ["ModelPolicy", "Refused", "SharedModels"]
+from .i18n import text
+
+__all__ = ["MODELS", "TUNED_PREFIX", "ModelPolicy", "Refused", "SharedModels", "resolve"]
+
+TUNED_PREFIX = "fine-tuned "  # names of this session's models: "fine-tuned 2: cats, dogs"
 
 # owner/name as the Hub allows them (letters, digits, "-", "_", "."; at most 96 each), optionally @revision.
 _REPO_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,95}/[A-Za-z0-9][A-Za-z0-9._-]{0,95}(@[A-Za-z0-9][A-Za-z0-9._/-]{0,63})?")
 
 
 class Refused(ValueError):
-    """A visitor named a checkpoint the rules do not allow; the message is the same for every such name."""
+    """A visitor named a checkpoint the rules do not allow; the message is the same for every such name.
+
+    Attributes:
+        shown: the name as the message shows it (at most 60 characters).
+        allow_hub: the patterns of Hub repo ids this server allows.
+    """
+
+    def __init__(self, name: str, allow_hub: Sequence[str]) -> None:
+        self.shown = name if len(name) <= 60 else name[:57] + "..."
+        self.allow_hub = tuple(allow_hub)
+        super().__init__(self.message("en"))
+
+    def message(self, request: Any) -> str:
+        """The refusal in the request's language."""
+        rule = text(request, "models.rule.patterns", patterns=", ".join(self.allow_hub)) if self.allow_hub else text(request, "models.rule.none")
+        return text(request, "models.refused", name=self.shown, rule=rule)
 
 
 @dataclass(frozen=True)
@@ -54,12 +75,7 @@ class ModelPolicy:
         repo_id = name.partition("@")[0]
         if _REPO_ID.fullmatch(name) and ".." not in name and any(fnmatch.fnmatchcase(repo_id, p) for p in self.allow_hub):
             return name, False
-        shown = name if len(name) <= 60 else name[:57] + "..."
-        rule = f"Hub models matching {', '.join(self.allow_hub)}" if self.allow_hub else "no other models"
-        raise Refused(
-            f"{shown!r} is not a model this app offers. Choose one from the list or a model you fine-tuned in "
-            f"this session; this server allows {rule}."
-        )
+        raise Refused(name, self.allow_hub)
 
 
 class SharedModels:
@@ -93,6 +109,14 @@ class SharedModels:
         self._loading = threading.Lock()  # one load at a time: at most max_loaded + 1 models in memory
         self._loaded: OrderedDict[str, resnet.Classifier] = OrderedDict()
         self._failed: dict[str, tuple[float, CheckpointError]] = {}
+
+    def configure(self, *, max_loaded: int, pinned: Sequence[str]) -> None:
+        """Resize the budget and choose the pinned sources (the server's flags, before it serves)."""
+        if max_loaded < 1:
+            raise ValueError(f"max_loaded must be at least 1, got {max_loaded}")
+        with self._lock:
+            self.max_loaded, self.pinned = max_loaded, set(pinned)
+            self._evict()
 
     def loaded(self) -> list[str]:
         """The sources loaded now, least recently used first."""
@@ -149,3 +173,27 @@ class SharedModels:
                 break
             if name not in self.pinned:
                 del self._loaded[name]  # requests still using it keep their reference
+
+
+MODELS = SharedModels()  # the server's one shared cache; app.py sizes it from its flags
+
+
+def resolve(name: str, tuned: dict[str, resnet.Classifier], policy: ModelPolicy, request: Optional[gr.Request]) -> resnet.Classifier:
+    """The classifier a request names: one of this session's fine-tuned models, or an allowed checkpoint.
+
+    Raises:
+        gr.Error: in the request's language; never with the library's message, which may name folders
+            on this server (that one goes to the server's log).
+    """
+    if name in tuned:
+        return tuned[name]
+    if name.startswith(TUNED_PREFIX):
+        raise gr.Error(text(request, "models.not_in_session", name=name))
+    try:
+        source, allow_local = policy.source_for(name)
+        return MODELS.get(source, allow_local=allow_local)
+    except Refused as e:
+        raise gr.Error(e.message(request)) from e
+    except CheckpointError as e:
+        print(f"ResNet Studio: could not load {name}: {e}", file=sys.stderr, flush=True)
+        raise gr.Error(text(request, f"load.{e.reason}", name=name) + text(request, "models.advice"), duration=None) from e

@@ -1,0 +1,185 @@
+"""English: every text the app shows (also the fallback for languages the app does not have)."""
+
+STRINGS: dict[str, str] = {
+    # --- page and tabs
+    "app.intro": "# ResNet Studio\nSee how ResNet is built, classify your photos, fine-tune one on your own images.",
+    "tab.architecture": "Architecture",
+    "tab.classify": "Classify",
+    "tab.finetune": "Fine-tune",
+    # --- Architecture
+    "arch.depth": "Depth",
+    "arch.input_size": "Input size (pixels)",
+    "arch.network": "Network",
+    "arch.residual": "Residual",
+    "arch.plain": "Plain (no shortcuts)",
+    "arch.rows": "Table rows",
+    "arch.rows.layers": "Layers",
+    "arch.rows.blocks": "Blocks",
+    "arch.rows.stages": "Stages",
+    "arch.csv": "This table as CSV",
+    "arch.blocks_explained": (
+        "**Basic block** (ResNet-18/34): two 3x3 convolutions, each followed by BatchNorm;\n"
+        "a ReLU between them and one after the shortcut is added.\n\n"
+        "**Bottleneck** (ResNet-50/101/152): a 1x1 convolution narrows the channels by 4,\n"
+        "a 3x3 convolution works at that width (and strides, in torchvision's \"v1.5\"), a 1x1\n"
+        "widens back; so layer1 turns 64 channels into 256.\n\n"
+        "**Shortcut**: the block's input is added to its output. When the stride or width\n"
+        "changes, a 1x1 convolution + BatchNorm (`downsample`) projects the input first.\n"
+        "The *plain* network has the same convolutions and no shortcuts.\n\n"
+        "**RF** is the receptive field: how many input pixels one output position can see,\n"
+        "and how far apart neighbouring positions are."
+    ),
+    "arch.totals": (
+        "**{arch}{plain}** at {size}x{size}: **{params}** parameters ({param_mb} MB), **{gmacs} G** MACs, "
+        "{activation_mb} MB of activations for one image."
+    ),
+    "arch.totals.plain": " (plain)",
+    "arch.compare": "All five depths side by side",
+    "arch.compare_button": "Measure all depths on this device",
+    "arch.flow": "Gradient flow at initialisation: plain vs residual",
+    "arch.flow_button": "Measure gradient flow for the chosen depth",
+    "arch.flow_x": "block (input side first)",
+    "arch.flow_y": "log10 of the gradient norm",
+    "arch.flow_text": (
+        "Measured just now ({arch}, one random batch at {size}x{size}, BatchNorm in training mode, random labels): "
+        "in the **plain** net the first block's gradient is **{plain_ratio}** times the last block's "
+        "({plain_direction}); in the **residual** net **{residual_ratio}** times ({residual_direction}). "
+        "With BatchNorm, gradients here do not vanish towards the input: without shortcuts they grow by many orders "
+        "of magnitude, and with them they stay within a few. The ResNet paper itself says BatchNorm keeps gradients "
+        "from vanishing and places the trouble with deep plain nets in optimisation, which is what shortcuts ease."
+    ),
+    "arch.flow.larger": "larger",
+    "arch.flow.smaller": "smaller",
+    "network.plain": "plain",
+    "network.residual": "residual",
+    # table columns (the summary's, the comparison's)
+    "column.layer": "layer",
+    "column.type": "type",
+    "column.input": "input",
+    "column.output": "output",
+    "column.kernel/stride": "kernel/stride",
+    "column.params": "params",
+    "column.MACs (M)": "MACs (M)",
+    "column.output (kB)": "output (kB)",
+    "column.RF size/stride": "RF size/stride",
+    "column.depth": "depth",
+    "column.params (M)": "params (M)",
+    "column.GMACs": "GMACs",
+    "column.forward ms": "forward ms (batch 1, this device)",
+    "column.top1": "ImageNet top-1 %",
+    "column.checkpoint": "checkpoint",
+    "column.class": "class",
+    "column.held-out accuracy": "held-out accuracy",
+    # --- Classify
+    "classify.photo": "Photo",
+    "classify.model": "Model",
+    "classify.button": "Classify",
+    "classify.examples": "Example photos (licences in examples/LICENSES.md)",
+    "classify.top5": "Top 5",
+    "classify.overlay": "Grad-CAM: where the network saw the top class",
+    "classify.timing": "{model}: {ms} ms on {device} (decode, preprocess, forward)",
+    "classify.no_photo": "Add a photo first: upload one, take one with the webcam, paste one, or pick an example.",
+    "classify.bad_file": "Cannot classify this file: {reason}",
+    "classify.tuned_name": "fine-tuned {number}: {labels}",
+    # --- Fine-tune
+    "finetune.intro": (
+        "Name two or more classes and give each some images (upload several files at once, or take webcam "
+        "snapshots), or upload one .zip of class folders. At most {max_images} images; each file at most "
+        "{max_mb} MB. A fifth of each class is held out to measure accuracy."
+    ),
+    "finetune.sample_button": "Load the sample set: brick, grass and gravel texture patches",
+    "finetune.class": "Class",
+    "finetune.class_name": "name",
+    "finetune.images": "Images",
+    "finetune.snapshot": "Webcam snapshot",
+    "finetune.zip": "...or one .zip of class folders (<class>/<image>)",
+    "finetune.start_from": "Start from",
+    "finetune.from_scratch": "resnet18 (from scratch: works offline)",
+    "finetune.strategy": "What to train",
+    "finetune.strategy.head": "Head only (fast)",
+    "finetune.strategy.last-stage": "Last stage + head",
+    "finetune.strategy.full": "Everything",
+    "finetune.epochs": "Epochs",
+    "finetune.lr": "Learning rate",
+    "finetune.button": "Train",
+    "finetune.curve_x": "epoch",
+    "finetune.curve_series": "series",
+    "finetune.curve_y": "loss / accuracy",
+    "finetune.per_class": "Held-out accuracy per class",
+    "finetune.confusion": "Confusion matrix of held-out images (rows: true, columns: predicted)",
+    "finetune.download": "Download the model (.zip: config.json, model.safetensors, model card)",
+    "finetune.push": "Push the model to the Hugging Face Hub",
+    "finetune.repo": "Repo id",
+    "finetune.repo_placeholder": "your-name/texture-classifier",
+    "finetune.token": "Write token (not stored)",
+    "finetune.push_button": "Push",
+    "finetune.features": "Computing backbone features",
+    "finetune.epoch": "Epoch {epoch}/{epochs}",
+    "finetune.epoch_status": "Epoch {epoch}/{epochs}: train loss {loss}",
+    "finetune.epoch_accuracy": ", held-out accuracy {accuracy}",
+    "finetune.done": "Done: **{name}**. ",
+    "finetune.done_accuracy": "Held-out accuracy {accuracy}. ",
+    "finetune.done_where": "It is now in the Classify tab's model list, for this browser session only.",
+    "finetune.skipped": " Skipped in the zip: {notes}.",
+    "finetune.dropped": " This session keeps {limit} fine-tuned models: dropped {names}.",
+    "finetune.unnamed": "A class has images but no name: name every class.",
+    "finetune.series.train_loss": "train loss",
+    "finetune.series.val_loss": "held-out loss",
+    "finetune.series.train_top1": "train accuracy",
+    "finetune.series.val_top1": "held-out accuracy",
+    "push.no_model": "Fine-tune a model first.",
+    "push.bad_repo": "Give a repo id such as your-name/my-classifier.",
+    "push.failed": "Could not push to {repo}: {reason}",
+    "push.done": "Pushed **{name}** to [{repo}]({url}).",
+    # --- models a visitor may load (ui.models)
+    "models.not_in_session": "{name!r} is not a model of this browser session (fine-tuned models stay with the session that made them).",
+    "models.refused": (
+        "{name!r} is not a model this app offers. Choose one from the list or a model you fine-tuned in "
+        "this session; this server allows {rule}."
+    ),
+    "models.rule.none": "no other models",
+    "models.rule.patterns": "Hub models matching {patterns}",
+    "models.advice": (
+        " Pick another model, or fine-tune one from scratch in the Fine-tune tab. If you run this app: restart "
+        "it with --model PATH_OR_REPO (or RESNET_STUDIO_MODEL=...)."
+    ),
+    "load.not_found": "{name} was not found on the Hugging Face Hub.",
+    "load.gated": "{name} is gated on the Hugging Face Hub; this app cannot load it.",
+    "load.unreachable": (
+        "The Hugging Face Hub did not answer, and {name} is not in this server's cache. What works without "
+        "the Hub: the models already loaded, fine-tuning from scratch, and the Architecture tab. Try again in a minute."
+    ),
+    "load.not_cached": "{name} is not in the local Hugging Face cache, and this server runs offline (HF_HUB_OFFLINE=1).",
+    "load.unsupported": "{name} is not a ResNet this app can load (ResNet-18 to 152, in the timm, transformers or ResNet Studio layout).",
+    "load.damaged": "The files of {name} are damaged or do not match its architecture.",
+    # --- images that cannot be used (resnet.ImageError codes)
+    "image.not_image": "not an image format this app can read (use JPEG, PNG, WebP, GIF, BMP or TIFF)",
+    "image.corrupt": "the image data is truncated or corrupt",
+    "image.too_large": "{name} is over the {limit_mb} MB limit",
+    "image.too_many_pixels": "the image is {width}x{height} pixels, over the limit of {limit} pixels; resize it first",
+    "image.bomb": "the image claims too many pixels to decode safely (over {limit})",
+    "image.aspect": "the image is {width}x{height} pixels, longer than {ratio}:1; crop it closer to the subject",
+    "image.empty": "{name} is empty (0 bytes)",
+    "image.no_file": "the file {name} is gone; upload it again",
+    "image.unsupported_input": "this input cannot be read as an image",
+    # --- training data that cannot be used (train.DataError codes, zip notes)
+    "data.data": "the training data cannot be used",
+    "data.unnamed_class": "a class has an empty name; give every class a name",
+    "data.same_names": "class names must differ: {names}",
+    "data.one_class": "need at least two classes to tell apart, got {count}",
+    "data.empty_class": "class {name!r} has no images; add some or remove the class",
+    "data.too_many_images": "{count} images is over the limit of {limit}; use fewer per class",
+    "data.unreadable_images": "{count} image(s) could not be read: {names}",
+    "data.bad_zip": "{name} is not a readable zip archive",
+    "data.zip_too_large": "the zip expands to {mb} MB, over the {limit_mb} MB limit",
+    "data.zip_bomb": "{name} expands too far: refusing a possible zip bomb",
+    "data.zip_too_many": "the zip holds more than {limit} images; use fewer",
+    "data.zip_malformed": "{name} is larger than its zip header says: refusing a malformed archive",
+    "data.zip_empty": "the zip holds no images in class folders (expected <class>/<image>.jpg)",
+    "zip.unsafe_path": "{name} (unsafe path)",
+    "zip.symlink": "{name} (symbolic link)",
+    "zip.nested_archive": "{name} (archives inside the archive are not opened)",
+    "zip.not_image": "{name} (not an image)",
+    "zip.no_class": "{name} (not inside a class folder: expected <class>/<image>)",
+    "error.invalid": "{reason}",
+}

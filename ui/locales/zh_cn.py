@@ -1,0 +1,180 @@
+"""简体中文：界面上的每一段文字。术语按中文深度学习文献的习惯（残差块、瓶颈块、捷径连接、感受野、批量归一化、微调、混淆矩阵）；
+ResNet-50、MACs、Grad-CAM 等技术名称保持原样。"""
+
+STRINGS: dict[str, str] = {
+    # --- 页面与标签页
+    "app.intro": "# ResNet Studio\n看看 ResNet 是怎样搭起来的，给你的照片分类，再用你自己的图片微调一个模型。",
+    "tab.architecture": "网络结构",
+    "tab.classify": "图像分类",
+    "tab.finetune": "微调",
+    # --- 网络结构
+    "arch.depth": "深度",
+    "arch.input_size": "输入尺寸（像素）",
+    "arch.network": "网络",
+    "arch.residual": "残差网络",
+    "arch.plain": "普通网络（无捷径连接）",
+    "arch.rows": "表格的行",
+    "arch.rows.layers": "逐层",
+    "arch.rows.blocks": "逐块",
+    "arch.rows.stages": "逐阶段",
+    "arch.csv": "下载此表（CSV）",
+    "arch.blocks_explained": (
+        "**基本残差块**（ResNet-18/34）：两个 3x3 卷积，每个后接批量归一化（BatchNorm）；\n"
+        "两者之间一个 ReLU，捷径连接相加之后再一个 ReLU。\n\n"
+        "**瓶颈块**（ResNet-50/101/152）：1x1 卷积把通道数缩小为 1/4，\n"
+        "3x3 卷积在这个宽度上计算（torchvision 的 “v1.5” 在这里做步幅），再用 1x1 卷积\n"
+        "扩回去；所以 layer1 把 64 个通道变成 256 个。\n\n"
+        "**捷径连接**：块的输入直接加到输出上。步幅或宽度变化时，\n"
+        "先用 1x1 卷积 + 批量归一化（`downsample`）对输入做投影。\n"
+        "*普通网络*有同样的卷积层，但没有捷径连接。\n\n"
+        "**RF** 是感受野：一个输出位置能看到多少个输入像素，\n"
+        "以及相邻输出位置在输入上相隔多远。"
+    ),
+    "arch.totals": (
+        "**{arch}{plain}**，输入 {size}x{size}：**{params}** 个参数（{param_mb} MB），**{gmacs} G** 次乘加（MACs），"
+        "一张图片的激活值共 {activation_mb} MB。"
+    ),
+    "arch.totals.plain": "（普通网络）",
+    "arch.compare": "五种深度并排比较",
+    "arch.compare_button": "在本设备上测量所有深度",
+    "arch.flow": "初始化时的梯度流：普通网络 vs 残差网络",
+    "arch.flow_button": "测量所选深度的梯度流",
+    "arch.flow_x": "残差块（从输入端开始）",
+    "arch.flow_y": "梯度范数的 log10",
+    "arch.flow_text": (
+        "刚刚测得（{arch}，一批 {size}x{size} 的随机输入，批量归一化处于训练模式，随机标签）："
+        "**普通网络**中第一个块的梯度是最后一个块的 **{plain_ratio}** 倍（{plain_direction}）；"
+        "**残差网络**中是 **{residual_ratio}** 倍（{residual_direction}）。"
+        "有了批量归一化，这里的梯度并不会在靠近输入处消失：没有捷径连接时，梯度增长了好几个数量级；"
+        "有捷径连接时，只相差几个数量级以内。ResNet 论文本身也指出，批量归一化避免了梯度消失，"
+        "深层普通网络的困难在于优化，而捷径连接缓解的正是这一点。"
+    ),
+    "arch.flow.larger": "更大",
+    "arch.flow.smaller": "更小",
+    "network.plain": "普通网络",
+    "network.residual": "残差网络",
+    # 表格列名
+    "column.layer": "层",
+    "column.type": "类型",
+    "column.input": "输入",
+    "column.output": "输出",
+    "column.kernel/stride": "卷积核/步幅",
+    "column.params": "参数量",
+    "column.MACs (M)": "MACs（百万）",
+    "column.output (kB)": "输出（kB）",
+    "column.RF size/stride": "感受野大小/步幅",
+    "column.depth": "深度",
+    "column.params (M)": "参数量（百万）",
+    "column.GMACs": "GMACs",
+    "column.forward ms": "前向耗时 ms（批大小 1，本设备）",
+    "column.top1": "ImageNet top-1 %",
+    "column.checkpoint": "检查点",
+    "column.class": "类别",
+    "column.held-out accuracy": "留出集准确率",
+    # --- 图像分类
+    "classify.photo": "照片",
+    "classify.model": "模型",
+    "classify.button": "分类",
+    "classify.examples": "示例照片（许可证见 examples/LICENSES.md）",
+    "classify.top5": "前 5 个类别",
+    "classify.overlay": "Grad-CAM：网络在哪里看到了第一名的类别",
+    "classify.timing": "{model}：在 {device} 上用时 {ms} ms（解码、预处理、前向计算）",
+    "classify.no_photo": "请先添加一张照片：上传、用摄像头拍摄、粘贴，或选一张示例。",
+    "classify.bad_file": "无法对这个文件分类：{reason}",
+    "classify.tuned_name": "微调模型 {number}：{labels}",
+    # --- 微调
+    "finetune.intro": (
+        "给两个或更多类别命名，并为每个类别提供一些图片（可一次上传多个文件，或用摄像头拍照），"
+        "也可以上传一个按类别分文件夹的 .zip。最多 {max_images} 张图片，每个文件最大 {max_mb} MB。"
+        "每个类别留出五分之一的图片用来测量准确率。"
+    ),
+    "finetune.sample_button": "载入示例数据：砖墙、草地和碎石的纹理小块",
+    "finetune.class": "类别",
+    "finetune.class_name": "名称",
+    "finetune.images": "图片",
+    "finetune.snapshot": "摄像头拍照",
+    "finetune.zip": "……或一个按类别分文件夹的 .zip（<类别>/<图片>）",
+    "finetune.start_from": "起点模型",
+    "finetune.from_scratch": "resnet18（从零训练：可离线使用）",
+    "finetune.strategy": "训练哪些部分",
+    "finetune.strategy.head": "只训练分类头（快）",
+    "finetune.strategy.last-stage": "最后一个阶段 + 分类头",
+    "finetune.strategy.full": "全部",
+    "finetune.epochs": "训练轮数（epoch）",
+    "finetune.lr": "学习率",
+    "finetune.button": "开始训练",
+    "finetune.curve_x": "轮次",
+    "finetune.curve_series": "曲线",
+    "finetune.curve_y": "损失 / 准确率",
+    "finetune.per_class": "各类别的留出集准确率",
+    "finetune.confusion": "留出图片的混淆矩阵（行：真实类别，列：预测类别）",
+    "finetune.download": "下载模型（.zip：config.json、model.safetensors、模型卡）",
+    "finetune.push": "把模型推送到 Hugging Face Hub",
+    "finetune.repo": "仓库 id",
+    "finetune.repo_placeholder": "your-name/texture-classifier",
+    "finetune.token": "写入权限令牌（不会保存）",
+    "finetune.push_button": "推送",
+    "finetune.features": "正在计算主干网络特征",
+    "finetune.epoch": "第 {epoch}/{epochs} 轮",
+    "finetune.epoch_status": "第 {epoch}/{epochs} 轮：训练损失 {loss}",
+    "finetune.epoch_accuracy": "，留出集准确率 {accuracy}",
+    "finetune.done": "完成：**{name}**。",
+    "finetune.done_accuracy": "留出集准确率 {accuracy}。",
+    "finetune.done_where": "它已加入“图像分类”标签页的模型列表，仅在当前浏览器会话中可用。",
+    "finetune.skipped": " zip 中跳过了：{notes}。",
+    "finetune.dropped": " 每个会话最多保留 {limit} 个微调模型：已移除 {names}。",
+    "finetune.unnamed": "有一个类别有图片但没有名称：请给每个类别命名。",
+    "finetune.series.train_loss": "训练损失",
+    "finetune.series.val_loss": "留出集损失",
+    "finetune.series.train_top1": "训练准确率",
+    "finetune.series.val_top1": "留出集准确率",
+    "push.no_model": "请先微调一个模型。",
+    "push.bad_repo": "请填写仓库 id，例如 your-name/my-classifier。",
+    "push.failed": "无法推送到 {repo}：{reason}",
+    "push.done": "已把 **{name}** 推送到 [{repo}]({url})。",
+    # --- 访客可以加载的模型
+    "models.not_in_session": "{name!r} 不是当前浏览器会话的模型（微调模型只属于创建它的会话）。",
+    "models.refused": "{name!r} 不是本应用提供的模型。请从列表中选择，或选择你在本会话中微调的模型；本服务器允许{rule}。",
+    "models.rule.none": "的只有这些",
+    "models.rule.patterns": "匹配 {patterns} 的 Hub 模型",
+    "models.advice": " 请换一个模型，或在“微调”标签页从零训练一个。如果这个应用由你运行：用 --model PATH_OR_REPO（或 RESNET_STUDIO_MODEL=...）重新启动。",
+    "load.not_found": "在 Hugging Face Hub 上找不到 {name}。",
+    "load.gated": "{name} 在 Hugging Face Hub 上需要申请访问权限，本应用无法加载。",
+    "load.unreachable": (
+        "Hugging Face Hub 没有响应，而 {name} 不在本服务器的缓存中。不依赖 Hub 也能用的："
+        "已经加载的模型、从零微调，以及“网络结构”标签页。请过一分钟再试。"
+    ),
+    "load.not_cached": "{name} 不在本地 Hugging Face 缓存中，而本服务器处于离线模式（HF_HUB_OFFLINE=1）。",
+    "load.unsupported": "{name} 不是本应用能加载的 ResNet（支持 ResNet-18 到 152，timm、transformers 或 ResNet Studio 格式）。",
+    "load.damaged": "{name} 的文件已损坏，或与其网络结构不符。",
+    # --- 无法使用的图片
+    "image.not_image": "不是本应用能读取的图片格式（请用 JPEG、PNG、WebP、GIF、BMP 或 TIFF）",
+    "image.corrupt": "图片数据不完整或已损坏",
+    "image.too_large": "{name} 超过了 {limit_mb} MB 的上限",
+    "image.too_many_pixels": "图片为 {width}x{height} 像素，超过了 {limit} 像素的上限；请先缩小",
+    "image.bomb": "图片声称的像素数过多（超过 {limit}），无法安全解码",
+    "image.aspect": "图片为 {width}x{height} 像素，长宽比超过 {ratio}:1；请裁剪得更靠近主体",
+    "image.empty": "{name} 是空文件（0 字节）",
+    "image.no_file": "文件 {name} 已不存在；请重新上传",
+    "image.unsupported_input": "这个输入无法作为图片读取",
+    # --- 无法使用的训练数据
+    "data.data": "训练数据无法使用",
+    "data.unnamed_class": "有一个类别名称为空；请给每个类别命名",
+    "data.same_names": "类别名称不能重复：{names}",
+    "data.one_class": "至少需要两个类别才能区分，目前只有 {count} 个",
+    "data.empty_class": "类别 {name!r} 没有图片；请添加图片或删除这个类别",
+    "data.too_many_images": "共 {count} 张图片，超过了 {limit} 张的上限；请减少每个类别的图片",
+    "data.unreadable_images": "有 {count} 张图片无法读取：{names}",
+    "data.bad_zip": "{name} 不是可读取的 zip 压缩包",
+    "data.zip_too_large": "zip 解压后有 {mb} MB，超过了 {limit_mb} MB 的上限",
+    "data.zip_bomb": "{name} 解压后膨胀过大：疑似 zip 炸弹，已拒绝",
+    "data.zip_too_many": "zip 中的图片超过 {limit} 张；请减少",
+    "data.zip_malformed": "{name} 比 zip 文件头声明的更大：压缩包格式异常，已拒绝",
+    "data.zip_empty": "zip 中没有放在类别文件夹里的图片（应为 <类别>/<图片>.jpg）",
+    "zip.unsafe_path": "{name}（路径不安全）",
+    "zip.symlink": "{name}（符号链接）",
+    "zip.nested_archive": "{name}（不会打开压缩包里的压缩包）",
+    "zip.not_image": "{name}（不是图片）",
+    "zip.no_class": "{name}（不在类别文件夹中：应为 <类别>/<图片>）",
+    "error.invalid": "{reason}",
+}

@@ -1,0 +1,51 @@
+"""What a browser session owns on the server: a folder of its files, removed when the session ends; and the GPU wrapper."""
+
+from __future__ import annotations
+
+import atexit
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any, Optional
+
+import gradio as gr
+
+from .i18n import text
+
+__all__ = ["APP_TMP", "end_session", "gpu", "session_dir", "upload_path"]
+
+# Files the app writes (CSV tables, sample sets, model zips) go under one folder, removed at exit;
+# each browser session gets its own sub-folder, removed when the session ends.
+APP_TMP = Path(tempfile.mkdtemp(prefix="resnet-studio-"))
+atexit.register(shutil.rmtree, APP_TMP, ignore_errors=True)
+
+try:  # On Hugging Face ZeroGPU hardware, GPU work must run inside spaces.GPU.
+    import spaces
+
+    gpu = spaces.GPU
+except ImportError:
+
+    def gpu(fn):
+        return fn
+
+
+def session_dir(request: Optional[gr.Request]) -> Path:
+    """This session's folder under ``APP_TMP`` (created on first use)."""
+    folder = APP_TMP / ((request.session_hash if request and request.session_hash else None) or "no-session")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def end_session(request: gr.Request) -> None:
+    """Remove the files this browser session wrote."""
+    if request and request.session_hash:
+        shutil.rmtree(APP_TMP / request.session_hash, ignore_errors=True)
+
+
+def upload_path(image: Any, request: Optional[gr.Request]) -> Any:
+    """The file behind an upload: events here skip gradio's own decoding so every file meets resnet.load_image."""
+    if image is None:
+        raise gr.Error(text(request, "classify.no_photo"))
+    if isinstance(image, dict):
+        return image.get("path") or image.get("url")
+    return image
