@@ -182,4 +182,8 @@ STRINGS: dict[str, str] = {
     "zip.not_image": "{name} (not an image)",
     "zip.no_class": "{name} (not inside a class folder: expected <class>/<image>)",
     "error.invalid": "{reason}",
+    # --- inside the network (ui/inside.py): add keys below this line
+    # --- residual learning lab (ui/lab.py): add keys below this line
+    # --- classify, one pass and many photos (ui/classify.py): add keys below this line
+    # --- fine-tune, finished (ui/finetune.py and its new modules): add keys below this line
 }

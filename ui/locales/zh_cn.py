@@ -177,4 +177,8 @@ STRINGS: dict[str, str] = {
     "zip.not_image": "{name}（不是图片）",
     "zip.no_class": "{name}（不在类别文件夹中：应为 <类别>/<图片>）",
     "error.invalid": "{reason}",
+    # --- inside the network (ui/inside.py): add keys below this line
+    # --- residual learning lab (ui/lab.py): add keys below this line
+    # --- classify, one pass and many photos (ui/classify.py): add keys below this line
+    # --- fine-tune, finished (ui/finetune.py and its new modules): add keys below this line
 }
