@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
-from typing import Sequence
+from typing import Optional, Sequence
 
 import gradio as gr
 import torch
@@ -22,7 +22,7 @@ import torch
 from resnet.devices import physical_cores
 from resnet.hub import DEFAULT_CHECKPOINTS
 from resnet.transforms import MAX_IMAGE_BYTES
-from ui import architecture, classify, finetune
+from ui import architecture, classify, finetune, lab, inside
 from ui.i18n import I18N, static
 from ui.models import MODELS, ModelPolicy
 from ui.session import end_session
@@ -38,8 +38,12 @@ def build_demo(
     allow_hub_models: Sequence[str] = (),
     max_session_models: int = 3,
     classify_concurrency: int = 4,
+    classify_batch: Optional[int] = None,
 ) -> gr.Blocks:
-    """The three tabs and their wiring; ``allow_hub_models`` and ``max_session_models`` as in ``ui.models.ModelPolicy``."""
+    """The three tabs and their wiring; ``allow_hub_models`` and ``max_session_models`` as in ``ui.models.ModelPolicy``.
+
+    ``classify_batch``: photos per forward pass for concurrent classify requests (0: off; None: ``ui.classify.auto_batch``).
+    """
     checkpoints = CHECKPOINTS if default_model in CHECKPOINTS else [default_model, *CHECKPOINTS]
     rules = ModelPolicy(tuple(checkpoints), tuple(allow_hub_models), max_session_models)
     with gr.Blocks(title="ResNet Studio", delete_cache=(3600, 3600)) as demo:
@@ -47,8 +51,10 @@ def build_demo(
         policy = gr.State(rules)  # what this server lets a visitor load; server-side, never sent by clients
         gr.Markdown(static("app.intro"))
         architecture.tab(demo)
-        picker = classify.tab(checkpoints, default_model, tuned, policy, concurrency=classify_concurrency)
+        picker = classify.tab(checkpoints, default_model, tuned, policy, concurrency=classify_concurrency, batch=classify_batch)
         finetune.tab(checkpoints, default_model, tuned, policy, picker)
+        lab.tab()
+        inside.tab(demo, checkpoints, default_model, tuned, policy)
         demo.unload(end_session)
     return demo
 
@@ -72,6 +78,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--share", action="store_true", help="also serve through a temporary public gradio.live link")
     parser.add_argument("--queue-size", type=int, default=64, help="most requests waiting in the queue (default 64)")
     parser.add_argument("--classify-concurrency", type=int, default=4, help="classify requests served at once (default 4)")
+    parser.add_argument(
+        "--classify-batch", type=int, default=None, metavar="N",
+        help="serve concurrent classify requests in shared forward passes of up to N photos (0: off; default 8 on CUDA, off on a CPU, where it was measured not to help)",
+    )
     return parser.parse_args()
 
 
@@ -85,6 +95,7 @@ if __name__ == "__main__":
         allow_hub_models=args.allow_hub_models,
         max_session_models=args.max_session_models,
         classify_concurrency=args.classify_concurrency,
+        classify_batch=args.classify_batch,
     )
     demo.queue(max_size=args.queue_size).launch(
         server_name=args.host, server_port=args.port, share=args.share, max_file_size=f"{MAX_UPLOAD_MB}mb", show_error=True, i18n=I18N,

@@ -7,8 +7,12 @@ For resnet18 and resnet50 at batch 1 and 8, the median latency of
   (c') the same network on resnet.fast's eager backend (folded BN, bf16, channels-last; what CUDA and MPS run),
   (e) torch.compile (inductor, frozen weights) of that folded bf16 network: the alternative to (c), for reference,
   (d) Classifier.predict end to end (decode, preprocess, forward, softmax) on a real photo,
-and the achieved GFLOP/s (2 x MACs / time) next to this machine's fp32 and bf16 matmul peaks.
+and the achieved GFLOP/s (2 x MACs / time) of (c), also as a share of this machine's matmul peak
+measured in the same run in the precision (c) computes in (bf16 or fp32).
 A second table times decoding and preprocessing alone, by photo, against torchvision's preset.
+A third compares one photo's answer + explanation in one pass (Classifier.classify) with two
+(predict, then explain: the app's two requests), and a fourth, 8 threads classifying at once,
+each its own classify against one shared resnet.batching.MicroBatcher.
 Rounds interleave the contenders, so drift in machine load hits all alike.
 
     python -m benchmarks.inference [--rounds 30]
@@ -19,8 +23,10 @@ from __future__ import annotations
 import argparse
 import io
 import statistics
+import threading
 import time
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable
 
@@ -33,6 +39,7 @@ ROOT = Path(__file__).resolve().parents[1]
 import resnet
 from resnet.devices import cpu_has_fast_bf16, cpu_model, fast_dtype, physical_cores
 from resnet.fast import fold_batchnorm, optimize_for_inference
+from resnet.batching import MicroBatcher
 from resnet.transforms import eval_transform
 
 PHOTO = ROOT / "examples" / "chelsea.png"
@@ -148,6 +155,47 @@ def bench_preprocessing(rounds: int) -> list[tuple[str, dict[str, float]]]:
     return rows
 
 
+def bench_one_pass(rounds: int) -> list[tuple[str, dict[str, float]]]:
+    """Batch-1 predict, classify (answer + map + overlay, one pass) and predict + explain (two passes), end to end."""
+    rows = []
+    for arch in ("resnet18", "resnet50"):
+        model = resnet.build(arch, generator=torch.Generator().manual_seed(0)).eval()
+        classifier = resnet.Classifier(model, resnet.ModelConfig(arch, resnet.config.imagenet_labels()), device="cpu")
+        rows.append((arch, median_times(
+            {
+                "predict": lambda: classifier.predict(PHOTO),
+                "classify": lambda: classifier.classify(PHOTO),
+                "two": lambda: (classifier.predict(PHOTO), classifier.explain(PHOTO)),
+            },
+            rounds,
+        )))
+    return rows
+
+
+def bench_micro_batching(rounds: int, threads: int = 8) -> dict[str, float]:
+    """Seconds for ``threads`` callers to classify one photo each, all at once: each on its own, and through a MicroBatcher."""
+    model = resnet.build("resnet50", generator=torch.Generator().manual_seed(0)).eval()
+    classifier = resnet.Classifier(model, resnet.ModelConfig("resnet50", resnet.config.imagenet_labels()), device="cpu")
+    photos = [PHOTO] * threads
+    with ThreadPoolExecutor(max_workers=threads) as pool, MicroBatcher(classifier, max_batch=threads, max_wait_ms=2) as batcher:
+        lock = threading.Lock()  # "each on its own": one forward at a time, as a server's single model does without batching
+
+        def alone(photo: Path) -> object:
+            prepared = classifier.prepare(photo)
+            with lock:
+                return classifier.classify_prepared([prepared])
+
+        return median_times(
+            {
+                "alone": lambda: list(pool.map(alone, photos)),
+                "batched": lambda: list(pool.map(batcher.classify, photos)),
+                "lone": lambda: batcher.classify(PHOTO),
+                "direct": lambda: classifier.classify(PHOTO),
+            },
+            rounds,
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=30)
@@ -158,17 +206,21 @@ def main() -> None:
     print(f"# Inference: {cpu_model()}, {torch.get_num_threads()} threads; torch {torch.__version__}, torchvision {torchvision.__version__}, "
           f"onnxruntime {__import__('onnxruntime').__version__}; fast path dtype {fast_dtype(torch.device('cpu'))}"
           f" (bf16 hardware: {cpu_has_fast_bf16()})")
+    dtype = fast_dtype(torch.device("cpu"))
+    peak = {torch.float32: fp32_peak, torch.bfloat16: bf16_peak}[dtype]
+    dtype_name = str(dtype).removeprefix("torch.")
     print(f"matmul peaks measured now: fp32 {fp32_peak:.0f} GFLOP/s, bf16 {bf16_peak:.0f} GFLOP/s")
     print()
     print("| model | batch | (a) torchvision fp32 ms | (b) ONNX Runtime fp32 ms | (c) ours, fast path ms | (c') ours, eager backend ms "
-          "| (e) torch.compile, frozen ms | (d) predict end to end ms | c/a | c/b | c/e | d-c ms | GFLOP/s (c) |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+          f"| (e) torch.compile, frozen ms | (d) predict end to end ms | c/a | c/b | c/e | d-c ms | GFLOP/s (c) | (c) / {dtype_name} matmul peak |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for arch in ("resnet18", "resnet50"):
         for batch in (1, 8):
             m = bench_arch(arch, batch, args.rounds)
             ms = {k: 1000 * v for k, v in m.items()}
             print(f"| {arch} | {batch} | {ms['a']:.1f} | {ms['b']:.1f} | {ms['c']:.1f} | {ms['c_eager']:.1f} | {ms['e']:.1f} | {ms['d']:.1f} | "
-                  f"{m['c'] / m['a']:.2f} | {m['c'] / m['b']:.2f} | {m['c'] / m['e']:.2f} | {ms['d'] - ms['c']:.1f} | {m['gflops_c']:.0f} |")
+                  f"{m['c'] / m['a']:.2f} | {m['c'] / m['b']:.2f} | {m['c'] / m['e']:.2f} | {ms['d'] - ms['c']:.1f} | {m['gflops_c']:.0f} | "
+                  f"{m['gflops_c'] / peak:.0%} |")
     print()
     print("Decode and preprocess one photo (resize 232, crop 224), ms:")
     print()
@@ -176,6 +228,22 @@ def main() -> None:
     print("|---|---|---|---|---|")
     for name, m in bench_preprocessing(args.rounds):
         print(f"| {name} | {1000 * m['torchvision']:.1f} | {1000 * m['full']:.1f} | {1000 * m['ours']:.1f} | {m['ours'] / m['torchvision']:.2f} |")
+    print()
+    print("Answer and explanation of one photo (chelsea.png), end to end (decode, preprocess, network, map), ms:")
+    print()
+    print("| model | predict (top-5) | classify (top-5 + map + overlay, one pass) | predict + explain (two passes) | classify / predict | classify / (predict + explain) |")
+    print("|---|---|---|---|---|---|")
+    for arch, m in bench_one_pass(args.rounds):
+        print(f"| {arch} | {1000 * m['predict']:.1f} | {1000 * m['classify']:.1f} | {1000 * m['two']:.1f} | "
+              f"{m['classify'] / m['predict']:.2f} | {m['classify'] / m['two']:.2f} |")
+    print()
+    m = bench_micro_batching(max(5, args.rounds // 3))
+    print("8 threads classify one photo each at once (ResNet-50): one forward each vs resnet.batching.MicroBatcher(max_batch=8, max_wait_ms=2), ms:")
+    print()
+    print("| one forward each, all 8 | micro-batched, all 8 | batched / each | a lone call through the batcher | a lone call direct | lone: batcher - direct |")
+    print("|---|---|---|---|---|---|")
+    print(f"| {1000 * m['alone']:.0f} | {1000 * m['batched']:.0f} | {m['batched'] / m['alone']:.2f} | {1000 * m['lone']:.1f} | {1000 * m['direct']:.1f} | "
+          f"{1000 * (m['lone'] - m['direct']):+.1f} |")
 
 
 if __name__ == "__main__":

@@ -1,10 +1,13 @@
 """Load: concurrent gradio_client users classifying while others fine-tune, measure and probe, against a real server.
 
-    python -m benchmarks.load [--clients 16] [--requests 20] [--checkpoints 20]
+    python -m benchmarks.load [--clients 16] [--requests 20] [--checkpoints 20] [--batch 8] [--only-batching]
 
 Starts app.py on a free 127.0.0.1 port with a Hugging Face cache built here (seeded ResNet-50
 weights and --checkpoints distinct ResNet-18 repos that --allow-hub-models lets visitors name,
-HF_HUB_OFFLINE=1, --max-loaded-models 3). Phase 1: one fine-tune on the sample set, one
+HF_HUB_OFFLINE=1, --max-loaded-models 3). Phase 0: micro-batching off and on, side by side: one
+server with --classify-batch 0, then one with --classify-batch --batch, each with --clients threads
+sending --requests classify calls and nothing else running; prints requests/s, p50 and p99, and a
+lone client's p50 (its latency when nobody else is there). Phase 1: one fine-tune on the sample set, one
 gradient-flow measurement and one visitor naming refused models (folders, URLs, other repos)
 while --clients threads, each its own session, send --requests classify calls; prints errors,
 p50 and p99 latency. Phase 2: one client cycles through the allowed checkpoints, and the
@@ -39,6 +42,8 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--requests", type=int, default=20)
     parser.add_argument("--checkpoints", type=int, default=20)
+    parser.add_argument("--batch", type=int, default=8, help="--classify-batch of phase 0's batching server")
+    parser.add_argument("--only-batching", action="store_true", help="phase 0 only")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -50,6 +55,15 @@ def main() -> None:
             add_repo(cache, repo_id, small)
         env = {"HF_HUB_CACHE": str(cache), "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False"}
         flags = ["--model", REPO, "--queue-size", "256", "--allow-hub-models", ALLOWED, "--max-loaded-models", "3"]
+        batching = {}
+        for batch in (0, args.batch):  # one server after the other: each has the machine to itself
+            with AppServer(*flags, "--classify-batch", str(batch), env=env) as url:
+                Client(url, verbose=False).predict(handle_file(PHOTOS[0]), REPO, api_name="/classify")  # load the model once
+                lone, _, _ = classify_load(url, 1, args.requests)
+                batching[batch] = (lone, *classify_load(url, args.clients, args.requests))
+        print_batching(batching, args.clients, args.requests)
+        if args.only_batching:
+            return
         server = AppServer(*flags, env=env)
         with server as url:
             Client(url, verbose=False).predict(handle_file(PHOTOS[0]), REPO, api_name="/classify")  # load the model once
@@ -78,26 +92,10 @@ def main() -> None:
                             print(f"visitor: {name[:40]!r}: {type(e).__name__}: {e}", file=sys.stderr)
                 return refused, unexpected
 
-            def user(index: int) -> tuple[list[float], int]:
-                client = Client(url, verbose=False)
-                latencies, errors = [], 0
-                for r in range(args.requests):
-                    start = time.perf_counter()
-                    try:
-                        label, _ = client.predict(handle_file(PHOTOS[(index + r) % len(PHOTOS)]), REPO, api_name="/classify")
-                        assert len(label["confidences"]) == 5
-                    except Exception as e:  # counted and reported below, never hidden
-                        errors += 1
-                        print(f"client {index} request {r}: {type(e).__name__}: {e}", file=sys.stderr)
-                    latencies.append(time.perf_counter() - start)
-                return latencies, errors
-
-            start = time.perf_counter()
-            with ThreadPoolExecutor(max_workers=args.clients + 1) as pool:
+            with ThreadPoolExecutor(max_workers=1) as pool:
                 probing = pool.submit(visitor)
-                results = list(pool.map(user, range(args.clients)))
+                latencies, errors, wall = classify_load(url, args.clients, args.requests)
                 refused, unexpected = probing.result()
-            wall = time.perf_counter() - start
             finetune_result = training.result(timeout=1200)
             flow_text = measuring.result(timeout=600)[1]
 
@@ -108,9 +106,7 @@ def main() -> None:
                 rss.append(memory_mb(server.proc.pid, "VmRSS"))
             peak = memory_mb(server.proc.pid, "VmHWM")
 
-    latencies = sorted(t for lat, _ in results for t in lat)
-    errors = sum(e for _, e in results)
-    p99 = latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))]
+    p99 = percentile(latencies, 0.99)
     print(f"# Load: {args.clients} clients x {args.requests} classify requests ({len(latencies)} in all) while one fine-tune, "
           f"one gradient-flow measurement and one visitor naming {len(REFUSED) * 3} refused models ran")
     print()
@@ -126,6 +122,54 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|")
     marks = [rss[min(k, len(rss) - 1)] for k in (0, 5, 10, 15, len(rss) - 1)]
     print("| " + " | ".join(f"{m:.0f}" for m in marks) + f" | {max(rss[1:]) - rss[1]:+.0f} (after the first load) | {peak:.0f} |")
+
+
+def classify_load(url: str, clients: int, requests: int) -> tuple[list[float], int, float]:
+    """``clients`` threads, each its own session, send ``requests`` classify calls each: (sorted latencies s, errors, wall s)."""
+    from gradio_client import Client, handle_file
+
+    def user(index: int) -> tuple[list[float], int]:
+        client = Client(url, verbose=False)
+        latencies, errors = [], 0
+        for r in range(requests):
+            start = time.perf_counter()
+            try:
+                label, _, _ = client.predict(handle_file(PHOTOS[(index + r) % len(PHOTOS)]), REPO, api_name="/classify")
+                assert len(label["confidences"]) == 5
+            except Exception as e:  # counted and reported, never hidden
+                errors += 1
+                print(f"client {index} request {r}: {type(e).__name__}: {e}", file=sys.stderr)
+            latencies.append(time.perf_counter() - start)
+        return latencies, errors
+
+    start = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=clients) as pool:
+        results = list(pool.map(user, range(clients)))
+    wall = time.perf_counter() - start
+    return sorted(t for latencies, _ in results for t in latencies), sum(e for _, e in results), wall
+
+
+def percentile(sorted_values: list[float], q: float) -> float:
+    """The ``q`` quantile (0..1) of already sorted values, by the nearest rank below."""
+    return sorted_values[min(len(sorted_values) - 1, int(q * len(sorted_values)))]
+
+
+def print_batching(runs: dict[int, tuple[list[float], list[float], int, float]], clients: int, requests: int) -> None:
+    """Phase 0's table: per --classify-batch, the lone client's p50, then the loaded server's figures, and on/off ratios."""
+    print(f"# Micro-batching of classify requests: {clients} clients x {requests} requests, nothing else running; "
+          f"a lone client's {requests} requests before")
+    print()
+    print("| --classify-batch | errors | requests/s | p50 ms | p99 ms | lone client p50 ms |")
+    print("|---|---|---|---|---|---|")
+    for batch, (lone, latencies, errors, wall) in runs.items():
+        print(f"| {batch} | {errors} | {len(latencies) / wall:.2f} | {1000 * statistics.median(latencies):.0f} | "
+              f"{1000 * percentile(latencies, 0.99):.0f} | {1000 * statistics.median(lone):.1f} |")
+    (off_lone, off, _, off_wall), (on_lone, on, _, on_wall) = runs.values()
+    print()
+    lone_ms = 1000 * (statistics.median(on_lone) - statistics.median(off_lone))
+    print(f"on/off: requests/s {(len(on) / on_wall) / (len(off) / off_wall):.2f}x, p50 {statistics.median(on) / statistics.median(off):.2f}x, "
+          f"p99 {percentile(on, 0.99) / percentile(off, 0.99):.2f}x, lone client p50 {lone_ms:+.1f} ms")
+    print()
 
 
 if __name__ == "__main__":

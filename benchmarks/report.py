@@ -24,6 +24,7 @@ RUNS = [
     ("Fine-tune (head strategy)", ["-m", "benchmarks.finetune"]),
     ("Fine-tune from a ResNet-50 backbone (memory of a head fine-tune on about 100 images)", ["-m", "benchmarks.finetune", "--source", "resnet50"]),
     ("Load", ["-m", "benchmarks.load"]),
+    ("Round trip (classify, and classify + explain, through gradio_client)", ["-m", "benchmarks.roundtrip"]),
 ]
 
 

@@ -1,36 +1,41 @@
 """``Classifier``: a ResNet, its labels and its preprocessing, ready to predict and explain.
 
-Grad-CAM (Selvaraju et al., 2017, https://arxiv.org/abs/1610.02391) weighs the last
-stage's feature maps by the mean gradient of the class score. It uses the model's
-``forward_features`` / ``forward_head`` split, so it needs no hooks and can run
-while other threads predict.
+``classify`` gives the answer and its explanation from one forward pass: the head turns the
+last stage's features into probabilities, and the same features weighed by the ``fc`` rows
+give any class's activation map, which for a ResNet equals Grad-CAM (``resnet.cam`` says why),
+with no backward pass and no hooks, so it can run while other threads predict.
+``compare_checkpoints`` runs one photo through several checkpoints side by side.
 """
 
 from __future__ import annotations
 
 import os
+import time
+from collections import Counter
 from dataclasses import dataclass
-from typing import Any, Optional, Sequence
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping, Optional, Sequence
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from PIL import Image
 
-from .config import ModelConfig
+from .batching import ManyResult, default_batch_size, image_name
+from .cam import Prediction, class_index
+from .config import CheckpointError, ModelConfig
 from .devices import default_device
 from .fast import InferenceModel, optimize_for_inference
-from .hub import load_checkpoint
-from .model import ResNet
+from .hub import DEFAULT_CHECKPOINTS, load_checkpoint
+from .model import ARCHS, ResNet
 from .saving import push_checkpoint, save_checkpoint
-from .transforms import ImageSource, eval_transform, geometry_transform, load_image
+from .transforms import ImageError, ImageSource, eval_transform, geometry_transform, load_image
 
-__all__ = ["Classifier", "Explanation"]
+__all__ = ["Classifier", "Explanation", "ManyResult", "Prediction", "compare_checkpoints"]
 
 
 @dataclass
 class Explanation:
-    """A Grad-CAM result.
+    """A Grad-CAM result (``Classifier.explain``; ``Classifier.classify`` gives the same map with the answer).
 
     Attributes:
         overlay: the network's view of the image (resized, centre-cropped) with the heat map blended in.
@@ -105,6 +110,12 @@ class Classifier:
         """Upload this classifier to the Hub as ``repo_id``; returns the commit URL."""
         return push_checkpoint(self.model, self.config, repo_id, token=token, private=private)
 
+    def export_onnx(self, path: str | os.PathLike, *, opset: int = 17) -> Path:
+        """Write ``model.onnx`` and ``preprocessing.json`` (see ``resnet.export.export_onnx``); returns the model's path."""
+        from .export import export_onnx  # onnx export machinery loads only when asked for
+
+        return export_onnx(self, path, opset=opset)
+
     @property
     def labels(self) -> list[str]:
         """Class names in output order."""
@@ -133,61 +144,164 @@ class Classifier:
         Raises:
             ValueError: ``top_k`` is given and is not between 1 and the number of classes.
         """
-        if top_k is None:
-            top_k = min(5, self.config.num_classes)
-        if not 1 <= top_k <= self.config.num_classes:
-            raise ValueError(f"top_k must be between 1 and {self.config.num_classes} (the number of classes), got {top_k}")
+        top_k = self.check_top_k(top_k)
         if not images:
             return []
         batch = torch.stack([self.preprocess(image) for image in images])
-        probs = self.logits(batch).softmax(dim=1)
+        return self._top(self.logits(batch).softmax(dim=1), top_k)
+
+    def predict_many(
+        self,
+        images: Iterable[ImageSource],
+        *,
+        batch_size: Optional[int] = None,
+        top_k: Optional[int] = None,
+        on_progress: Optional[Callable[[int, int], None]] = None,
+    ) -> list[ManyResult]:
+        """``predict`` for a list of photos of any length, in batches; a photo that cannot be read does not stop the rest.
+
+        Args:
+            images: the photos (paths, bytes, named files such as ``train.data.read_zip_samples`` returns, ...).
+            batch_size: photos per forward pass; default: ``resnet.batching.default_batch_size(self.device)``.
+            top_k: classes per photo (default: 5, or all if fewer).
+            on_progress: called as ``on_progress(done, total)`` after each batch.
+
+        Returns:
+            One ``ManyResult`` per photo, in order: its top classes, or the ``ImageError`` that stopped it.
+        """
+        top_k = self.check_top_k(top_k)
+        batch_size = default_batch_size(self.device) if batch_size is None else batch_size
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        images = list(images)
+        results: list[ManyResult] = []
+        for start in range(0, len(images), batch_size):
+            names, tensors, errors = [], [], {}
+            for position, image in enumerate(images[start : start + batch_size], start):
+                names.append(image_name(image, position))
+                try:
+                    tensors.append(self.preprocess(image))
+                except ImageError as e:  # reported in this photo's result
+                    errors[len(names) - 1] = e
+            tops = iter(self._top(self.logits(torch.stack(tensors)).softmax(dim=1), top_k) if tensors else [])
+            results += [ManyResult(name, None, errors[i]) if i in errors else ManyResult(name, next(tops), None) for i, name in enumerate(names)]
+            if on_progress is not None:
+                on_progress(len(results), len(images))
+        return results
+
+    def check_top_k(self, top_k: Optional[int]) -> int:
+        """How many classes a call with ``top_k`` reports: ``top_k``, or by default 5 (all if fewer).
+
+        Raises:
+            ValueError: ``top_k`` is given and is not between 1 and the number of classes.
+        """
+        if top_k is None:
+            return min(5, self.config.num_classes)
+        if not 1 <= top_k <= self.config.num_classes:
+            raise ValueError(f"top_k must be between 1 and {self.config.num_classes} (the number of classes), got {top_k}")
+        return top_k
+
+    def _top(self, probs: torch.Tensor, top_k: int) -> list[list[tuple[str, float]]]:
         values, indices = probs.topk(top_k, dim=1)
         return [
             [(self.config.labels[i], float(p)) for p, i in zip(row_values.tolist(), row_indices.tolist())]
             for row_values, row_indices in zip(values, indices)
         ]
 
-    def explain(self, image: ImageSource, target: Optional[int | str] = None) -> Explanation:
-        """Grad-CAM of the last stage for ``target`` (an index or label; default: the top class)."""
+    def prepare(self, image: ImageSource) -> tuple[torch.Tensor, Image.Image]:
+        """Decode ``image`` once: its eval tensor (3, crop, crop) and the network's view of it (resized, centre-cropped RGB)."""
         rgb = self._load(image)
-        x = self._transform(rgb).unsqueeze(0).to(self.device)
-        with torch.no_grad():
-            features = (self.fast or self.model).forward_features(x)
-        # Only the head needs gradients: the features become the leaf of a tiny graph through the fp32 head.
-        features = features.detach().float().contiguous().requires_grad_(True)
-        with torch.enable_grad():
-            logits = self.model.forward_head(features).float()
-            index = self._target_index(target, logits)
-            (grad,) = torch.autograd.grad(logits[0, index], features)
-        weights = grad.mean(dim=(2, 3), keepdim=True)
-        cam = F.relu((weights * features.detach()).sum(dim=1))[0]
-        cam = cam / cam.max() if cam.max() > 0 else cam
-        heatmap = cam.cpu().numpy().astype(np.float32)
-        probability = float(logits.detach().softmax(dim=1)[0, index])
-        view = self._geometry(rgb)
-        return Explanation(_overlay(view, heatmap), heatmap, self.config.labels[index], index, probability)
+        return self._transform(rgb), self._geometry(rgb)
 
-    def _target_index(self, target: Optional[int | str], logits: torch.Tensor) -> int:
-        if target is None:
-            return int(logits.argmax(dim=1)[0])
-        if isinstance(target, str):
-            if target not in self.config.labels:
-                raise ValueError(f"unknown label {target!r}; this model knows {len(self.config.labels)} labels")
-            return self.config.labels.index(target)
-        if not 0 <= int(target) < self.config.num_classes:
-            raise ValueError(f"target index {target} is out of range 0..{self.config.num_classes - 1}")
-        return int(target)
+    def classify(self, image: ImageSource, *, top_k: Optional[int] = None) -> Prediction:
+        """The top classes and the top class's activation map (equal to Grad-CAM) from one forward pass.
+
+        Runs ``forward_features`` once on the fast path, then the fp32 head; the map weighs the same
+        features by the class's ``fc`` row. No backward pass, no second decode;
+        ``Prediction.cam_for`` gives other classes' maps without running the network again.
+
+        Raises:
+            ImageError: the image cannot be read.
+            ValueError: ``top_k`` is not between 1 and the number of classes.
+        """
+        top_k = self.check_top_k(top_k)
+        return self.classify_prepared([self.prepare(image)], top_k=top_k)[0]
+
+    def classify_prepared(self, prepared: Sequence[tuple[torch.Tensor, Image.Image]], *, top_k: Optional[int] = None) -> list[Prediction]:
+        """``classify`` for photos already ``prepare``d, all in one forward pass (``resnet.batching.MicroBatcher`` calls it)."""
+        top_k = self.check_top_k(top_k)
+        if not prepared:
+            return []
+        network = self.fast or self.model
+        batch = torch.stack([x for x, _ in prepared]).to(self.device)
+        with torch.inference_mode():
+            features = network.forward_features(batch)
+            probs = network.forward_head(features).float().softmax(dim=1).cpu()
+            features = features.float().cpu()
+        weight = network.fc.weight.detach().float().cpu()  # the head that gave the probabilities
+        return [
+            Prediction.build(top, probabilities=p.numpy(), view=view, features=f, weight=weight, labels=self.config.labels)
+            for top, p, f, (_, view) in zip(self._top(probs, top_k), probs, features, prepared)
+        ]
+
+    def explain(self, image: ImageSource, target: Optional[int | str] = None) -> Explanation:
+        """Grad-CAM of the last stage for ``target`` (an index or label; default: the top class), via ``classify``."""
+        index = None if target is None else class_index(target, self.config.labels)
+        prediction = self.classify(image, top_k=1)
+        index = prediction.index if index is None else index
+        heatmap, overlay = prediction.cam_for(index)
+        return Explanation(overlay, heatmap, self.config.labels[index], index, float(prediction.probabilities[index]))
 
     def __repr__(self) -> str:
         mode = f"fast {str(self.fast.dtype).removeprefix('torch.')} {self.fast.backend}" if self.fast else "fp32"
         return f"Classifier({self.config.arch}, {self.config.num_classes} classes, source={self.config.source!r}, device={self.device}, {mode})"
 
 
-def _overlay(view: Image.Image, heatmap: np.ndarray, alpha: float = 0.5) -> Image.Image:
-    """Blend a [0, 1] map, upsampled to ``view``'s size and coloured blue -> red, over ``view``."""
-    cam = torch.from_numpy(heatmap)[None, None]
-    cam = F.interpolate(cam, size=(view.height, view.width), mode="bilinear", align_corners=False)[0, 0].clamp(0, 1).numpy()
-    # A jet-like colour map: blue at 0, green at 0.5, red at 1.
-    colour = np.stack([np.clip(1.5 - np.abs(4 * cam - c), 0, 1) for c in (3, 2, 1)], axis=-1)
-    blended = (1 - alpha) * np.asarray(view, dtype=np.float32) / 255 + alpha * colour
-    return Image.fromarray((blended * 255).round().astype(np.uint8))
+def compare_checkpoints(
+    image: ImageSource, sources: Mapping[str, str], *, load: Callable[[str], Classifier] = Classifier.from_pretrained
+) -> list[dict[str, Any]]:
+    """One photo through every checkpoint in ``sources`` that loads, side by side.
+
+    Args:
+        image: the photo (any ``ImageSource``); decoded once, before any checkpoint is loaded.
+        sources: a name to show -> a checkpoint (Hub repo id or folder), e.g.
+            ``{arch: checkpoint for arch, (checkpoint, _) in DEFAULT_CHECKPOINTS.items()}``.
+        load: checkpoint -> ``Classifier``; an app passes its own cached loader.
+
+    Returns:
+        One dict per entry of ``sources``, in order, with ``name``, ``source``, ``arch``, ``label`` and
+        ``probability`` (the top class), ``forward_ms`` (one forward pass, timed now), ``imagenet_top1``
+        (the published ImageNet top-1 % of that very checkpoint, from ``DEFAULT_CHECKPOINTS``, else None),
+        ``reason`` and ``error`` (a ``CheckpointError``'s reason and message when loading failed, else
+        None; then the answer fields are None), ``agrees_with_majority`` (the top class most loaded
+        checkpoints give; a tie goes to the deepest's) and ``agrees_with_deepest``.
+
+    Raises:
+        ImageError: the photo cannot be read.
+    """
+    rgb = load_image(image)
+    published = {checkpoint: top1 for checkpoint, top1 in DEFAULT_CHECKPOINTS.values()}
+    rows: list[dict[str, Any]] = []
+    for name, source in sources.items():
+        row: dict[str, Any] = dict.fromkeys(("arch", "label", "probability", "forward_ms", "reason", "error", "agrees_with_majority", "agrees_with_deepest"))
+        row.update(name=name, source=source, imagenet_top1=published.get(source))
+        try:
+            classifier = load(source)
+        except CheckpointError as e:  # the others still run; the row says which one is missing and why
+            row.update(reason=e.reason, error=str(e))
+        else:
+            x = classifier.preprocess(rgb)[None]
+            start = time.perf_counter()
+            probs = classifier.logits(x).softmax(dim=1)[0]  # logits() returns on the CPU: the time includes the device's work
+            forward_ms = 1000 * (time.perf_counter() - start)
+            index = int(probs.argmax())
+            row.update(arch=classifier.config.arch, label=classifier.labels[index], probability=float(probs[index]), forward_ms=forward_ms)
+        rows.append(row)
+    loaded = [row for row in rows if row["label"] is not None]
+    if loaded:
+        deepest = max(loaded, key=lambda row: ARCHS.index(row["arch"]))  # the first of equal depth
+        votes = Counter(row["label"] for row in loaded)
+        majority = max(votes, key=lambda label: (votes[label], label == deepest["label"]))
+        for row in loaded:
+            row.update(agrees_with_majority=row["label"] == majority, agrees_with_deepest=row["label"] == deepest["label"])
+    return rows

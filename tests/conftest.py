@@ -29,6 +29,49 @@ PHOTOS = ROOT.parent / "shared" / "photos"
 torch.set_num_threads(min(2, os.cpu_count() or 1))
 
 
+def _test_device() -> torch.device:
+    """``RESNET_TEST_DEVICE`` (default ``cpu``) as a device; a name torch does not know stops the run at once."""
+    name = os.environ.get("RESNET_TEST_DEVICE", "cpu")
+    try:
+        return torch.device(name)
+    except RuntimeError as e:
+        raise pytest.UsageError(f"RESNET_TEST_DEVICE={name!r} is not a device torch knows (cpu, cuda, cuda:1, mps): {e}") from e
+
+
+def _device_missing(device: torch.device) -> str | None:
+    """Why ``device`` cannot run tests here, or None when it can."""
+    if device.type == "cuda" and not torch.cuda.is_available():
+        return f"RESNET_TEST_DEVICE={device} but torch {torch.__version__} sees no CUDA device"
+    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
+        return f"RESNET_TEST_DEVICE={device} but only {torch.cuda.device_count()} CUDA device(s) are present"
+    if device.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        return f"RESNET_TEST_DEVICE={device} but MPS is not available"
+    return None
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """Skip ``@pytest.mark.gpu`` tests, saying why, unless ``RESNET_TEST_DEVICE`` names a CUDA device that is present."""
+    device = _test_device()
+    reason = "needs RESNET_TEST_DEVICE=cuda on a machine with a CUDA GPU" if device.type != "cuda" else _device_missing(device)
+    if reason:
+        for item in items:
+            if item.get_closest_marker("gpu") is not None:
+                item.add_marker(pytest.mark.skip(reason=reason))
+
+
+@pytest.fixture(scope="session")
+def device() -> torch.device:
+    """Where device-generic tests run: ``RESNET_TEST_DEVICE`` (default ``cpu``, so they run everywhere and cannot rot).
+
+    With ``RESNET_TEST_DEVICE=cuda`` on a machine without CUDA, each test that asks for it is skipped with the reason.
+    """
+    device = _test_device()
+    reason = _device_missing(device)
+    if reason:
+        pytest.skip(reason)
+    return device
+
+
 @pytest.fixture(scope="session")
 def photos_dir() -> Path:
     """Real photographs: ../shared/photos, or the byte-identical copies the app ships in examples/."""

@@ -9,6 +9,7 @@ from types import SimpleNamespace
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
@@ -56,17 +57,18 @@ def test_start_up_and_classifying_never_import_torchvision(tmp_path):
 
 def test_every_action_has_an_api_name(server):
     endpoints = Client(server, verbose=False).view_api(print_info=False, return_format="dict")["named_endpoints"]
-    for name in ("summary", "compare", "gradient_flow", "classify", "explain", "sample_set", "finetune", "push_to_hub"):
+    for name in ("summary", "compare", "gradient_flow", "classify", "explain", "classify_many", "classify_all_depths", "sample_set", "finetune", "push_to_hub"):
         assert f"/{name}" in endpoints
 
 
 def test_classify_and_explain_an_example_photo(server, hub_models):
     client = Client(server, verbose=False)
-    label, timing = client.predict(handle_file(EXAMPLE), DEFAULT, api_name="/classify")
+    label, overlay, timing = client.predict(handle_file(EXAMPLE), DEFAULT, api_name="/classify")  # one call: answer and overlay
     assert len(label["confidences"]) == 5 and label["label"] == label["confidences"][0]["label"]
     assert DEFAULT in timing and " ms on cpu" in timing
-    overlay = client.predict(handle_file(EXAMPLE), DEFAULT, api_name="/explain")
     assert Image.open(overlay).size == (224, 224)
+    explained = client.predict(handle_file(EXAMPLE), DEFAULT, "", api_name="/explain")  # the top class, as /classify showed it
+    assert (np.asarray(Image.open(explained).convert("RGB")) == np.asarray(Image.open(overlay).convert("RGB"))).all()
 
 
 def test_architecture_endpoints(server):
@@ -102,7 +104,7 @@ def test_finetune_then_classify_in_the_same_session_only(server, tmp_path):
     with zipfile.ZipFile(download["value"]) as archive:
         assert sorted(archive.namelist()) == ["README.md", "config.json", "model.safetensors"]
     tuned = model["value"]
-    label, timing = client.predict(handle_file(EXAMPLE), tuned, api_name="/classify")
+    label, _, timing = client.predict(handle_file(EXAMPLE), tuned, api_name="/classify")
     assert {c["label"] for c in label["confidences"]} == {"brick", "grass", "gravel"}
 
     other = Client(server, verbose=False)
@@ -118,7 +120,7 @@ def test_bad_input_gets_a_message_not_a_crash(server, tmp_path):
         client.predict(handle_file(str(text)), DEFAULT, api_name="/classify")
     with pytest.raises(AppError, match="at least two classes"):
         client.predict("resnet18 (from scratch: works offline)", "head", 2, 0.003, None, "only", [handle_file(EXAMPLE)], *[None] * 6, api_name="/finetune")
-    label, _ = client.predict(handle_file(EXAMPLE), DEFAULT, api_name="/classify")  # still serving
+    label, _, _ = client.predict(handle_file(EXAMPLE), DEFAULT, api_name="/classify")  # still serving
     assert len(label["confidences"]) == 5
 
 
@@ -143,7 +145,7 @@ def test_model_flag_and_gradio_server_port(hub_models, texture_model):
     port = free_port()
     with AppServer("--model", str(texture_model), env={"GRADIO_SERVER_PORT": str(port)}, port=port) as url:
         assert url.endswith(f":{port}")
-        label, timing = Client(url, verbose=False).predict(handle_file(EXAMPLE), str(texture_model), api_name="/classify")
+        label, _, timing = Client(url, verbose=False).predict(handle_file(EXAMPLE), str(texture_model), api_name="/classify")
         assert {c["label"] for c in label["confidences"]} == {"brick", "grass", "gravel"}
 
 

@@ -85,7 +85,7 @@ def test_classify_tab_uploads_a_photo_and_reads_the_top_label(page, url, tmp_pat
     page.locator("#classify-button").click()
     top = page.locator("#top5 [data-testid=label-output-value]")
     expect(top).not_to_be_empty()
-    expected, _ = Client(url, verbose=False).predict(handle_file(str(photo)), MODEL, api_name="/classify")
+    expected, _, _ = Client(url, verbose=False).predict(handle_file(str(photo)), MODEL, api_name="/classify")
     expect(top).to_have_text(expected["label"])
     expect(page.locator("#gradcam img")).to_be_visible()
     expect(page.locator("#timing")).to_contain_text("ms on cpu")

@@ -60,9 +60,9 @@ def test_a_visitor_cannot_name_folders_urls_or_other_repos(hosted):
 
 def test_an_allowed_repo_in_the_cache_loads_and_listed_ones_still_work(hosted, hub_models):
     client = Client(hosted.url, verbose=False)
-    label, timing = client.predict(handle_file(EXAMPLE), EXTRA[0], api_name="/classify")
+    label, _, timing = client.predict(handle_file(EXAMPLE), EXTRA[0], api_name="/classify")
     assert len(label["confidences"]) == 5 and EXTRA[0] in timing
-    label, _ = client.predict(handle_file(EXAMPLE), "timm/resnet18.tv_in1k", api_name="/classify")
+    label, _, _ = client.predict(handle_file(EXAMPLE), "timm/resnet18.tv_in1k", api_name="/classify")
     assert len(label["confidences"]) == 5
 
 
@@ -185,7 +185,7 @@ def test_a_session_keeps_at_most_its_share_of_fine_tuned_models(hub_models):
         assert "keeps 2 fine-tuned models: dropped fine-tuned 1: brick, grass, gravel" in statuses[2]
         with pytest.raises(AppError, match="not a model of this browser session"):
             client.predict(handle_file(EXAMPLE), "fine-tuned 1: brick, grass, gravel", api_name="/classify")
-        label, _ = client.predict(handle_file(EXAMPLE), "fine-tuned 3: brick, grass, gravel", api_name="/classify")
+        label, _, _ = client.predict(handle_file(EXAMPLE), "fine-tuned 3: brick, grass, gravel", api_name="/classify")
         assert {c["label"] for c in label["confidences"]} == {"brick", "grass", "gravel"}
 
 

@@ -9,6 +9,7 @@ import pytest
 
 from resnet.config import CheckpointError
 from tests.conftest import ROOT
+from train import lab
 from train.finetune import MAX_IMAGES
 from ui.i18n import LANGUAGES, language, text
 
@@ -20,6 +21,10 @@ FAMILIES = {
     "data.": set(re.findall(r'code="(\w+)"', (ROOT / "train" / "data.py").read_text())) | {"data"},
     "zip.": set(re.findall(r'ZipNote\("(\w+)"', (ROOT / "train" / "data.py").read_text())),
 }
+
+
+# The message codes train.lab.describe returns (its English wording is keyed by them; "measure" has two keys of ours).
+LAB_CODES = set(lab._ENGLISH) - {"measure"}
 
 
 def fields(template: str) -> set[tuple[str, str]]:
@@ -58,6 +63,8 @@ def test_no_key_is_unused():
         *(f"arch.rows.{r}" for r in ("layers", "blocks", "stages")),
         *(f"finetune.strategy.{s}" for s in ("head", "last-stage", "full")),
         *(f"finetune.series.{k}" for k in ("train_loss", "val_loss", "train_top1", "val_top1")),
+        *(f"lab.preset.{p}" for p in lab.PRESETS),
+        *(f"lab.{code}" for code in LAB_CODES),
     }
     unused = set(LANGUAGES["en"]) - used - dynamic
     assert not unused, sorted(unused)

@@ -13,6 +13,7 @@ from PIL import Image
 import resnet
 from tests.conftest import ROOT
 from resnet import Classifier
+from resnet.predict import compare_checkpoints
 from resnet.transforms import eval_transform
 from tests.textures import patches
 
@@ -165,3 +166,64 @@ def test_top_k_outside_the_classes_is_refused_not_clamped():
     for bad in (0, 4):
         with pytest.raises(ValueError, match=f"top_k must be between 1 and 3 .*got {bad}"):
             clf.predict(image, top_k=bad)
+
+
+def test_explain_refuses_a_bad_target_before_running_the_network(clf, photos_dir, monkeypatch):
+    def no_network(x):
+        raise AssertionError("the network ran for a target that does not exist")
+
+    monkeypatch.setattr(clf.fast, "forward_features", no_network)
+    for bad in ("unicorn", 1000, -1):
+        with pytest.raises(ValueError, match="unknown label|out of range"):
+            clf.explain(photos_dir / "rocket.jpg", target=bad)
+
+
+def test_compare_checkpoints_runs_each_that_loads_and_says_why_the_others_do_not(hub_models, photos_dir):
+    loaded = {}
+
+    def load(source):
+        if source not in loaded:
+            loaded[source] = Classifier.from_pretrained(source, device="cpu")
+        return loaded[source]
+
+    sources = {"ResNet-18": "timm/resnet18.tv_in1k", "ResNet-34": "timm/resnet34.tv_in1k", "ResNet-50": "timm/resnet50.tv2_in1k",
+               "ResNet-50 (transformers)": "microsoft/resnet-50"}
+    rows = compare_checkpoints(photos_dir / "chelsea.png", sources, load=load)
+    assert [(row["name"], row["source"]) for row in rows] == list(sources.items())
+    r18, r34, r50, hf50 = rows
+    assert r34["reason"] == "not_cached" and "resnet34" in r34["error"]  # offline, and not in the test cache
+    assert all(r34[key] is None for key in ("arch", "label", "probability", "forward_ms", "agrees_with_majority", "agrees_with_deepest"))
+    assert (r18["imagenet_top1"], r34["imagenet_top1"], r50["imagenet_top1"], hf50["imagenet_top1"]) == (69.758, 73.314, 80.858, None)
+    for row, arch in ((r18, "resnet18"), (r50, "resnet50"), (hf50, "resnet50")):
+        label, probability = loaded[row["source"]].predict(photos_dir / "chelsea.png", top_k=1)[0]
+        assert (row["arch"], row["label"], row["reason"], row["error"]) == (arch, label, None, None)
+        assert row["probability"] == pytest.approx(probability, abs=1e-5) and row["forward_ms"] > 0
+        assert row["agrees_with_deepest"] == (label == r50["label"])  # the first ResNet-50 listed is the deepest
+
+
+def constant_classifier(arch: str, answer: str) -> Classifier:
+    """A classifier over ("a", "b", "c") whose logits are fixed by the fc bias: ``answer`` always wins."""
+    labels = ("a", "b", "c")
+    model = resnet.build(arch, num_classes=3, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        model.fc.weight.zero_()
+        model.fc.bias.copy_(torch.tensor([5.0 if label == answer else 0.0 for label in labels]))
+    return Classifier(model, resnet.ModelConfig(arch, labels), device="cpu", fast=False)
+
+
+def test_compare_checkpoints_agreement_majority_and_deepest(photos_dir):
+    says_a, deep_says_b = constant_classifier("resnet18", "a"), constant_classifier("resnet34", "b")
+
+    def load(source):
+        if source == "gone":
+            raise resnet.CheckpointError("no such repo", reason="not_found")
+        return {"x": says_a, "y": says_a, "z": deep_says_b}[source]
+
+    rows = compare_checkpoints(photos_dir / "coins.png", {"one": "x", "two": "y", "deep": "z", "missing": "gone"}, load=load)
+    assert [(r["label"], r["agrees_with_majority"], r["agrees_with_deepest"]) for r in rows] == [
+        ("a", True, False), ("a", True, False), ("b", False, True), (None, None, None)]
+    assert rows[3]["reason"] == "not_found" and rows[0]["probability"] == pytest.approx(np.exp(5) / (np.exp(5) + 2))
+    tie = compare_checkpoints(photos_dir / "coins.png", {"one": "x", "deep": "z"}, load=load)
+    assert [r["agrees_with_majority"] for r in tie] == [False, True]  # one vote each: the deepest's answer counts as the majority
+    with pytest.raises(resnet.ImageError):
+        compare_checkpoints(b"not an image", {"one": "x"}, load=load)

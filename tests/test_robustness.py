@@ -62,7 +62,7 @@ def test_corpus_through_the_app(app_server, tmp_path):
         path.write_bytes(data)
         start = time.monotonic()
         if expected is None:
-            label, _ = client.predict(handle_file(str(path)), DEFAULT, api_name="/classify")
+            label, _, _ = client.predict(handle_file(str(path)), DEFAULT, api_name="/classify")
             assert len(label["confidences"]) == 5, name
         else:
             with pytest.raises(AppError, match=expected):
@@ -70,7 +70,7 @@ def test_corpus_through_the_app(app_server, tmp_path):
         assert time.monotonic() - start < 60, f"{name} took too long"
     assert app_server.proc.poll() is None  # still serving
     assert memory_mb(app_server.proc.pid) < 3000  # the 30000x30000 bomb was never decoded
-    label, _ = client.predict(handle_file(EXAMPLE), DEFAULT, api_name="/classify")
+    label, _, _ = client.predict(handle_file(EXAMPLE), DEFAULT, api_name="/classify")
     assert len(label["confidences"]) == 5
 
 
@@ -213,7 +213,7 @@ def test_concurrent_classify_while_two_sessions_fine_tune(app_server):
         latencies = []
         for _ in range(5):
             start = time.perf_counter()
-            label, _ = client.predict(handle_file(EXAMPLE), DEFAULT, api_name="/classify")
+            label, _, _ = client.predict(handle_file(EXAMPLE), DEFAULT, api_name="/classify")
             assert len(label["confidences"]) == 5
             latencies.append(time.perf_counter() - start)
         return latencies
@@ -226,7 +226,7 @@ def test_concurrent_classify_while_two_sessions_fine_tune(app_server):
     assert names == ["fine-tuned 1: my brick, my grass", "fine-tuned 1: my grass, my gravel"]  # each session its own
     with pytest.raises(AppError, match="not a model of this browser session"):
         finetuners[1].predict(handle_file(EXAMPLE), names[0], api_name="/classify")
-    label, _ = finetuners[1].predict(handle_file(EXAMPLE), names[1], api_name="/classify")
+    label, _, _ = finetuners[1].predict(handle_file(EXAMPLE), names[1], api_name="/classify")
     assert {c["label"] for c in label["confidences"]} == {"my grass", "my gravel"}
 
 
@@ -246,7 +246,7 @@ def test_damaged_checkpoints_are_clear_errors_and_other_models_keep_serving(hub_
         assert "are damaged or do not match its architecture" in str(e.value)
         with pytest.raises(AppError, match="HF_HUB_OFFLINE"):
             client.predict(handle_file(EXAMPLE), "timm/resnet34.tv_in1k", api_name="/classify")
-        label, _ = client.predict(handle_file(EXAMPLE), DEFAULT, api_name="/classify")
+        label, _, _ = client.predict(handle_file(EXAMPLE), DEFAULT, api_name="/classify")
         assert len(label["confidences"]) == 5
 
 

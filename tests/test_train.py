@@ -419,3 +419,47 @@ def test_early_stopping_and_callbacks_stop_training():
     config = TrainConfig(epochs=10, batch_size=8, lr=0.1, channels_last=False, amp="off")
     result = fit(torch.nn.Linear(4, 2), data, None, config, num_classes=2, on_epoch=[stop_at_two])
     assert seen == [1, 2] and len(result.history) == 2 and result.best_top1 is None
+
+
+def test_quarter_turns_are_drawn_from_the_sample_generator_and_cover_all_four():
+    from torchvision.transforms.v2.functional import pil_to_tensor
+
+    from train.augment_extra import RandomRotate90
+
+    image = patches("train", 1, size=24)["brick"][0].crop((0, 0, 24, 16))  # not square: every turn is told apart
+    turn = RandomRotate90(lambda picture, generator: pil_to_tensor(picture))
+    original = pil_to_tensor(image)
+    turns = []
+    for seed in range(40):
+        out = turn(image, torch.Generator().manual_seed(seed))
+        (k,) = [k for k in range(4) if torch.equal(out, torch.rot90(original, k, dims=(1, 2)))]
+        turns.append(k)
+        assert torch.equal(turn(image, torch.Generator().manual_seed(seed)), out)  # the generator alone decides
+    assert set(turns) == {0, 1, 2, 3}
+
+
+def test_full_from_a_random_start_uses_the_scratch_recipe():
+    from train.finetune import SCRATCH, SCRATCH_PREPROCESSING, finetune_defaults
+
+    assert finetune_defaults("resnet18", "full") == STRATEGY_DEFAULTS["scratch"] != STRATEGY_DEFAULTS["full"]
+    assert finetune_defaults("resnet18", "head") == STRATEGY_DEFAULTS["head"]
+    assert finetune_defaults("timm/resnet18.tv_in1k", "full") == STRATEGY_DEFAULTS["full"]
+    with pytest.raises(ValueError, match="'all'"):
+        finetune_defaults("resnet18", "all")
+    # Stopped before its first step: the model as the recipe built it, and the settings it would have trained with.
+    result = train.finetune("resnet18", patches("train", 4, size=48), strategy="full", should_stop=lambda: True, rotate90=True, device="cpu")
+    training = result.classifier.config.training
+    assert (training["epochs"], training["lr"], training["rotate90"]) == (STRATEGY_DEFAULTS["scratch"]["epochs"], STRATEGY_DEFAULTS["scratch"]["lr"], True)
+    assert result.classifier.config.preprocessing == SCRATCH_PREPROCESSING
+    assert all(not block.bn2.weight.any() for stage in (result.classifier.model.layer1, result.classifier.model.layer4) for block in stage)  # zero-init residuals
+    assert SCRATCH.schedule == "cosine" and SCRATCH.warmup_share > 0
+
+
+def test_a_short_run_from_scratch_beats_chance_and_decays_its_learning_rate():
+    result = train.finetune("resnet18", patches("train", 10), strategy="full", epochs=8, held_out=0, device="cpu")
+    lrs = [record["lr"] for record in result.history]
+    peak = STRATEGY_DEFAULTS["scratch"]["lr"]
+    assert max(lrs) <= peak and lrs == sorted(lrs, reverse=True) and lrs[-1] < 0.1 * peak  # cosine decay to near zero
+    held_out = patches("val", 10, seed=1)
+    right = sum(top[0][0] == name for name, images in held_out.items() for top in result.classifier.predict_batch(images, top_k=1))
+    assert right >= 16  # of 30 unseen patches (chance: 10; seed 0 gets 20)

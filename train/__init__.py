@@ -4,10 +4,30 @@ Example:
     >>> import train
     >>> result = train.finetune("resnet18", {"cats": cat_images, "dogs": dog_images})  # doctest: +SKIP
     >>> result.classifier.predict("photo.jpg")  # doctest: +SKIP
+    >>> result.mistakes(limit=12)  # doctest: +SKIP
 """
 
+from .checks import DataCheckError, Problem, check_samples
 from .data import DataError
-from .finetune import MAX_IMAGES, STRATEGIES, FinetuneResult, finetune
+from .finetune import MAX_IMAGES, STRATEGIES, FinetuneResult, finetune, finetune_defaults
 from .loop import FitResult, TrainConfig, evaluate, fit
+from .mistakes import Mistake, filter_mistakes, held_out_mistakes
 
-__all__ = ["DataError", "FinetuneResult", "FitResult", "MAX_IMAGES", "STRATEGIES", "TrainConfig", "evaluate", "finetune", "fit"]
+__all__ = [
+    "DataCheckError",
+    "DataError",
+    "FinetuneResult",
+    "FitResult",
+    "MAX_IMAGES",
+    "Mistake",
+    "Problem",
+    "STRATEGIES",
+    "TrainConfig",
+    "check_samples",
+    "evaluate",
+    "filter_mistakes",
+    "finetune",
+    "finetune_defaults",
+    "fit",
+    "held_out_mistakes",
+]

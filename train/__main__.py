@@ -8,6 +8,14 @@ Several processes with DistributedDataParallel (gloo on CPU, nccl on CUDA):
 
 Interrupted? Run the same command with --resume: it continues from the last complete epoch.
 
+Presets (train/presets.py; flags given as well override the preset's values):
+    python -m train --preset seed-tiny-imagenet --data DIR --out runs/seed     # the tutorial as written
+    python -m train --preset tiny-imagenet --data DIR --out runs/tiny          # our recipe on a GPU
+
+On CUDA, --pipeline auto decodes images to uint8 in --workers processes and crops, flips and
+normalises whole batches on the GPU; --data-on-device auto keeps a set that fits there after
+decoding it once. docs/GPU.md says what each setting does.
+
 DIR is either an ImageFolder tree (DIR/<class>/<image>; with DIR/train and DIR/val
 subfolders those are the splits, else --val-split holds out a stratified share)
 or the Tiny ImageNet layout (wnids.txt, train/<wnid>/images, val/val_annotations.txt).
@@ -25,7 +33,7 @@ import types
 import typing
 from dataclasses import MISSING, fields
 from pathlib import Path
-from typing import Any, Optional, Sequence, Union
+from typing import Any, Callable, Optional, Sequence, Union
 
 import torch
 import torch.distributed as dist
@@ -34,15 +42,18 @@ from torch.nn.parallel import DistributedDataParallel
 from resnet import ARCHS, Classifier, build
 from resnet.config import CheckpointError, ModelConfig
 from resnet.hub import load_checkpoint
-from resnet.transforms import Preprocessing, eval_transform
+from resnet.transforms import Preprocessing
 from resnet.devices import default_device
 
-from .augment import AugmentedSubset, RandomCropFlip
 from .data import DataError, TransformedSubset, image_folder, is_tiny_imagenet, stratified_split, tiny_imagenet
-from .loop import TrainConfig, fit, latest_checkpoint, set_trainable
+from .gpu import PipelineConfig, prepare_inputs
+from .loop import FitResult, TrainConfig, fit, latest_checkpoint, set_trainable
+from .presets import PRESETS, preset
+
+CONFIGS = (TrainConfig, PipelineConfig)  # every field of these is a flag
 
 def build_parser() -> argparse.ArgumentParser:
-    """The command line; the optimisation flags, their types, defaults and help come from ``TrainConfig``."""
+    """The command line; the optimisation and pipeline flags, their types, defaults and help come from ``CONFIGS``."""
     parser = argparse.ArgumentParser(
         prog="python -m train", description=__doc__.split("\n\n")[0], epilog=__doc__.split("\n\n", 1)[1], formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -50,38 +61,48 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", required=True, help="output folder for the model, checkpoints and metrics")
     parser.add_argument("--arch", choices=ARCHS, default="resnet18", help="architecture (default resnet18)")
     parser.add_argument("--weights", default=None, help="start from these weights: Hub repo id (optionally @revision) or local folder; default: random initialisation")
+    parser.add_argument("--preset", choices=list(PRESETS), default=None, help="; ".join(f"{p.name}: {p.summary}" for p in PRESETS.values()))
     parser.add_argument("--input-size", type=int, default=None, help="crop size in pixels (default: the weights' own, else 224; 64 suits Tiny ImageNet)")
+    parser.add_argument("--resize-size", type=int, default=None, help="shorter side before the centre crop, in pixels (default: in the weights' proportion to the crop)")
     parser.add_argument("--val-split", type=float, default=0.1, help="share held out when DIR has no val split (default 0.1; 0 holds out nothing)")
     parser.add_argument("--freeze", choices=["none", "stem", "backbone", "last-stage"], default="none", help="parameters to keep fixed: none, stem (conv1, bn1), backbone (all but fc), last-stage (all but layer4 and fc)")
     parser.add_argument("--resume", action="store_true", help="continue from the last complete epoch in --out")
     parser.add_argument("--push-to-hub", metavar="REPO", default=None, help="upload the best model to this Hub repo when done (token: HF_TOKEN or `hf auth login`)")
     parser.add_argument("--device", default=None, help="cpu, cuda or mps (default: the best available)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
-    hints = typing.get_type_hints(TrainConfig)
-    for f in fields(TrainConfig):
-        if f.default is MISSING or "help" not in f.metadata:
-            raise TypeError(f"TrainConfig.{f.name} needs a default and metadata={{'help': ...}} to be a flag")
-        flag, text = "--" + f.name.replace("_", "-"), f"{f.metadata['help']} (default {f.default})"
-        kind = _flag_type(f.name, hints[f.name])
-        if kind is bool:
-            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=f.default, help=text)
-        else:
-            parser.add_argument(flag, type=kind, default=f.default, help=text)
+    for config in CONFIGS:
+        hints = typing.get_type_hints(config)
+        for f in fields(config):
+            if f.default is MISSING or "help" not in f.metadata:
+                raise TypeError(f"{config.__name__}.{f.name} needs a default and metadata={{'help': ...}} to be a flag")
+            flag, text = "--" + f.name.replace("_", "-"), f"{f.metadata['help']} (default {f.default})"
+            kind = _flag_type(f"{config.__name__}.{f.name}", hints[f.name])
+            if kind is bool:
+                parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=f.default, help=text)
+            else:
+                parser.add_argument(flag, type=kind, default=f.default, help=text)
     return parser
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
-    """Parse ``argv`` (default: ``sys.argv[1:]``) with ``build_parser()``."""
-    return build_parser().parse_args(argv)
+    """Parse ``argv`` (default: ``sys.argv[1:]``) with ``build_parser()``; a ``--preset``'s values replace the defaults."""
+    parser = build_parser()
+    # A first pass for --preset alone: its values become defaults, so flags given explicitly still win.
+    chooser = argparse.ArgumentParser(add_help=False)
+    chooser.add_argument("--preset", choices=list(PRESETS), default=None)
+    chosen, _ = chooser.parse_known_args(argv)
+    if chosen.preset is not None:
+        parser.set_defaults(**preset(chosen.preset).values)
+    return parser.parse_args(argv)
 
 
 def _flag_type(name: str, hint: Any) -> type:
-    """The argparse type of a ``TrainConfig`` field: ``bool``, ``int``, ``float`` or ``str``, unwrapping ``Optional``."""
+    """The argparse type of the config field ``name``: ``bool``, ``int``, ``float`` or ``str``, unwrapping ``Optional``."""
     if typing.get_origin(hint) in (Union, types.UnionType):
         present = [a for a in typing.get_args(hint) if a is not type(None)]
         hint = present[0] if len(present) == 1 else hint
     if hint not in (bool, int, float, str):
-        raise TypeError(f"TrainConfig.{name} has type {hint}; a flag needs bool, int, float or str (or Optional of one)")
+        raise TypeError(f"{name} has type {hint}; a flag needs bool, int, float or str (or Optional of one)")
     return hint
 
 
@@ -113,7 +134,36 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 def _run(args: argparse.Namespace, device: torch.device, rank: int, world_size: int) -> int:
+    result = run(args, device=device, rank=rank, world_size=world_size)
+    if rank == 0:
+        best = f"best held-out top-1 {result.best_top1:.3f} at epoch {result.best_epoch}" if result.best_top1 is not None else "no held-out data"
+        print(f"done: {len(result.history)} epochs{' (stopped early)' if result.stopped_early else ''}, {best}; model in {args.out}")
+        if args.push_to_hub:
+            url = Classifier.from_pretrained(args.out, device="cpu").push_to_hub(args.push_to_hub)
+            print(f"pushed to {url}")
+    return 0
+
+
+def run(
+    args: argparse.Namespace, *, device: torch.device, rank: int = 0, world_size: int = 1, on_epoch: Sequence[Callable[[dict[str, Any]], Any]] = ()
+) -> FitResult:
+    """Train as ``args`` (from ``parse_args``) say, on ``device``; the process group, if any, is already up.
+
+    Args:
+        args: the parsed command line.
+        device: where to train.
+        rank: this process's place in a distributed run.
+        world_size: the number of processes in it.
+        on_epoch: called with each epoch's record after it is logged (see ``fit``).
+
+    Returns:
+        What ``fit`` returned; the model, checkpoints and metrics are in ``args.out``.
+    """
     config = TrainConfig(**{f.name: getattr(args, f.name) for f in fields(TrainConfig)})
+    pipeline = PipelineConfig(**{f.name: getattr(args, f.name) for f in fields(PipelineConfig)})
+    if device.type == "cuda":
+        # Every batch has one shape: cuDNN's autotuning pays for itself within the first steps (at the cost of bitwise repeatability).
+        torch.backends.cudnn.benchmark = True
     out = Path(args.out)
     log = print if rank == 0 else (lambda *a, **k: None)
 
@@ -132,10 +182,8 @@ def _run(args: argparse.Namespace, device: torch.device, rank: int, world_size: 
         model, model_config = _initial_model(args, labels, torch.Generator().manual_seed(config.seed))
     set_trainable(model, args.freeze)
 
-    # Augmentation seeded per (seed, epoch, image): the same on a resumed run, whatever the number of workers.
-    train_data = AugmentedSubset(train_data.dataset, train_data.indices, RandomCropFlip(model_config.preprocessing), seed=config.seed)
-    if val_data is not None:
-        val_data.transform = eval_transform(model_config.preprocessing)
+    # Augmentation seeded per (seed, epoch, image) on the CPU, per (seed, epoch, rank) on the device: the same on a resumed run.
+    inputs = prepare_inputs(train_data, val_data, model_config.preprocessing, pipeline, device=device, seed=config.seed, workers=config.workers)
     model.to(device)
     if config.channels_last and device.type != "mps":
         model.to(memory_format=torch.channels_last)
@@ -143,30 +191,25 @@ def _run(args: argparse.Namespace, device: torch.device, rank: int, world_size: 
 
     log(
         f"{model_config.arch}: {len(labels)} classes, {len(train_data)} training / {len(val_data) if val_data else 0} held-out images, "
-        f"device {device}, {world_size} process(es)"
+        f"device {device}, {world_size} process(es); {inputs.summary}"
     )
-    result = fit(
+    return fit(
         wrapped,
-        train_data,
-        val_data,
+        inputs.train,
+        inputs.val,
         config,
         num_classes=len(labels),
         device=device,
         out_dir=out,
         model_config=model_config,
         resume=args.resume,
-        on_epoch=[lambda r: log(_format_record(r))],
+        on_epoch=[lambda r: log(_format_record(r)), *on_epoch],
         progress=not args.no_progress,
         rank=rank,
         world_size=world_size,
+        transforms=inputs.transforms,
+        compile=pipeline.compile,
     )
-    if rank == 0:
-        best = f"best held-out top-1 {result.best_top1:.3f} at epoch {result.best_epoch}" if result.best_top1 is not None else "no held-out data"
-        log(f"done: {len(result.history)} epochs{' (stopped early)' if result.stopped_early else ''}, {best}; model in {out}")
-        if args.push_to_hub:
-            url = Classifier.from_pretrained(out, device="cpu").push_to_hub(args.push_to_hub)
-            log(f"pushed to {url}")
-    return 0
 
 
 def _datasets(data: Path, val_split: float, seed: int) -> tuple[TransformedSubset, Optional[TransformedSubset]]:
@@ -194,10 +237,11 @@ def _initial_model(args: argparse.Namespace, labels: tuple[str, ...], generator:
             model.reset_classifier(len(labels), generator=generator)
     else:
         model, preprocessing = build(args.arch, num_classes=len(labels), generator=generator), Preprocessing()
-    if args.input_size:
+    if args.input_size or args.resize_size:
+        crop = args.input_size or preprocessing.crop_size
         preprocessing = Preprocessing(
-            crop_size=args.input_size,
-            resize_size=round(args.input_size * preprocessing.resize_size / preprocessing.crop_size),
+            crop_size=crop,
+            resize_size=args.resize_size or round(crop * preprocessing.resize_size / preprocessing.crop_size),
             interpolation=preprocessing.interpolation,
             mean=preprocessing.mean,
             std=preprocessing.std,

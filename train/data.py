@@ -19,6 +19,7 @@ from pathlib import Path
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Optional, Sequence
 
+import numpy as np
 import torch
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
@@ -36,6 +37,9 @@ __all__ = [
     "in_memory",
     "stratified_split",
     "make_loader",
+    "auto_workers",
+    "Uint8Image",
+    "decode_to_tensors",
     "random_patches",
     "read_zip_samples",
 ]
@@ -270,7 +274,11 @@ def make_loader(
     ``world_size > 1`` a ``DistributedSampler`` gives each rank its share. Worker
     processes are seeded from the same generator; augmentation that must not depend
     on which worker loads a sample seeds itself per sample (``train.augment``).
+    ``workers=-1`` starts ``auto_workers()`` of them.
     """
+    if workers < -1:
+        raise ValueError(f"workers must be -1 (one per CPU) or at least 0, got {workers}")
+    workers = auto_workers() if workers == -1 else workers
     sampler = None
     if world_size > 1 and shuffle:
         sampler = DistributedSampler(dataset, num_replicas=world_size, rank=rank, shuffle=True, seed=seed, drop_last=drop_last)
@@ -287,6 +295,52 @@ def make_loader(
         generator=generator,
         drop_last=drop_last and sampler is None,
     )
+
+
+def auto_workers() -> int:
+    """DataLoader workers for this machine: one per CPU this process may use, less one for the training loop (1 to 32)."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, min(cpus - 1, 32))  # beyond 32, worker start-up and memory outweigh the decoding gained
+
+
+class Uint8Image:
+    """A transform: RGB PIL image -> uint8 tensor (3, H, W), after ``geometry`` (e.g. ``resnet.transforms.geometry_transform``).
+
+    What the device pipeline (``train.gpu``) loads: a quarter of float32's bytes, augmented on the device.
+    """
+
+    def __init__(self, geometry: Optional[Callable[[Image.Image], Image.Image]] = None) -> None:
+        self.geometry = geometry
+
+    def __call__(self, image: Image.Image) -> torch.Tensor:
+        """The image's pixels, channels first."""
+        image = self.geometry(image) if self.geometry is not None else image
+        return torch.from_numpy(np.array(image, dtype=np.uint8)).permute(2, 0, 1)
+
+
+def decode_to_tensors(dataset: Dataset, *, workers: int = 0, batch_size: int = 256) -> tuple[torch.Tensor, torch.Tensor]:
+    """Read every item of ``dataset`` (uint8 tensors of one shape, e.g. through ``Uint8Image``) into one tensor.
+
+    Returns:
+        ``(images, targets)``: uint8 (N, 3, H, W) and int64 (N,), on the CPU, in the data set's order.
+
+    Raises:
+        ValueError: the data set is empty or does not yield uint8 tensors.
+    """
+    if len(dataset) == 0:
+        raise ValueError("cannot decode an empty dataset")
+    images: Optional[torch.Tensor] = None
+    targets = torch.empty(len(dataset), dtype=torch.int64)
+    done = 0
+    for x, y in make_loader(dataset, batch_size, shuffle=False, workers=workers):
+        if x.dtype != torch.uint8:
+            raise ValueError(f"expected uint8 images (use train.data.Uint8Image), got {x.dtype}")
+        if images is None:  # allocated once, at the first batch's shape: no list of batches to concatenate
+            images = torch.empty((len(dataset), *x.shape[1:]), dtype=torch.uint8)
+        images[done : done + len(x)] = x
+        targets[done : done + len(x)] = torch.as_tensor(y)
+        done += len(x)
+    return images, targets
 
 
 def random_patches(
@@ -309,13 +363,26 @@ def random_patches(
 
 
 def read_zip_samples(
-    path: str | os.PathLike, *, max_images: int, max_bytes: int = MAX_ZIP_BYTES, max_ratio: float = MAX_ZIP_RATIO
+    path: str | os.PathLike,
+    *,
+    max_images: int,
+    max_bytes: int = MAX_ZIP_BYTES,
+    max_ratio: float = MAX_ZIP_RATIO,
+    class_folders: bool = True,
 ) -> tuple[dict[str, list[io.BytesIO]], list[ZipNote]]:
     """Images from a zip of class folders (``cats/1.jpg``, ``dogs/2.png``; one enclosing folder is fine), in memory.
 
     Nothing is extracted to disk. Members with absolute or ``..`` paths, symlinks,
     nested archives, non-image files and files outside a class folder are skipped
     and reported.
+
+    Args:
+        path: the zip file.
+        max_images: most images read; more raise ``DataError``.
+        max_bytes: most bytes all members may expand to.
+        max_ratio: most one member may expand relative to its compressed size.
+        class_folders: ``False`` reads a zip of loose photos: images at any depth are kept (under
+            the key of their folder inside the zip, ``""`` at the top), with the same limits.
 
     Returns:
         ``({class name: [image bytes, named]}, [notes on what was skipped])``.
@@ -348,7 +415,7 @@ def read_zip_samples(
                 notes.append(ZipNote("nested_archive", name))
             elif not name.lower().endswith(IMAGE_EXTENSIONS):
                 notes.append(ZipNote("not_image", name))
-            elif len(parts) != 2:
+            elif class_folders and len(parts) != 2:
                 notes.append(ZipNote("no_class", name))
             elif m.compress_size and m.file_size / m.compress_size > max_ratio:
                 raise DataError(f"{name} expands {m.file_size / m.compress_size:.0f}-fold: refusing a possible zip bomb", code="zip_bomb", name=name)
@@ -361,8 +428,10 @@ def read_zip_samples(
                 if len(data) > m.file_size:
                     raise DataError(f"{name} is larger than its zip header says: refusing a malformed archive", code="zip_malformed", name=name)
                 image = io.BytesIO(data)
-                image.name = parts[1]
-                samples.setdefault(parts[0], []).append(image)
+                image.name = parts[-1]
+                samples.setdefault("/".join(parts[:-1]), []).append(image)  # with class folders: the class
+    if not samples and not class_folders:
+        raise DataError("the zip holds no images" + (f"; {notes[0]}" if notes else ""), code="zip_no_images")
     if not samples:
         raise DataError("the zip holds no images in class folders (expected <class>/<image>.jpg)" + (f"; {notes[0]}" if notes else ""), code="zip_empty")
     return samples, notes

@@ -6,16 +6,21 @@ Strategies:
                   up front and the head trains on those, so each epoch costs almost nothing.
     "last-stage"  also train layer4.
     "full"        train everything, the backbone at a tenth of the head's learning rate.
+
+"full" from a random initialisation (an architecture name) trains from scratch, with a recipe
+of its own (``SCRATCH``). Before training, ``train.checks`` looks at the data: its errors stop
+the fine-tune (``DataCheckError``), its warnings come back in ``FinetuneResult.warnings``.
 """
 
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Optional, Sequence
 
 import numpy as np
 import torch
+from PIL import Image
 from torch import nn
 from torch.utils.data import Dataset, TensorDataset
 
@@ -26,10 +31,16 @@ from resnet.config import ModelConfig
 from resnet.transforms import Preprocessing, eval_transform
 
 from .augment import AugmentedSubset, RandomCropFlip
+from .augment_extra import RandomRotate90
+from .checks import DataCheckError, Problem, check_decoded
 from .data import TransformedSubset, in_memory, make_loader, stratified_split
 from .loop import TrainConfig, fit, set_trainable
+from .mistakes import Mistake, held_out_mistakes
 
-__all__ = ["FinetuneResult", "finetune", "MAX_IMAGES", "STRATEGIES", "STRATEGY_DEFAULTS"]
+__all__ = [
+    "FINETUNE", "FinetuneResult", "MAX_IMAGES", "Recipe", "SCRATCH", "SCRATCH_PREPROCESSING", "STRATEGIES", "STRATEGY_DEFAULTS",
+    "finetune", "finetune_defaults",
+]
 
 MAX_IMAGES = 500  # a fine-tune in the app must finish in minutes on a laptop CPU
 STRATEGIES = ("head", "last-stage", "full")
@@ -38,8 +49,29 @@ STRATEGY_DEFAULTS = {
     "head": {"epochs": 20, "lr": 3e-3},
     "last-stage": {"epochs": 6, "lr": 1e-3},
     "full": {"epochs": 6, "lr": 1e-3},
+    "scratch": {"epochs": 20, "lr": 2e-3},  # "full" from a random initialisation: see SCRATCH
 }
 BACKBONE_LR_SCALE = 0.1  # "full": the pretrained backbone moves ten times slower than the new head
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """What else, besides epochs and learning rate, differs between fine-tuning a trained network and training one from scratch."""
+
+    schedule: str  # TrainConfig.schedule
+    warmup_share: float  # linear warm-up, as a share of all epochs
+    weight_decay: float  # AdamW's
+    crop_scale: tuple[float, float]  # RandomCropFlip's range of the crop's share of the image area
+    batch_size: int  # images per step unless finetune is given another
+
+
+FINETUNE = Recipe(schedule="constant", warmup_share=0.0, weight_decay=1e-4, crop_scale=(0.08, 1.0), batch_size=32)
+# From scratch, on a few dozen photos: a random network needs warm-up before full steps (its first gradients are
+# large and noisy) and a decay to settle; strong weight decay and crops that keep at least a quarter of the photo
+# stand in for the data it lacks; smaller batches give it more steps per epoch.
+SCRATCH = Recipe(schedule="cosine", warmup_share=0.1, weight_decay=0.05, crop_scale=(0.25, 1.0), batch_size=16)
+# A random start owes nothing to 224 px: at 112 px an epoch costs a quarter as much, which buys the extra epochs.
+SCRATCH_PREPROCESSING = Preprocessing.from_crop_pct(112, 0.875)
 
 Progress = Callable[[dict[str, Any]], None]
 
@@ -55,6 +87,9 @@ class FinetuneResult:
         confusion: held-out counts, rows = true label, columns = predicted label.
         stopped: ``should_stop`` ended the fine-tune before its last epoch was complete.
         stopped_epoch: the epoch (1-based) it ended in, which ``history`` leaves out.
+        held_out: the held-out images (upright RGB, as given) with their label indices; they are
+            the full decoded photos, so keep a result only as long as its gallery is needed.
+        warnings: what ``train.checks`` found doubtful in the data (training went ahead).
     """
 
     classifier: Classifier
@@ -63,10 +98,35 @@ class FinetuneResult:
     confusion: np.ndarray
     stopped: bool = False
     stopped_epoch: Optional[int] = None
+    held_out: list[tuple[Image.Image, int]] = field(default_factory=list, repr=False)
+    warnings: list[Problem] = field(default_factory=list)
 
     @property
     def labels(self) -> list[str]:
+        """Class names in output order."""
         return self.classifier.labels
+
+    def mistakes(self, *, limit: int = 24) -> list[Mistake]:
+        """The held-out images the fine-tuned model gets wrong (``train.mistakes.held_out_mistakes``)."""
+        by_label: dict[str, list[Image.Image]] = {label: [] for label in self.labels}
+        for image, target in self.held_out:
+            by_label[self.labels[target]].append(image)
+        return held_out_mistakes(self.classifier, by_label, limit=limit)
+
+
+def finetune_defaults(source: Classifier | str, strategy: str) -> dict[str, Any]:
+    """The epochs and learning rate ``finetune`` uses for this start and strategy when they are not given.
+
+    Raises:
+        ValueError: an unknown strategy.
+    """
+    if strategy not in STRATEGIES:
+        raise ValueError(f"strategy must be one of {', '.join(STRATEGIES)}, got {strategy!r}")
+    return dict(STRATEGY_DEFAULTS["scratch" if _from_scratch(source, strategy) else strategy])
+
+
+def _from_scratch(source: Classifier | str, strategy: str) -> bool:
+    return strategy == "full" and isinstance(source, str) and source in ARCHS
 
 
 def finetune(
@@ -76,11 +136,12 @@ def finetune(
     strategy: str = "head",
     epochs: Optional[int] = None,
     lr: Optional[float] = None,
-    batch_size: int = 32,
+    batch_size: Optional[int] = None,
     held_out: float = 0.2,
     seed: int = 0,
     views: int = 4,
     cache_features: bool = True,
+    rotate90: bool = False,
     device: Optional[str | torch.device] = None,
     on_progress: Optional[Progress] = None,
     should_stop: Optional[Callable[[], bool]] = None,
@@ -92,10 +153,10 @@ def finetune(
             architecture name such as ``"resnet18"`` (random initialisation: works offline).
         samples: ``{class name: [images]}`` or ``[(image, class name)]``; images as
             ``resnet.load_image`` accepts them. At most ``MAX_IMAGES``.
-        strategy: ``"head"``, ``"last-stage"`` or ``"full"``.
-        epochs: at least 1; None: the strategy's default (``STRATEGY_DEFAULTS``).
-        lr: None: the strategy's default.
-        batch_size: images (or cached feature vectors) per step.
+        strategy: ``"head"``, ``"last-stage"`` or ``"full"`` ("full" from an architecture name trains from scratch).
+        epochs: at least 1; None: the default for the start and strategy (``finetune_defaults``).
+        lr: None: the default for the start and strategy.
+        batch_size: images (or cached feature vectors) per step; None: 16 from scratch, else 32.
         held_out: share of each class kept for evaluation.
         seed: makes the split, the augmentation, the order and a random initialisation repeatable.
             They are drawn from generators of their own, so torch's global one is left alone
@@ -103,6 +164,8 @@ def finetune(
         views: "head" only: augmented views per training image whose features are cached.
         cache_features: "head" only: False runs the frozen backbone every epoch instead
             (slower, same result; kept to measure the difference).
+        rotate90: also turn training images by random quarter turns; only for classes that look
+            the same whatever way up (textures, cells, aerial views).
         device: default: CUDA, then MPS, then CPU.
         on_progress: called with plain dicts: ``{"stage": "features", "progress": f}``
             while features are computed, then each epoch's record with ``"stage": "train"``.
@@ -115,11 +178,12 @@ def finetune(
     Raises:
         ValueError: an unknown strategy, ``epochs`` below 1 or ``views`` below 1.
         train.data.DataError: fewer than two classes, a class without images, too many
-            images, or unreadable images (named).
+            images, or unreadable images (named); ``train.checks.DataCheckError`` (a ``DataError``)
+            for the errors ``train.checks`` finds, such as a class with a single image.
     """
-    if strategy not in STRATEGIES:
-        raise ValueError(f"strategy must be one of {', '.join(STRATEGIES)}, got {strategy!r}")
-    defaults = STRATEGY_DEFAULTS[strategy]
+    defaults = finetune_defaults(source, strategy)  # raises for an unknown strategy
+    scratch = _from_scratch(source, strategy)
+    recipe = SCRATCH if scratch else FINETUNE
     if epochs is None:
         epochs = defaults["epochs"]
     elif epochs < 1:
@@ -127,15 +191,19 @@ def finetune(
     lr = defaults["lr"] if lr is None else lr  # TrainConfig rejects lr <= 0, naming it
     if views < 1:
         raise ValueError(f"views must be at least 1, got {views}")
-    data = in_memory(samples, max_images=MAX_IMAGES)
+    grouped = samples if isinstance(samples, Mapping) else _by_class(samples)
+    data = in_memory(grouped, max_images=MAX_IMAGES)
     device = torch.device(device) if device is not None else default_device()
     generator = torch.Generator().manual_seed(seed)  # a random initialisation's numbers: see ``seed`` above
-    model, arch, preprocessing, base = _starting_point(source, generator)
+    model, arch, preprocessing, base = _starting_point(source, generator, scratch=scratch)
+    problems = check_decoded(grouped, data, min_side=preprocessing.crop_size)
+    if any(p.severity == "error" for p in problems):
+        raise DataCheckError([p for p in problems if p.severity == "error"])
     labels = tuple(data.classes)
     num_classes = len(labels)
     config = TrainConfig(
-        epochs=epochs, batch_size=batch_size, lr=lr, optimizer="adamw", weight_decay=1e-4, schedule="constant",
-        warmup_epochs=0, label_smoothing=0.1, seed=seed,
+        epochs=epochs, batch_size=recipe.batch_size if batch_size is None else batch_size, lr=lr, optimizer="adamw",
+        weight_decay=recipe.weight_decay, schedule=recipe.schedule, warmup_epochs=recipe.warmup_share * epochs, label_smoothing=0.1, seed=seed,
     )
     train_idx, val_idx = stratified_split(data.targets, held_out, seed)
     report = on_progress or (lambda record: None)
@@ -146,7 +214,9 @@ def finetune(
     model.reset_classifier(num_classes, generator=generator)
     model.to(device)
     groups = None
-    augment = RandomCropFlip(preprocessing)
+    augment: Any = RandomCropFlip(preprocessing, scale=recipe.crop_scale)
+    if rotate90:
+        augment = RandomRotate90(augment)
     if strategy == "head" and cache_features:
         # The frozen backbone runs once; the head alone is trained, on its outputs. Each view of an image is its own sample.
         views_set = AugmentedSubset(data, [i for i in train_idx for _ in range(views)], augment, seed=seed)
@@ -155,7 +225,7 @@ def finetune(
         trained, config.channels_last, config.amp = model.fc, False, "off"
     else:
         set_trainable(model, {"head": "backbone", "last-stage": "last-stage", "full": "none"}[strategy])
-        if strategy == "full":
+        if strategy == "full" and not scratch:  # from scratch there is no trained backbone to protect
             backbone = [p for name, p in model.named_parameters() if not name.startswith("fc.")]
             groups = [{"params": backbone, "lr_scale": BACKBONE_LR_SCALE}, {"params": list(model.fc.parameters())}]
         train_set = AugmentedSubset(data, train_idx, augment, seed=seed)
@@ -180,20 +250,35 @@ def finetune(
         "images": len(data),
         "held_out_images": len(val_idx),
         "held_out_top1": round(last["val_top1"], 4) if "val_top1" in last else None,
+        "rotate90": rotate90,
     }
     classifier = Classifier(model, ModelConfig(arch, labels, preprocessing, training=training), device=device)
-    return FinetuneResult(classifier, history, per_class, confusion, stopped=fitted.stopped, stopped_epoch=fitted.stopped_epoch)
+    return FinetuneResult(
+        classifier, history, per_class, confusion, stopped=fitted.stopped, stopped_epoch=fitted.stopped_epoch,
+        held_out=[data.items[i] for i in val_idx], warnings=problems,
+    )
 
 
-def _starting_point(source: Classifier | str, generator: torch.Generator) -> tuple[nn.Module, str, Preprocessing, str]:
+def _by_class(pairs: Sequence[tuple[Any, str]]) -> dict[str, list[Any]]:
+    """``[(image, class name)]`` as ``{class name: [images]}``, classes in order of first appearance."""
+    grouped: dict[str, list[Any]] = {}
+    for image, name in pairs:
+        grouped.setdefault(name, []).append(image)
+    return grouped
+
+
+def _starting_point(source: Classifier | str, generator: torch.Generator, *, scratch: bool) -> tuple[nn.Module, str, Preprocessing, str]:
     """A private copy of the model to fine-tune, its arch, its preprocessing and where it came from.
 
-    A random initialisation (``source`` an architecture name) draws from ``generator``.
+    A random initialisation (``source`` an architecture name) draws from ``generator``; from ``scratch``
+    it zeroes each block's last norm (Goyal et al., 2017: every block starts as the identity, which
+    steadies the first steps) and takes the smaller ``SCRATCH_PREPROCESSING``.
     """
     if isinstance(source, Classifier):
         return copy.deepcopy(source.model).cpu(), source.config.arch, source.config.preprocessing, source.config.source or source.config.arch
     if source in ARCHS:
-        return build(source, generator=generator), source, Preprocessing(), f"{source} (random initialisation)"
+        model = build(source, generator=generator, zero_init_residual=scratch)
+        return model, source, SCRATCH_PREPROCESSING if scratch else Preprocessing(), f"{source} (random initialisation)"
     model, config = load_checkpoint(str(source))  # not Classifier.from_pretrained: its inference fast path would go unused
     return model, config.arch, config.preprocessing, config.source
 

@@ -5,6 +5,11 @@ several under ``torchrun``), and the app's short fine-tunes (with other defaults
 With ``out_dir`` it writes a checkpoint per epoch and the metrics (see
 ``train.checkpoint`` for the layout), and ``resume`` continues from the last one.
 
+On a GPU the loop keeps the device fed: batches are copied without blocking from pinned
+memory, may be augmented there (``transforms``, see ``train.gpu``) or already lie there whole
+(``train.gpu.DeviceTensorSet``); the optimiser is fused where torch has a fused kernel; losses and
+counts are summed on the device and read once an epoch, so the host never waits on a step.
+
 Nothing here touches a global random generator: the data order comes from the
 loader's own generator, augmentation from the data set's (``train.augment``), both
 seeded from ``(seed, epoch)``. That is what makes a resumed run repeat an
@@ -30,7 +35,7 @@ from resnet.devices import autocast_dtype
 
 from . import checkpoint
 from .checkpoint import RunState, latest_checkpoint
-from .data import make_loader
+from .gpu import BatchAugment, DeviceTransforms, batches, epoch_generator
 
 __all__ = ["TrainConfig", "FitResult", "fit", "evaluate", "lr_at", "set_trainable", "latest_checkpoint"]
 
@@ -49,7 +54,7 @@ class TrainConfig:
     epochs: int = _option(10, "number of epochs")
     batch_size: int = _option(64, "images per optimiser step, per process")
     lr: float = _option(0.1, "peak learning rate")  # SGD at batch 256 (Goyal et al.); scale it with the batch size
-    optimizer: str = _option("sgd", "sgd (Nesterov momentum) or adamw")
+    optimizer: str = _option("sgd", "sgd (Nesterov momentum), adamw, or adam (L2 weight decay, as torch.optim.Adam)")
     momentum: float = _option(0.9, "SGD momentum")
     weight_decay: float = _option(1e-4, "weight decay")
     schedule: str = _option("cosine", "cosine (after warm-up) or constant")
@@ -61,17 +66,19 @@ class TrainConfig:
     grad_clip: Optional[float] = _option(None, "clip the global gradient norm to this value")
     early_stopping: Optional[int] = _option(None, "stop after this many epochs without a better held-out top-1")
     seed: int = _option(0, "random seed (data order, augmentation, split)")
-    workers: int = _option(0, "DataLoader worker processes")
+    workers: int = _option(0, "DataLoader worker processes (-1: one per CPU, less one)")
 
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.batch_size < 1 or self.lr <= 0:
             raise ValueError(f"epochs, batch_size and lr must be positive, got {self.epochs}, {self.batch_size}, {self.lr}")
-        if self.optimizer not in ("sgd", "adamw"):
-            raise ValueError(f"optimizer must be 'sgd' or 'adamw', got {self.optimizer!r}")
+        if self.optimizer not in ("sgd", "adamw", "adam"):
+            raise ValueError(f"optimizer must be 'sgd', 'adamw' or 'adam', got {self.optimizer!r}")
         if self.schedule not in ("cosine", "constant"):
             raise ValueError(f"schedule must be 'cosine' or 'constant', got {self.schedule!r}")
         if self.amp not in ("auto", "bf16", "fp16", "off"):
             raise ValueError(f"amp must be 'auto', 'bf16', 'fp16' or 'off', got {self.amp!r}")
+        if self.workers < -1:
+            raise ValueError(f"workers must be -1 (one per CPU) or at least 0, got {self.workers}")
 
 
 @dataclass
@@ -143,30 +150,40 @@ def evaluate(
     amp_dtype: Optional[torch.dtype] = None,
     channels_last: bool = False,
     workers: int = 0,
+    transform: Optional[BatchAugment] = None,
 ) -> dict[str, Any]:
-    """Loss, top-1, top-5 and the confusion matrix (rows: true class, columns: predicted) on ``dataset``."""
+    """Loss, top-1, top-5 and the confusion matrix (rows: true class, columns: predicted) on ``dataset``.
+
+    ``dataset`` may be a ``train.gpu.DeviceTensorSet``; ``transform`` (a deterministic
+    ``train.gpu.BatchAugment``) turns its uint8 batches into the network's input on ``device``.
+    """
     was_training = model.training
     model.eval()
-    loss_sum, top1, top5, count = 0.0, 0, 0, 0
-    confusion = torch.zeros(num_classes, num_classes, dtype=torch.long)
+    loss_sum, counts, count = torch.zeros((), dtype=_sum_dtype(device), device=device), torch.zeros(2, dtype=torch.long, device=device), 0
+    confusion = torch.zeros(num_classes**2, dtype=torch.long, device=device)
     k = min(5, num_classes)
     try:
-        for x, y in make_loader(dataset, batch_size, shuffle=False, workers=workers, device=device):
-            x, y = _to_device(x, y, device, channels_last)
+        for x, y in batches(dataset, batch_size, shuffle=False, workers=workers, device=device):
+            x, y = _to_device(x, y, device, channels_last, transform)
             with torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
                 logits = model(x)
             logits = logits.float()
-            loss_sum += nn.functional.cross_entropy(logits, y, reduction="sum").item()
+            loss_sum += nn.functional.cross_entropy(logits, y, reduction="sum").to(loss_sum.dtype)
             topk = logits.topk(k, dim=1).indices
-            top1 += (topk[:, 0] == y).sum().item()
-            top5 += (topk == y[:, None]).any(dim=1).sum().item()
+            counts += torch.stack([(topk[:, 0] == y).sum(), (topk == y[:, None]).any(dim=1).sum()])
             count += len(y)
-            confusion += torch.bincount(y.cpu() * num_classes + topk[:, 0].cpu(), minlength=num_classes**2).view(num_classes, num_classes)
+            confusion += torch.bincount(y * num_classes + topk[:, 0], minlength=num_classes**2)
     finally:
         model.train(was_training)
     if count == 0:
         raise ValueError("cannot evaluate on an empty dataset")
-    return {"loss": loss_sum / count, "top1": top1 / count, "top5": top5 / count, "confusion": confusion}
+    top1, top5 = counts.tolist()  # the one wait for the device, after the last batch
+    return {"loss": loss_sum.item() / count, "top1": top1 / count, "top5": top5 / count, "confusion": confusion.view(num_classes, num_classes).cpu()}
+
+
+def _sum_dtype(device: torch.device) -> torch.dtype:
+    """float64 for sums of losses on the device (as Python floats summed them); MPS has no float64."""
+    return torch.float32 if device.type == "mps" else torch.float64
 
 
 def _amp_dtype(amp: str, device: torch.device) -> Optional[torch.dtype]:
@@ -179,30 +196,46 @@ def _amp_dtype(amp: str, device: torch.device) -> Optional[torch.dtype]:
     return torch.bfloat16 if amp == "bf16" else torch.float16
 
 
-def _to_device(x: torch.Tensor, y: torch.Tensor, device: torch.device, channels_last: bool) -> tuple[torch.Tensor, torch.Tensor]:
+def _to_device(
+    x: torch.Tensor,
+    y: torch.Tensor,
+    device: torch.device,
+    channels_last: bool,
+    transform: Optional[BatchAugment] = None,
+    generator: Optional[torch.Generator] = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The batch on ``device`` (copied without blocking: the loader pins it on CUDA), transformed there, in the model's layout."""
     non_blocking = device.type == "cuda"
     x = x.to(device, non_blocking=non_blocking)
+    if transform is not None:
+        x = transform(x, generator)
     if channels_last and x.dim() == 4:
         x = x.contiguous(memory_format=torch.channels_last)
     return x, y.to(device, non_blocking=non_blocking)
 
 
 def _make_optimizer(model: nn.Module, config: TrainConfig, param_groups: Optional[Sequence[dict[str, Any]]]) -> torch.optim.Optimizer:
-    """SGD (Nesterov) or AdamW over ``param_groups`` (default: every trainable parameter), each group with an ``lr_scale``."""
+    """SGD (Nesterov), AdamW or Adam over ``param_groups`` (default: every trainable parameter), each group with an ``lr_scale``.
+
+    On CUDA the fused implementation is used: one kernel for the whole update instead of several per parameter.
+    """
     groups = [dict(g) for g in param_groups] if param_groups else [{"params": [p for p in model.parameters() if p.requires_grad]}]
     for g in groups:
+        g["params"] = [g["params"]] if isinstance(g["params"], torch.Tensor) else list(g["params"])  # read twice below
         g.setdefault("lr_scale", 1.0)
+    fused = all(p.is_cuda and p.is_floating_point() for g in groups for p in g["params"])
     if config.optimizer == "sgd":
-        return torch.optim.SGD(groups, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay, nesterov=True)
-    return torch.optim.AdamW(groups, lr=config.lr, weight_decay=config.weight_decay)
+        return torch.optim.SGD(groups, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay, nesterov=True, fused=fused)
+    kind = torch.optim.AdamW if config.optimizer == "adamw" else torch.optim.Adam
+    return kind(groups, lr=config.lr, weight_decay=config.weight_decay, fused=fused)
 
 
 @dataclass
 class _Trainer:
     """What every training step uses."""
 
-    model: nn.Module  # possibly wrapped in DistributedDataParallel
-    inner: nn.Module  # the unwrapped network: what is clipped, saved and restored
+    model: nn.Module  # possibly wrapped in DistributedDataParallel, or compiled: what the steps call
+    inner: nn.Module  # the unwrapped network: what is clipped, saved, restored and evaluated
     optimizer: torch.optim.Optimizer
     scaler: torch.amp.GradScaler
     criterion: nn.Module
@@ -210,13 +243,19 @@ class _Trainer:
     amp_dtype: Optional[torch.dtype]
     channels_last: bool
     grad_clip: Optional[float]
+    transform: Optional[BatchAugment] = None  # applied to each batch on the device
+    generator: Optional[torch.Generator] = None  # the transform's random numbers, set afresh each epoch
 
 
-def _train_step(t: _Trainer, x: torch.Tensor, y: torch.Tensor, lr: float) -> tuple[float, int]:
-    """One optimiser step at ``lr`` (times each group's ``lr_scale``); returns the batch's mean loss and correct count."""
+def _train_step(t: _Trainer, x: torch.Tensor, y: torch.Tensor, lr: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """One optimiser step at ``lr`` (times each group's ``lr_scale``).
+
+    Returns:
+        The batch's mean loss and correct count, as tensors on the device: reading them would wait for the step.
+    """
     for g in t.optimizer.param_groups:
         g["lr"] = lr * g["lr_scale"]
-    x, y = _to_device(x, y, t.device, t.channels_last)
+    x, y = _to_device(x, y, t.device, t.channels_last, t.transform, t.generator)
     with torch.autocast(t.device.type, dtype=t.amp_dtype or torch.float32, enabled=t.amp_dtype is not None):
         logits = t.model(x)
         loss = t.criterion(logits.float(), y)
@@ -227,7 +266,7 @@ def _train_step(t: _Trainer, x: torch.Tensor, y: torch.Tensor, lr: float) -> tup
         nn.utils.clip_grad_norm_(t.inner.parameters(), t.grad_clip)
     t.scaler.step(t.optimizer)
     t.scaler.update()
-    return loss.item(), int((logits.argmax(1) == y).sum().item())
+    return loss.detach(), (logits.argmax(1) == y).sum()
 
 
 def _rank0_decides(flag: bool, world_size: int) -> bool:
@@ -255,28 +294,29 @@ def _train_epoch(
         The epoch's training loss, top-1 and last learning rate; None when ``should_stop``
         asked to stop before one of its steps.
     """
-    loss_sum, correct, seen = 0.0, 0, 0
-    batches: Any = loader
+    loss_sum = torch.zeros((), dtype=_sum_dtype(t.device), device=t.device)
+    correct, seen = torch.zeros((), dtype=torch.long, device=t.device), 0
+    steps: Any = loader
     if bar is not None:
         from tqdm import tqdm
 
-        batches = tqdm(loader, desc=bar, leave=False, dynamic_ncols=True)
+        steps = tqdm(loader, desc=bar, leave=False, dynamic_ncols=True)
     try:
-        for x, y in batches:
+        for x, y in steps:
             if should_stop is not None and _rank0_decides(bool(should_stop()), world_size):
                 return None
             lr = lr_for(run.step)
             loss, hits = _train_step(t, x, y, lr)
             run.step += 1
-            loss_sum += loss * len(y)
+            loss_sum += loss.to(loss_sum.dtype) * len(y)
             correct += hits
             seen += len(y)
-            if bar is not None:
-                batches.set_postfix(loss=f"{loss:.3f}", lr=f"{lr:.2e}")
+            if bar is not None and run.step % 10 == 1:  # showing the loss waits for the step: not at every one
+                steps.set_postfix(loss=f"{loss.item():.3f}", lr=f"{lr:.2e}")
     finally:
         if bar is not None:
-            batches.close()
-    return {"train_loss": loss_sum / max(seen, 1), "train_top1": correct / max(seen, 1), "lr": t.optimizer.param_groups[0]["lr"]}
+            steps.close()
+    return {"train_loss": loss_sum.item() / max(seen, 1), "train_top1": correct.item() / max(seen, 1), "lr": t.optimizer.param_groups[0]["lr"]}
 
 
 def _callbacks_stop(on_epoch: Sequence[EpochCallback], record: dict[str, Any]) -> bool:
@@ -302,6 +342,8 @@ def fit(
     progress: bool = False,
     rank: int = 0,
     world_size: int = 1,
+    transforms: Optional[DeviceTransforms] = None,
+    compile: bool = False,
 ) -> FitResult:
     """Train ``model`` for ``config.epochs`` epochs, evaluating on ``val_set`` after each.
 
@@ -309,7 +351,8 @@ def fit(
         model: the network, possibly wrapped in ``DistributedDataParallel``.
         train_set: a dataset of ``(tensor, class index)``. One with a ``set_epoch(epoch)``
             method (``train.augment.AugmentedSubset``) is told each epoch before it is read.
-        val_set: held-out ``(tensor, class index)`` pairs, or None.
+            A ``train.gpu.DeviceTensorSet`` is sliced on the device, with no loader.
+        val_set: held-out ``(tensor, class index)`` pairs (or a ``DeviceTensorSet``), or None.
         config: optimisation settings.
         num_classes: size of the output layer.
         device: where to train; default: where the model's parameters are.
@@ -325,6 +368,11 @@ def fit(
         progress: show a tqdm bar per epoch (rank 0).
         rank: this process's place in a distributed run.
         world_size: the number of processes in it.
+        transforms: for data sets of uint8 images: ``transforms.train`` augments each training batch
+            on the device, drawing from a generator there seeded from ``(seed, epoch, rank)``;
+            ``transforms.eval`` prepares held-out batches.
+        compile: run the training steps through ``torch.compile(model)``; evaluation and
+            checkpoints use the network itself.
 
     Returns:
         A ``FitResult``.
@@ -341,7 +389,8 @@ def fit(
     optimizer = _make_optimizer(inner, config, param_groups)
     scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
     criterion = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
-    t = _Trainer(model, inner, optimizer, scaler, criterion, device, amp_dtype, channels_last, config.grad_clip)
+    stepped = torch.compile(model) if compile else model
+    t = _Trainer(stepped, inner, optimizer, scaler, criterion, device, amp_dtype, channels_last, config.grad_clip, transforms.train if transforms else None)
 
     steps_per_epoch = max(1, math.ceil(len(train_set) / (config.batch_size * world_size)))
     lr_for = functools.partial(
@@ -356,7 +405,9 @@ def fit(
         # The order depends on (seed, epoch, rank) alone and a sample's augmentation on (seed, epoch, index): a resumed run repeats both.
         if hasattr(train_set, "set_epoch"):
             train_set.set_epoch(epoch)
-        loader = make_loader(train_set, config.batch_size, shuffle=True, seed=config.seed, epoch=epoch, workers=config.workers, device=device, rank=rank, world_size=world_size)
+        loader = batches(train_set, config.batch_size, shuffle=True, seed=config.seed, epoch=epoch, workers=config.workers, device=device, rank=rank, world_size=world_size)
+        if transforms is not None:
+            t.generator = epoch_generator(device, seed=config.seed, epoch=epoch, rank=rank)
         _train_mode(inner)
         bar = f"epoch {epoch + 1}/{config.epochs}" if progress and rank == 0 else None
         stats = _train_epoch(t, loader, run, lr_for, should_stop=should_stop, world_size=world_size, bar=bar)
@@ -366,7 +417,10 @@ def fit(
 
         record: dict[str, Any] = {"epoch": epoch + 1, **stats}
         if val_set is not None and len(val_set) > 0:
-            metrics = evaluate(inner, val_set, batch_size=config.batch_size, device=device, num_classes=num_classes, amp_dtype=amp_dtype, channels_last=channels_last, workers=config.workers)
+            metrics = evaluate(
+                inner, val_set, batch_size=config.batch_size, device=device, num_classes=num_classes, amp_dtype=amp_dtype,
+                channels_last=channels_last, workers=config.workers, transform=transforms.eval if transforms else None,
+            )
             record.update(val_loss=metrics["loss"], val_top1=metrics["top1"], val_top5=metrics["top5"])
             confusion = metrics["confusion"]
         record["seconds"] = time.perf_counter() - started

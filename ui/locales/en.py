@@ -183,7 +183,138 @@ STRINGS: dict[str, str] = {
     "zip.no_class": "{name} (not inside a class folder: expected <class>/<image>)",
     "error.invalid": "{reason}",
     # --- inside the network (ui/inside.py): add keys below this line
+    "tab.inside": "Inside the network",
+    "inside.intro": (
+        "See a ResNet from the inside: its diagram, drawn from the model itself with the shape of every tensor, "
+        "and what a checkpoint computes on a photo of yours. Everything here works offline: the diagram needs no "
+        "weights, and the \"random weights\" model needs no download."
+    ),
+    "inside.diagram": "The network, block by block",
+    "inside.arch": "Network (ImageNet or CIFAR-10)",
+    "inside.diagram_help": (
+        "Click a stage to unfold its blocks, and a block to see its layers. Each arrow carries the shape of its "
+        "tensor (channels x height x width); the orange line beside a block is its shortcut, a box when it is a "
+        "1x1 projection. The labels use the paper's notation. The SVG file holds the whole network, unfolded."
+    ),
+    "inside.svg": "The whole diagram as SVG",
+    "inside.photo": "A photo through a checkpoint",
+    "inside.random": "random weights (works offline)",
+    "inside.button": "Look inside",
+    "inside.grids": (
+        "What the network sees, then the 16 most active channels after the stem and after each stage "
+        "(each tile scaled to its own range; yellow is high)"
+    ),
+    "inside.filters": "The first convolution's filters as RGB (each scaled to its own range)",
+    "inside.plot": "Response of each 3x3 layer (std): the network and its plain twin",
+    "inside.bad_file": "Cannot look inside with this file: {reason}",
+    "inside.svg_title": "{name}{plain}, input 3 x {size} x {size}",
+    "inside.plain_suffix": " (plain)",
+    "inside.view_caption": "input, 3 x {size} x {size}",
+    "inside.grid_caption": "{stage}, {channels} x {height} x {width}",
+    "inside.series.residual": "residual",
+    "inside.series.plain": "plain",
+    "inside.plot_x": "3x3 layer (input side first)",
+    "inside.plot_y": "std of the response",
+    "inside.heading": "**{model}** on this photo, at {size}x{size} after the checkpoint's own preprocessing.",
+    "inside.random_note": (
+        "**These weights are random** (never trained: every BatchNorm still holds its initial statistics), so the "
+        "filters are noise and the feature maps show what the architecture alone does to the photo, not learned "
+        "features. Pick a trained checkpoint to see those."
+    ),
+    "inside.trained_note": "Its BatchNorm statistics have moved from their initial values: these weights were trained.",
+    "inside.measure": (
+        "**Layer responses** (He et al. 2016, Fig. 7): the standard deviation of each 3x3 layer's output after its "
+        "BatchNorm, before the addition and the ReLU, for this photo, in this network and in its *plain twin*: "
+        "the same weights with the shortcuts taken out."
+    ),
+    "inside.responses_smaller": (
+        "Here the residual network responds less than its plain twin in {smaller} of the {layers} layers (median "
+        "ratio {ratio}), as in the paper's figure, where residual functions stay closer to zero than the functions "
+        "a plain network has to learn."
+    ),
+    "inside.responses_larger": (
+        "Here the residual network responds more than its plain twin: less in only {smaller} of the {layers} layers "
+        "(median ratio {ratio}), the opposite of the paper's figure."
+    ),
+    "inside.responses_mixed": (
+        "Here neither network clearly responds less: the residual one is lower in {smaller} of the {layers} layers "
+        "(median ratio {ratio})."
+    ),
+    "inside.twin_caveat": (
+        "The paper compares a plain network trained on its own; this twin was never trained without shortcuts, so "
+        "its layers see other inputs than the ones their BatchNorm statistics were measured on: a probe, not a "
+        "replication."
+    ),
+    "inside.random_responses": (
+        "With random weights this shows what the architecture does to a photo before any training, nothing about "
+        "what was learned."
+    ),
     # --- residual learning lab (ui/lab.py): add keys below this line
+    "tab.lab": "Residual learning",
+    "lab.intro": (
+        "**Why shortcuts?** A deeper *plain* network fits its own training data worse than a shallower one: the "
+        "*degradation problem* (He et al. 2015, Fig. 1 and Fig. 6). Here the paper's CIFAR networks (6n+2 layers, "
+        "three stages, option A shortcuts) are trained live on this device, plain and residual twins side by side, on "
+        "the same batches of patches cut from the example photos. The curves show the running training error."
+    ),
+    "lab.depths": "Depths (layers)",
+    "lab.preset": "How long",
+    "lab.preset.quick": "quick: about a minute",
+    "lab.preset.default": "default: about three minutes",
+    "lab.preset.longer": "longer: four depths, several minutes",
+    "lab.steps": "SGD steps per network",
+    "lab.run": "Run the experiment",
+    "lab.stop": "Stop",
+    "lab.plot_x": "SGD step",
+    "lab.plot_y": "training error (running)",
+    "lab.no_depth": "Choose at least one depth.",
+    "lab.running": "Training {network}: step {step} of {steps}.",
+    "lab.measure.final": "Measured just now: the training error over the whole training set (eval mode) after {steps} steps.",
+    "lab.measure.running": "Stopped after {steps} steps: the running training error of the last {smoothing} batches.",
+    "lab.plain_deeper_worse": (
+        "**Degradation**: plain-{deep} ends with a higher training error than plain-{shallow} ({deep_error} vs "
+        "{shallow_error}, {difference}): the deeper plain net is harder to optimise."
+    ),
+    "lab.plain_deeper_not_worse": "No degradation this time: plain-{deep} ends at {deep_error} training error, plain-{shallow} at {shallow_error} ({difference}).",
+    "lab.residual_better": "At {depth} layers the **residual** net fits better than its plain twin: {residual_error} vs {plain_error}.",
+    "lab.residual_not_better": "At {depth} layers the residual net does not beat its plain twin: {residual_error} vs {plain_error}.",
+    "lab.long_training": (
+        "Longer training would change this: deeper *residual* nets overtake shallower ones only after long training "
+        "(the paper trains {paper_iterations:,} iterations; this run {steps:,} steps)."
+    ),
+    "lab.paper_resnet": "The paper's Table 6 (not measured here): ResNet-{depth} ({params_millions}M parameters) has {test_error_percent}% CIFAR-10 test error.",
+    "lab.paper_plain": "The paper (not measured here): plain nets appear only as curves (Fig. 6); their error rises with depth, plain-110's is above {plain_110_error_above_percent}%.",
     # --- classify, one pass and many photos (ui/classify.py): add keys below this line
+    "classify.hint": "Click a class in the top 5 to see where the network saw it (no second pass through the network).",
+    "classify.map_for": "Grad-CAM: where the network saw {label}",
+    "classify.unknown_class": "{label} is not a class of this model.",
+    "classify.column.file": "file",
+    "classify.column.top1": "top-1 class",
+    "classify.column.probability": "probability",
+    "classify.column.top5": "top 5",
+    "classify.column.error": "error",
+    "classify.column.majority": "agrees with the majority",
+    "classify.column.deepest": "agrees with the deepest",
+    "classify.many.title": "Many photos at once",
+    "classify.many.files": "Photos, or .zip files of photos (at most {max_images} photos, {max_mb} MB per file)",
+    "classify.many.button": "Classify them all",
+    "classify.many.table": "One row per photo",
+    "classify.many.csv": "The table as CSV",
+    "classify.many.none": "Add photos or a .zip of photos first.",
+    "classify.many.too_many": "That is more than {limit} photos; send fewer at a time.",
+    "classify.many.progress": "Classifying the photos",
+    "classify.many.done": "{model}: {classified} of {total} photos classified in {seconds} s ({per_photo} ms per photo, in batches of {batch}).",
+    "classify.many.failed": " {failed} could not be read: see the error column.",
+    "classify.many.skipped": " Skipped in the zip: {notes}.",
+    "classify.depths.title": "All depths: this photo through ResNet-18 to ResNet-152",
+    "classify.depths.intro": (
+        "The photo above through the checkpoint of every depth this server has (cached, or reachable on the Hub): "
+        "each one's top class, the forward time measured now, its published ImageNet top-1, and whether it agrees "
+        "with the majority of the depths and with the deepest one."
+    ),
+    "classify.depths.button": "Classify with every depth",
+    "classify.depths.answered": "{answered} of {total} depths answered.",
+    "classify.depths.missing": " Not available: {reasons}",
+    "data.zip_no_images": "the zip holds no images",
     # --- fine-tune, finished (ui/finetune.py and its new modules): add keys below this line
 }

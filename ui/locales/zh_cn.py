@@ -178,7 +178,124 @@ STRINGS: dict[str, str] = {
     "zip.no_class": "{name}（不在类别文件夹中：应为 <类别>/<图片>）",
     "error.invalid": "{reason}",
     # --- inside the network (ui/inside.py): add keys below this line
+    "tab.inside": "网络内部",
+    "inside.intro": (
+        "从内部看 ResNet：由模型本身画出的结构图，标出每个张量的形状；以及一个检查点在你的照片上算出了什么。"
+        "这里的一切都可以离线使用：结构图不需要权重，“随机权重”模型不需要下载。"
+    ),
+    "inside.diagram": "网络结构图，逐块展开",
+    "inside.arch": "网络（ImageNet 或 CIFAR-10）",
+    "inside.diagram_help": (
+        "点击一个阶段展开其中的残差块，再点击一个块查看它的各层。每个箭头标出张量的形状（通道 x 高 x 宽）；"
+        "块旁的橙色线是它的捷径连接，为 1x1 投影时画成方框。图中的标注沿用论文的写法。SVG 文件包含完全展开的整个网络。"
+    ),
+    "inside.svg": "整张结构图（SVG）",
+    "inside.photo": "让一张照片通过检查点",
+    "inside.random": "随机权重（可离线使用）",
+    "inside.button": "查看网络内部",
+    "inside.grids": "网络看到的图像，以及主干（stem）和每个阶段之后最活跃的 16 个通道（每块按自身范围缩放；黄色表示高）",
+    "inside.filters": "第一个卷积层的滤波器，按 RGB 显示（各自按自身范围缩放）",
+    "inside.plot": "每个 3x3 层的响应（标准差）：这个网络与它的普通孪生网络",
+    "inside.bad_file": "无法用这个文件查看网络内部：{reason}",
+    "inside.svg_title": "{name}{plain}，输入 3 x {size} x {size}",
+    "inside.plain_suffix": "（普通网络）",
+    "inside.view_caption": "输入，3 x {size} x {size}",
+    "inside.grid_caption": "{stage}，{channels} x {height} x {width}",
+    "inside.series.residual": "残差网络",
+    "inside.series.plain": "普通网络",
+    "inside.plot_x": "3x3 层（从输入端起）",
+    "inside.plot_y": "响应的标准差",
+    "inside.heading": "**{model}** 处理这张照片：经检查点自身的预处理后为 {size}x{size}。",
+    "inside.random_note": (
+        "**这些权重是随机的**（从未训练：每个批量归一化层仍保留初始统计量），所以滤波器是噪声，特征图显示的是"
+        "网络结构本身对照片做了什么，而不是学到的特征。选择一个训练过的检查点才能看到学到的特征。"
+    ),
+    "inside.trained_note": "它的批量归一化统计量已偏离初始值：这些权重经过训练。",
+    "inside.measure": (
+        "**层响应**（He 等，2016，图 7）：对这张照片，每个 3x3 层在批量归一化之后、相加与 ReLU 之前的输出的标准差，"
+        "分别在这个网络和它的*普通孪生网络*（同样的权重，去掉捷径连接）中测量。"
+    ),
+    "inside.responses_smaller": (
+        "在这里，{layers} 个层中有 {smaller} 个层，残差网络的响应小于普通孪生网络（比值的中位数为 {ratio}），"
+        "与论文的图一致：残差函数比普通网络要学习的函数更接近零。"
+    ),
+    "inside.responses_larger": (
+        "在这里，残差网络的响应大于普通孪生网络：{layers} 个层中只有 {smaller} 个层更小（比值的中位数为 {ratio}），"
+        "与论文的图相反。"
+    ),
+    "inside.responses_mixed": (
+        "在这里，两个网络的响应没有明显的大小之分：{layers} 个层中有 {smaller} 个层残差网络更小（比值的中位数为 {ratio}）。"
+    ),
+    "inside.twin_caveat": (
+        "论文比较的是单独训练的普通网络；这里的孪生网络从未在没有捷径连接的情况下训练过，它的各层看到的输入"
+        "与测得其批量归一化统计量时的输入不同：这是一种探测，不是对论文的复现。"
+    ),
+    "inside.random_responses": "权重是随机的，所以这只说明训练之前网络结构对一张照片做了什么，与学到的东西无关。",
     # --- residual learning lab (ui/lab.py): add keys below this line
+    "tab.lab": "残差学习",
+    "lab.intro": (
+        "**为什么要捷径连接？** 更深的*普通网络*反而比浅的更难拟合自己的训练数据：这就是*退化问题*"
+        "（He et al. 2015，图 1 和图 6）。这里在本设备上现场训练论文中的 CIFAR 网络（6n+2 层，三个阶段，"
+        "A 型捷径连接），普通网络和残差网络成对比较，用的是从示例照片上切下的同一批图块。曲线是滑动平均的训练误差。"
+    ),
+    "lab.depths": "深度（层数）",
+    "lab.preset": "训练时长",
+    "lab.preset.quick": "快速：约一分钟",
+    "lab.preset.default": "默认：约三分钟",
+    "lab.preset.longer": "更长：四种深度，几分钟",
+    "lab.steps": "每个网络的 SGD 步数",
+    "lab.run": "开始实验",
+    "lab.stop": "停止",
+    "lab.plot_x": "SGD 步数",
+    "lab.plot_y": "训练误差（滑动平均）",
+    "lab.no_depth": "请至少选择一种深度。",
+    "lab.running": "正在训练 {network}：第 {step}/{steps} 步。",
+    "lab.measure.final": "刚刚测得：训练 {steps} 步之后，在整个训练集上的训练误差（评估模式）。",
+    "lab.measure.running": "在第 {steps} 步停止：最近 {smoothing} 个批次的滑动训练误差。",
+    "lab.plain_deeper_worse": (
+        "**退化**：plain-{deep} 最终的训练误差高于 plain-{shallow}（{deep_error} 对 {shallow_error}，{difference}）："
+        "更深的普通网络更难优化。"
+    ),
+    "lab.plain_deeper_not_worse": "这次没有出现退化：plain-{deep} 的训练误差为 {deep_error}，plain-{shallow} 为 {shallow_error}（{difference}）。",
+    "lab.residual_better": "在 {depth} 层时，**残差网络**比对应的普通网络拟合得更好：{residual_error} 对 {plain_error}。",
+    "lab.residual_not_better": "在 {depth} 层时，残差网络没有胜过对应的普通网络：{residual_error} 对 {plain_error}。",
+    "lab.long_training": (
+        "训练更久会改变结果：更深的*残差网络*要经过长时间训练才会超过较浅的"
+        "（论文训练了 {paper_iterations:,} 次迭代；本次只有 {steps:,} 步）。"
+    ),
+    "lab.paper_resnet": "论文表 6（并非此处测得）：ResNet-{depth}（{params_millions}M 个参数）在 CIFAR-10 上的测试误差为 {test_error_percent}%。",
+    "lab.paper_plain": "论文（并非此处测得）：普通网络只以曲线形式出现（图 6）；误差随深度上升，plain-110 高于 {plain_110_error_above_percent}%。",
     # --- classify, one pass and many photos (ui/classify.py): add keys below this line
+    "classify.hint": "点击前 5 个类别中的一个，查看网络在哪里看到了它（不再运行一次网络）。",
+    "classify.map_for": "Grad-CAM：网络在哪里看到了 {label}",
+    "classify.unknown_class": "{label} 不是这个模型的类别。",
+    "classify.column.file": "文件",
+    "classify.column.top1": "第一名类别",
+    "classify.column.probability": "概率",
+    "classify.column.top5": "前 5 个类别",
+    "classify.column.error": "错误",
+    "classify.column.majority": "与多数深度一致",
+    "classify.column.deepest": "与最深的网络一致",
+    "classify.many.title": "一次分类多张照片",
+    "classify.many.files": "照片，或装有照片的 .zip 文件（最多 {max_images} 张照片，每个文件最大 {max_mb} MB）",
+    "classify.many.button": "全部分类",
+    "classify.many.table": "每张照片一行",
+    "classify.many.csv": "表格（CSV）",
+    "classify.many.none": "请先添加照片，或一个装有照片的 .zip 文件。",
+    "classify.many.too_many": "照片超过 {limit} 张；请分批发送。",
+    "classify.many.progress": "正在对照片分类",
+    "classify.many.done": "{model}：{total} 张照片中已分类 {classified} 张，用时 {seconds} s（每张 {per_photo} ms，每批 {batch} 张）。",
+    "classify.many.failed": "{failed} 张无法读取：见“错误”一列。",
+    "classify.many.skipped": "zip 中跳过的文件：{notes}。",
+    "classify.depths.title": "所有深度：这张照片依次通过 ResNet-18 到 ResNet-152",
+    "classify.depths.intro": (
+        "上面的照片通过本服务器拥有的每个深度的检查点（已缓存，或可从 Hub 获取）："
+        "每个网络的第一名类别、此刻测得的前向耗时、公布的 ImageNet top-1 准确率，"
+        "以及它是否与多数深度一致、是否与最深的网络一致。"
+    ),
+    "classify.depths.button": "用每个深度分类",
+    "classify.depths.answered": "{total} 个深度中有 {answered} 个给出了结果。",
+    "classify.depths.missing": "不可用：{reasons}",
+    "data.zip_no_images": "这个 zip 中没有图片",
     # --- fine-tune, finished (ui/finetune.py and its new modules): add keys below this line
 }

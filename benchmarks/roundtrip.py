@@ -1,0 +1,97 @@
+"""Round trip through gradio_client: our one-pass classify next to a minimal gr.Interface + torchvision ResNet-50, in one run.
+
+    python -m benchmarks.roundtrip [--rounds 30]
+
+Starts app.py (tests.server.AppServer) and the minimal app of benchmarks.startup (gr.Interface around
+torchvision.models.resnet50, written here to a temporary file), each on a free 127.0.0.1 port, both
+serving the same checkpoint from a Hugging Face cache built here (tests.hubcache's seeded ResNet-50
+weights, as benchmarks.load serves; HF_HUB_OFFLINE=1). Rounds interleave (benchmarks.inference's
+median_times), each timing one photo's trip from the client's call (upload included) to its result:
+  (a) the minimal app's /classify (top-5),
+  (b) our /classify: top-5, the Grad-CAM overlay of the top class (a PNG the client downloads) and the timing,
+      from one forward pass,
+  (c) our /explain for the second class: the map of another class, for API clients (one more forward pass).
+Prints the medians and their ratios (the issue's target: b/a at most 0.8).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+
+from benchmarks.inference import median_times
+from benchmarks.startup import MINIMAL_APP
+from tests.hubcache import build_test_cache
+from tests.server import AppServer, free_port
+
+REPO = "timm/resnet50.tv2_in1k"
+PHOTO = str(ROOT / "examples" / "chelsea.png")
+
+
+def connect(url: str, process: subprocess.Popen, timeout: float = 120) -> Any:
+    """A gradio_client.Client for ``url`` once the server there answers (retrying while it starts)."""
+    from gradio_client import Client
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return Client(url, verbose=False)
+        except Exception as e:  # still starting: retried until the deadline, then raised
+            if process.poll() is not None:
+                raise RuntimeError(f"the server for {url} exited with {process.returncode}") from e
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+
+
+def main() -> None:
+    from gradio_client import Client, handle_file
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=30)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        build_test_cache(Path(tmp) / "hub")  # holds REPO: seeded ResNet-50 weights, as benchmarks.load and startup use
+        (Path(tmp) / "minimal_app.py").write_text(MINIMAL_APP)
+        env = {"HF_HUB_CACHE": str(Path(tmp) / "hub"), "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False", "NO_PROXY": "127.0.0.1,localhost"}
+        port = free_port()
+        minimal = subprocess.Popen([sys.executable, str(Path(tmp) / "minimal_app.py"), str(port)], cwd=ROOT, env={**os.environ, **env},
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            with AppServer("--model", REPO, env=env) as url:
+                theirs, ours = connect(f"http://127.0.0.1:{port}", minimal), Client(url, verbose=False)  # AppServer waited for ours
+
+                label, _, _ = ours.predict(handle_file(PHOTO), REPO, api_name="/classify")
+                second = label["confidences"][1]["label"]
+                medians = median_times(
+                    {
+                        "a": lambda: theirs.predict(handle_file(PHOTO), api_name="/classify"),
+                        "b": lambda: ours.predict(handle_file(PHOTO), REPO, api_name="/classify"),
+                        "c": lambda: ours.predict(handle_file(PHOTO), REPO, second, api_name="/explain"),
+                    },
+                    args.rounds,
+                )
+        finally:
+            minimal.terminate()
+            minimal.wait(timeout=30)
+
+    ms = {name: 1000 * value for name, value in medians.items()}
+    print(f"# Round trip through gradio_client: median of {args.rounds} interleaved rounds, one photo (chelsea.png), ResNet-50")
+    print()
+    print("| (a) minimal gr.Interface + torchvision /classify (top-5) ms | (b) our /classify (top-5 + overlay + timing) ms "
+          "| (c) our /explain (second class) ms | b/a (target <= 0.8) | c/a |")
+    print("|---|---|---|---|---|")
+    print(f"| {ms['a']:.0f} | {ms['b']:.0f} | {ms['c']:.0f} | {ms['b'] / ms['a']:.2f} | {ms['c'] / ms['a']:.2f} |")
+
+
+if __name__ == "__main__":
+    main()
