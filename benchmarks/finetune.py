@@ -28,6 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 import train
 from resnet.devices import cpu_model
 from train.data import random_patches
+from train.finetune import SCRATCH_PREPROCESSING
 
 
 def texture_samples(per_class: int, size: int = 96) -> dict[str, list[Image.Image]]:
@@ -54,6 +55,13 @@ def scratch(seeds: tuple[int, ...] = (0, 1, 2), arch: str = "resnet18") -> None:
     from tests.textures import patches
 
     train_set, held_out = patches("train", 24, size=96), patches("val", 30, size=96, seed=1)
+    defaults = train.finetune_defaults(arch, "full")
+    print(f"# From scratch: {arch}, 72 training / 90 held-out texture patches, {defaults['epochs']} epochs at "
+          f"{SCRATCH_PREPROCESSING.crop_size} px, {cpu_model()}, {torch.get_num_threads()} threads, torch {torch.__version__}")
+    print()
+    # Wall time is what a user waits; CPU time (all threads) and the load at the start show whether other work shared the cores.
+    print("| seed | held-out top-1 | wall seconds | CPU seconds | 1-min load at start |")
+    print("|---|---|---|---|---|", flush=True)
     rows = []
     for seed in seeds:
         load, start, cpu = os.getloadavg()[0], time.perf_counter(), time.process_time()
@@ -61,20 +69,10 @@ def scratch(seeds: tuple[int, ...] = (0, 1, 2), arch: str = "resnet18") -> None:
         seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
         tops = {name: result.classifier.predict_batch(images, top_k=1) for name, images in held_out.items()}
         right = sum(top[0][0] == name for name, answers in tops.items() for top in answers)
-        rows.append((seed, right / sum(map(len, held_out.values())), seconds, cpu, load))
-
-    p = result.classifier.config.preprocessing
-    epochs = result.classifier.config.training["epochs"]
-    print(f"# From scratch: {arch}, 72 training / 90 held-out texture patches, {epochs} epochs at {p.crop_size} px, "
-          f"{cpu_model()}, {torch.get_num_threads()} threads, torch {torch.__version__}")
+        rows.append((right / sum(map(len, held_out.values())), seconds))
+        print(f"| {seed} | {rows[-1][0]:.3f} | {seconds:.1f} | {cpu:.1f} | {load:.2f} |", flush=True)  # as it comes: runs are long on a busy machine
     print()
-    # Wall time is what a user waits; CPU time (all threads) and the load at the start show whether other work shared the cores.
-    print("| seed | held-out top-1 | wall seconds | CPU seconds | 1-min load at start |")
-    print("|---|---|---|---|---|")
-    for seed, top1, seconds, cpu, load in rows:
-        print(f"| {seed} | {top1:.3f} | {seconds:.1f} | {cpu:.1f} | {load:.2f} |")
-    print()
-    for name, values in (("held-out top-1", [r[1] for r in rows]), ("seconds", [r[2] for r in rows])):
+    for name, values in (("held-out top-1", [r[0] for r in rows]), ("wall seconds", [r[1] for r in rows])):
         print(f"{name}: mean {statistics.mean(values):.3f}, stdev {statistics.stdev(values):.3f}, min {min(values):.3f}, max {max(values):.3f}")
 
 

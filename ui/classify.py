@@ -108,7 +108,17 @@ def _bad_file(request: Optional[gr.Request], e: ImageError) -> gr.Error:
 def classify(
     image: Any, model_name: str, tuned: dict[str, resnet.Classifier], policy: ModelPolicy, request: gr.Request = None
 ) -> tuple[dict[str, float], Image.Image, str, resnet.Prediction]:
-    """Top-5, the top class's Grad-CAM overlay and the time taken, from one forward pass; the prediction is kept for ``class_map``."""
+    """Top-5, the top class's Grad-CAM overlay and the time taken, from one forward pass.
+
+    Args:
+        image: the upload (gradio's file data: decoded here, under ``resnet.load_image``'s limits).
+        model_name: a listed checkpoint, an allowed Hub id, or one of this session's fine-tuned models.
+        tuned: this session's fine-tuned classifiers.
+        policy: what a visitor may load.
+
+    Returns:
+        ``({label: probability}, overlay, timing line, prediction)``; the prediction stays in the session for ``class_map``.
+    """
     path = upload_path(image, request)
     classifier = resolve(model_name, tuned, policy, request)
     start = time.perf_counter()
@@ -127,7 +137,15 @@ def top_class_title() -> dict[str, Any]:
 
 
 def class_map(last: Optional[resnet.Prediction], evt: gr.SelectData, request: gr.Request = None) -> Any:
-    """The overlay of the class clicked in the top 5, from the last prediction's features: the network does not run again."""
+    """The overlay of the class clicked in the top 5, from the last prediction's features: the network does not run again.
+
+    Args:
+        last: this session's last ``classify`` prediction (None before the first).
+        evt: the click; its ``value`` is the label clicked.
+
+    Returns:
+        An update of the overlay: its picture and a title naming the class.
+    """
     if last is None:  # nothing classified in this session yet
         return gr.skip()
     try:
@@ -141,7 +159,15 @@ def class_map(last: Optional[resnet.Prediction], evt: gr.SelectData, request: gr
 def explain(
     image: Any, model_name: str, target: Optional[str], tuned: dict[str, resnet.Classifier], policy: ModelPolicy, request: gr.Request = None
 ) -> Image.Image:
-    """Grad-CAM overlay for the class labelled ``target`` (empty: the top class), for API clients."""
+    """Grad-CAM overlay for a chosen class, for API clients (the page uses ``class_map``).
+
+    Args:
+        image, model_name, tuned, policy: as in ``classify``.
+        target: the class's label; empty or None: the top class.
+
+    Returns:
+        The overlay, equal to ``Prediction.cam_for(target)``'s.
+    """
     path = upload_path(image, request)
     classifier = resolve(model_name, tuned, policy, request)
     if target and target not in classifier.config.labels:
@@ -186,7 +212,16 @@ def classify_many(
     request: gr.Request = None,
     progress: gr.Progress = gr.Progress(),
 ) -> tuple[pd.DataFrame, str, str]:
-    """Many photos (and .zip files of photos) in batches: a table of file, top-1, probability and top-5, its CSV, and a summary."""
+    """Many photos in batches through the fast path, each photo's error in its row.
+
+    Args:
+        files: photos, and .zip files of photos (read in memory by ``train.data.read_zip_samples``); at most ``train.MAX_IMAGES``.
+        model_name, tuned, policy: as in ``classify``.
+        progress: fed by ``predict_many`` after each batch.
+
+    Returns:
+        ``(table of file, top-1, probability, top-5 and error; summary line; path of the same table as CSV)``.
+    """
     photos, skipped = _photos(files, request)
     classifier = resolve(model_name, tuned, policy, request)
     desc = text(request, "classify.many.progress")
@@ -214,7 +249,16 @@ def classify_many(
 
 @gpu
 def classify_all_depths(image: Any, policy: ModelPolicy, request: gr.Request = None) -> tuple[pd.DataFrame, str]:
-    """One photo through the checkpoint of every depth that is available (cached or reachable), side by side."""
+    """One photo through the checkpoint of every depth (``resnet.hub.DEFAULT_CHECKPOINTS``) that is cached or reachable.
+
+    Args:
+        image: the upload, as in ``classify``.
+        policy: what a visitor may load; checkpoints load through ``ui.models.MODELS`` (its budget and Hub rules).
+
+    Returns:
+        ``(table: depth, checkpoint, top-1, probability, forward ms, published ImageNet top-1, agreement; a line
+        saying how many answered and why the others are missing)``.
+    """
     path = upload_path(image, request)
 
     def load(source: str) -> resnet.Classifier:  # through the shared cache: its memory budget and Hub rules hold
