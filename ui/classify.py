@@ -104,10 +104,19 @@ def _bad_file(request: Optional[gr.Request], e: ImageError) -> gr.Error:
     return gr.Error(text(request, "classify.bad_file", reason=error_text(request, e)))
 
 
+def _png(picture: Image.Image, request: Optional[gr.Request]) -> str:
+    # Gradio writes a returned PIL image straight to a cache file named after its pixels, so two requests
+    # with the same answer (everyone's example photo) rewrite the file one of them is sending. A path is
+    # copied under a staging name and renamed instead. One file per server thread bounds the folder.
+    path = session_dir(request) / f"overlay-{threading.get_ident()}.png"
+    atomic_write(path, lambda tmp: picture.save(tmp, format="PNG", compress_level=1))  # lossless; fast to write, loopback to send
+    return str(path)
+
+
 @gpu
 def classify(
     image: Any, model_name: str, tuned: dict[str, resnet.Classifier], policy: ModelPolicy, request: gr.Request = None
-) -> tuple[dict[str, float], Image.Image, str, resnet.Prediction]:
+) -> tuple[dict[str, float], str, str, resnet.Prediction]:
     """Top-5, the top class's Grad-CAM overlay and the time taken, from one forward pass.
 
     Args:
@@ -117,7 +126,7 @@ def classify(
         policy: what a visitor may load.
 
     Returns:
-        ``({label: probability}, overlay, timing line, prediction)``; the prediction stays in the session for ``class_map``.
+        ``({label: probability}, the overlay as a PNG file, timing line, prediction)``; the prediction stays in the session for ``class_map``.
     """
     path = upload_path(image, request)
     classifier = resolve(model_name, tuned, policy, request)
@@ -128,7 +137,7 @@ def classify(
         raise _bad_file(request, e) from e
     ms = 1000 * (time.perf_counter() - start)
     timing = text(request, "classify.timing", model=model_name, ms=f"{ms:.0f}", device=classifier.device.type)
-    return dict(prediction.top), prediction.overlay, timing, prediction
+    return dict(prediction.top), _png(prediction.overlay, request), timing, prediction
 
 
 def top_class_title() -> dict[str, Any]:
@@ -152,13 +161,13 @@ def class_map(last: Optional[resnet.Prediction], evt: gr.SelectData, request: gr
         _, picture = last.cam_for(evt.value)
     except ValueError as e:
         raise gr.Error(text(request, "classify.unknown_class", label=evt.value)) from e
-    return gr.update(value=picture, label=text(request, "classify.map_for", label=evt.value))
+    return gr.update(value=_png(picture, request), label=text(request, "classify.map_for", label=evt.value))
 
 
 @gpu
 def explain(
     image: Any, model_name: str, target: Optional[str], tuned: dict[str, resnet.Classifier], policy: ModelPolicy, request: gr.Request = None
-) -> Image.Image:
+) -> str:
     """Grad-CAM overlay for a chosen class, for API clients (the page uses ``class_map``).
 
     Args:
@@ -166,16 +175,17 @@ def explain(
         target: the class's label; empty or None: the top class.
 
     Returns:
-        The overlay, equal to ``Prediction.cam_for(target)``'s.
+        The overlay as a PNG file, equal to ``Prediction.cam_for(target)``'s.
     """
     path = upload_path(image, request)
     classifier = resolve(model_name, tuned, policy, request)
     if target and target not in classifier.config.labels:
         raise gr.Error(text(request, "classify.unknown_class", label=target))
     try:
-        return classifier.explain(path, target or None).overlay
+        overlay = classifier.explain(path, target or None).overlay
     except ImageError as e:
         raise _bad_file(request, e) from e
+    return _png(overlay, request)
 
 
 def _photos(files: Optional[Sequence[str]], request: Optional[gr.Request]) -> tuple[list[Any], list[str]]:
