@@ -4,10 +4,10 @@
 
 Starts app.py on a free 127.0.0.1 port with a Hugging Face cache built here (seeded ResNet-50
 weights and --checkpoints distinct ResNet-18 repos that --allow-hub-models lets visitors name,
-HF_HUB_OFFLINE=1, --max-loaded-models 3). Phase 0: micro-batching off and on, side by side: one
-server with --classify-batch 0, then one with --classify-batch --batch, each with --clients threads
-sending --requests classify calls and nothing else running; prints requests/s, p50 and p99, and a
-lone client's p50 (its latency when nobody else is there). Phase 1: one fine-tune on the sample set, one
+HF_HUB_OFFLINE=1, --max-loaded-models 3). Phase 0: micro-batching off and on, side by side: two
+servers, --classify-batch 0 and --classify-batch --batch; a lone client alternates between them for
+--requests rounds (its latency when nobody else is there), then each server in turn gets --clients
+threads sending --requests classify calls while the other idles; prints requests/s, p50 and p99. Phase 1: one fine-tune on the sample set, one
 gradient-flow measurement and one visitor naming refused models (folders, URLs, other repos)
 while --clients threads, each its own session, send --requests classify calls; prints errors,
 p50 and p99 latency. Phase 2: one client cycles through the allowed checkpoints, and the
@@ -55,12 +55,10 @@ def main() -> None:
             add_repo(cache, repo_id, small)
         env = {"HF_HUB_CACHE": str(cache), "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False"}
         flags = ["--model", REPO, "--queue-size", "256", "--allow-hub-models", ALLOWED, "--max-loaded-models", "3"]
-        batching = {}
-        for batch in (0, args.batch):  # one server after the other: each has the machine to itself
-            with AppServer(*flags, "--classify-batch", str(batch), env=env) as url:
-                Client(url, verbose=False).predict(handle_file(PHOTOS[0]), REPO, api_name="/classify")  # load the model once
-                lone, _, _ = classify_load(url, 1, args.requests)
-                batching[batch] = (lone, *classify_load(url, args.clients, args.requests))
+        with AppServer(*flags, "--classify-batch", "0", env=env) as off, AppServer(*flags, "--classify-batch", str(args.batch), env=env) as on:
+            urls = {0: off, args.batch: on}
+            lone = lone_latencies(urls, args.requests)
+            batching = {batch: (lone[batch], *classify_load(url, args.clients, args.requests)) for batch, url in urls.items()}
         print_batching(batching, args.clients, args.requests)
         if args.only_batching:
             return
@@ -149,6 +147,21 @@ def classify_load(url: str, clients: int, requests: int) -> tuple[list[float], i
     return sorted(t for latencies, _ in results for t in latencies), sum(e for _, e in results), wall
 
 
+def lone_latencies(urls: dict[int, str], rounds: int) -> dict[int, list[float]]:
+    """One client, one request at a time, alternating between the servers (so both see the same machine): seconds, by key."""
+    from gradio_client import Client, handle_file
+
+    clients = {key: Client(url, verbose=False) for key, url in urls.items()}
+    times: dict[int, list[float]] = {key: [] for key in urls}
+    for r in range(-1, rounds):  # round -1 loads the model and warms it up
+        for key, client in clients.items():
+            start = time.perf_counter()
+            client.predict(handle_file(PHOTOS[max(r, 0) % len(PHOTOS)]), REPO, api_name="/classify")
+            if r >= 0:
+                times[key].append(time.perf_counter() - start)
+    return times
+
+
 def percentile(sorted_values: list[float], q: float) -> float:
     """The ``q`` quantile (0..1) of already sorted values, by the nearest rank below."""
     return sorted_values[min(len(sorted_values) - 1, int(q * len(sorted_values)))]
@@ -157,7 +170,7 @@ def percentile(sorted_values: list[float], q: float) -> float:
 def print_batching(runs: dict[int, tuple[list[float], list[float], int, float]], clients: int, requests: int) -> None:
     """Phase 0's table: per --classify-batch, the lone client's p50, then the loaded server's figures, and on/off ratios."""
     print(f"# Micro-batching of classify requests: {clients} clients x {requests} requests, nothing else running; "
-          f"a lone client's {requests} requests before")
+          f"a lone client's {requests} requests, alternating between the servers")
     print()
     print("| --classify-batch | errors | requests/s | p50 ms | p99 ms | lone client p50 ms |")
     print("|---|---|---|---|---|---|")

@@ -364,5 +364,11 @@ def prepare_inputs(
     on_device = config.data_on_device == "on" or (config.data_on_device == "auto" and data_fits(nbytes, device))
     if not on_device:
         return Inputs(train, val, transforms, f"device pipeline: uint8 {side}px batches from {auto_workers() if workers == -1 else workers} loader workers")
-    held = [DeviceTensorSet(*(t.to(device) for t in decode_to_tensors(d, workers=workers)), classes=d.classes) if d is not None else None for d in (train, val)]
-    return Inputs(held[0], held[1], transforms, f"device pipeline: data on {device} ({nbytes / 2**30:.2f} GiB of uint8 {side}px images)")
+
+    def held(data: TransformedSubset) -> DeviceTensorSet:
+        images, targets = decode_to_tensors(data, workers=workers)  # every image read once, here
+        return DeviceTensorSet(images.to(device), targets.to(device), classes=data.classes)
+
+    held_train, held_val = held(train), (held(val) if val is not None else None)
+    size = held_train.nbytes + (held_val.nbytes if held_val is not None else 0)
+    return Inputs(held_train, held_val, transforms, f"device pipeline: data on {device} ({size / 2**30:.2f} GiB of uint8 images, {side}px for training)")
