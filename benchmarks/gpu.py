@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import math
 import multiprocessing
 import shutil
 import statistics
@@ -97,8 +98,12 @@ def make_image_folder(root: Path, *, classes: int, per_class: int, width: int, h
 
 
 def num(value: float) -> str:
-    """Three significant figures, with thousands separators: tiny --tiny rates stay readable, and never read 0."""
-    return f"{value:,.0f}" if value >= 100 else f"{value:.3g}"
+    """At least three significant figures, in plain digits with thousands separators: tiny --tiny rates never read 0."""
+    if value >= 100:
+        return f"{value:,.0f}"
+    if value <= 0:
+        return f"{value:g}"
+    return f"{value:.{2 - math.floor(math.log10(value))}f}"
 
 
 def _sync(device: torch.device) -> None:
@@ -238,12 +243,15 @@ def _environment(device: torch.device) -> list[str]:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
+    """Measure everything once and write the Markdown report to ``--out`` (also printed)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "PERFORMANCE-GPU.md", help="the Markdown file to write")
     parser.add_argument("--tiny", action="store_true", help="tiny sizes on the CPU: proves every section runs, in seconds")
     parser.add_argument("--per-class", type=int, default=128, help="training images per class of the Tiny-ImageNet-shaped set (default 128)")
     parser.add_argument("--work", type=Path, default=None, help="folder for the synthetic data and runs (default: a temporary one)")
     args = parser.parse_args(argv)
+    if args.per_class < 2:
+        parser.error(f"--per-class must be at least 2 (a warm-up epoch and a measured one need batches), got {args.per_class}")
     started = time.perf_counter()
     device = torch.device("cpu") if args.tiny else default_device()
     if device.type != "cuda" and not args.tiny:

@@ -393,4 +393,4 @@ def test_gpu_benchmark_runs_every_section_with_tiny_sizes(tmp_path):
                    "torchvision eager fp32", "autocast + channels-last"):
         assert needed in text, needed
     rates = [float(n.replace(",", "")) for n in re.findall(r"\| ([\d,]+\.?\d*)%?(?= \|)", text)]
-    assert len(rates) == 15 and all(r > 0 for r in rates)  # every measured cell holds a positive number
+    assert len(rates) == 15 and all(r > 0 for r in rates), text  # every measured cell holds a positive number
