@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import atexit
 import shutil
+from collections import OrderedDict
 import tempfile
 from pathlib import Path
 from typing import Any, Optional
@@ -29,9 +30,18 @@ except ImportError:
         return fn
 
 
+# Sessions whose page has closed: work of theirs still running (a load event, a queued job) must not
+# write into a folder that ``end_session`` has already removed. The most recent ones are enough.
+_ENDED: OrderedDict[str, None] = OrderedDict()
+_MAX_ENDED = 100_000
+
+
 def session_dir(request: Optional[gr.Request]) -> Path:
-    """This session's folder under ``APP_TMP`` (created on first use)."""
-    folder = APP_TMP / ((request.session_hash if request and request.session_hash else None) or "no-session")
+    """This session's folder under ``APP_TMP`` (created on first use); refused once the session has ended."""
+    session = (request.session_hash if request and request.session_hash else None) or "no-session"
+    if session in _ENDED:
+        raise gr.Error(text(request, "session.ended"))
+    folder = APP_TMP / session
     folder.mkdir(parents=True, exist_ok=True)
     return folder
 
@@ -39,6 +49,9 @@ def session_dir(request: Optional[gr.Request]) -> Path:
 def end_session(request: gr.Request) -> None:
     """Remove the files this browser session wrote."""
     if request and request.session_hash:
+        _ENDED[request.session_hash] = None
+        while len(_ENDED) > _MAX_ENDED:
+            _ENDED.popitem(last=False)
         shutil.rmtree(APP_TMP / request.session_hash, ignore_errors=True)
 
 

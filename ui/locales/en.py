@@ -132,6 +132,7 @@ STRINGS: dict[str, str] = {
     "push.failed": "Could not push to {repo}: {reason}",
     "push.done": "Pushed **{name}** to [{repo}]({url}).",
     # --- models a visitor may load (ui.models)
+    "session.ended": "This page was closed; reload it to start again.",
     "models.not_in_session": "{name!r} is not a model of this browser session (fine-tuned models stay with the session that made them).",
     "models.refused": (
         "{name!r} is not a model this app offers. Choose one from the list or a model you fine-tuned in "

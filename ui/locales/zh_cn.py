@@ -133,6 +133,7 @@ STRINGS: dict[str, str] = {
     "push.failed": "无法推送到 {repo}：{reason}",
     "push.done": "已把 **{name}** 推送到 [{repo}]({url})。",
     # --- 访客可以加载的模型
+    "session.ended": "此页面已关闭，请刷新页面重新开始。",
     "models.not_in_session": "{name!r} 不是当前浏览器会话的模型（微调模型只属于创建它的会话）。",
     "models.refused": "{name!r} 不是本应用提供的模型。请从列表中选择，或选择你在本会话中微调的模型；本服务器允许{rule}。",
     "models.rule.none": "的只有这些",
