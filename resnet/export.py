@@ -125,16 +125,13 @@ def model_card_section(config: ModelConfig) -> str:
     return f"""
 ## ONNX
 
-```python
-classifier.export_onnx("onnx/")  # writes onnx/model.onnx and onnx/preprocessing.json
-```
-
-The graph takes `{INPUT_NAME}`, float32 of shape (batch, 3, {p.crop_size}, {p.crop_size}), normalised as above,
+`model.onnx` and `preprocessing.json` sit next to this card in a ResNet Studio download; elsewhere,
+`classifier.export_onnx("onnx/")` writes them. The graph takes `{INPUT_NAME}`, float32 of shape (batch, 3, {p.crop_size}, {p.crop_size}), normalised as above,
 and returns `{OUTPUT_NAME}` (batch, {config.num_classes}). This reproduces `classifier.predict`'s top-5 with
 onnxruntime, Pillow and numpy only (large JPEGs aside: the app decodes those at a reduced scale first):
 
 ```python
 {ONNX_SNIPPET}
-print(top5("photo.jpg", "onnx"))
+print(top5("photo.jpg"))  # or top5("photo.jpg", "path/to/the/folder")
 ```
 """

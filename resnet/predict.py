@@ -102,9 +102,14 @@ class Classifier:
         model, config = load_checkpoint(str(source), revision, **hub_options)
         return cls(model, config, device, fast=fast)
 
-    def save_pretrained(self, folder: str | os.PathLike) -> None:
-        """Write ``config.json``, ``model.safetensors`` and a model card (kept if one exists)."""
-        save_checkpoint(self.model, self.config, folder)
+    def save_pretrained(self, folder: str | os.PathLike, *, onnx: bool = False) -> None:
+        """Write ``config.json``, ``model.safetensors`` and a model card (kept if one exists).
+
+        ``onnx``: also ``model.onnx`` and ``preprocessing.json`` (``export_onnx``), and a card that shows how to run them.
+        """
+        if onnx:
+            self.export_onnx(folder)
+        save_checkpoint(self.model, self.config, folder, onnx_card=onnx)
 
     def push_to_hub(self, repo_id: str, *, token: Optional[str] = None, private: Optional[bool] = None) -> str:
         """Upload this classifier to the Hub as ``repo_id``; returns the commit URL."""

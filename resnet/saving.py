@@ -16,6 +16,7 @@ from typing import Optional
 from torch import nn
 
 from .config import ModelConfig
+from .export import model_card_section
 from .files import atomic_write
 
 __all__ = ["LIBRARY_NAME", "model_card", "push_checkpoint", "save_checkpoint"]
@@ -23,8 +24,10 @@ __all__ = ["LIBRARY_NAME", "model_card", "push_checkpoint", "save_checkpoint"]
 LIBRARY_NAME = "resnet-studio"
 
 
-def save_checkpoint(model: nn.Module, config: ModelConfig, folder: str | os.PathLike) -> Path:
+def save_checkpoint(model: nn.Module, config: ModelConfig, folder: str | os.PathLike, *, onnx_card: bool = False) -> Path:
     """Write ``config.json``, ``model.safetensors`` and (if absent) a ``README.md`` model card.
+
+    ``onnx_card``: the card also says how to run the ``model.onnx`` saved next to it (``model_card``).
 
     Each file is written to a temporary name and renamed into place, so an
     interrupted save never leaves a half-written checkpoint behind.
@@ -40,7 +43,7 @@ def save_checkpoint(model: nn.Module, config: ModelConfig, folder: str | os.Path
     atomic_write(folder / "config.json", lambda path: Path(path).write_text(text, encoding="utf-8"))
     card = folder / "README.md"
     if not card.exists():
-        atomic_write(card, lambda path: Path(path).write_text(model_card(config), encoding="utf-8"))
+        atomic_write(card, lambda path: Path(path).write_text(model_card(config, onnx=onnx_card), encoding="utf-8"))
     return folder
 
 
@@ -64,8 +67,11 @@ def push_checkpoint(
     return str(info)
 
 
-def model_card(config: ModelConfig) -> str:
-    """A model card: metadata for the Hub, then what the model is and how to load it."""
+def model_card(config: ModelConfig, *, onnx: bool = False) -> str:
+    """A model card: metadata for the Hub, then what the model is and how to load it.
+
+    ``onnx``: also how to run the ``model.onnx`` and ``preprocessing.json`` next to it (``resnet.export.model_card_section``).
+    """
     from huggingface_hub import ModelCardData
 
     training = config.training or {}
@@ -106,4 +112,4 @@ import resnet
 classifier = resnet.Classifier.from_pretrained("<this repo id or folder>")
 print(classifier.predict("photo.jpg", top_k=3))
 ```
-"""
+""" + (model_card_section(config) if onnx else "")

@@ -95,14 +95,14 @@ def test_finetune_then_classify_in_the_same_session_only(server, tmp_path):
     assert list(slots[0::2][:3]) == ["brick", "grass", "gravel"] and all(len(f) == 16 for f in slots[1::2][:3])
     job = client.submit("timm/resnet18.tv_in1k", "head", 3, 0.003, None, *slot_args(slots, per_class=8), api_name="/finetune")
     updates = list(job)
-    curve, status, per_class, confusion, download, model = job.result()  # the State output stays on the server
+    curve, status, per_class, confusion, download, model, _pairs, _gallery = job.result()  # the State outputs stay on the server
     assert len(updates) >= 4  # three epochs streamed, then the results
     assert {row[2] for row in curve["data"]} >= {"train loss", "held-out accuracy"}
     assert status.startswith("Done: **fine-tuned 1: brick, grass, gravel**")
     assert [row[0] for row in per_class["data"]] == ["brick", "grass", "gravel"]
     assert Image.open(confusion).size[0] > 200
     with zipfile.ZipFile(download["value"]) as archive:
-        assert sorted(archive.namelist()) == ["README.md", "config.json", "model.safetensors"]
+        assert sorted(archive.namelist()) == ["README.md", "config.json", "model.onnx", "model.safetensors", "preprocessing.json"]
     tuned = model["value"]
     label, _, timing = client.predict(handle_file(EXAMPLE), tuned, api_name="/classify")
     assert {c["label"] for c in label["confidences"]} == {"brick", "grass", "gravel"}
@@ -185,7 +185,7 @@ def test_callbacks_keep_the_operators_model_and_write_into_the_session_folder(tm
     slots = [value for name, files in images.items() for value in (name, files)] + ["", None]
     listed = ("me/custom-model", *app.CHECKPOINTS)
     policy = app.ModelPolicy(listed)
-    *_, last = finetune.finetune(finetune.FROM_SCRATCH, "head", 1, 0.01, None, {}, policy, *slots, request=request, progress=lambda *a, **k: None)
+    *_, last = finetune.finetune(finetune.FROM_SCRATCH, "head", 1, 0.01, None, {}, policy, request, lambda *a, **k: None, *slots)
     picker = last[5]
     assert [value for _, value in picker.choices] == ["fine-tuned 1: brick, grass, gravel", *listed]
     session.end_session(request)

@@ -10,6 +10,7 @@ import pytest
 from resnet.config import CheckpointError
 from tests.conftest import ROOT
 from train import lab
+from train.checks import MESSAGES
 from train.finetune import MAX_IMAGES
 from ui.i18n import LANGUAGES, language, text
 
@@ -20,6 +21,7 @@ FAMILIES = {
     "image.": set(re.findall(r'code="(\w+)"', (ROOT / "resnet" / "transforms.py").read_text())),
     "data.": set(re.findall(r'code="(\w+)"', (ROOT / "train" / "data.py").read_text())) | {"data"},
     "zip.": set(re.findall(r'ZipNote\("(\w+)"', (ROOT / "train" / "data.py").read_text())),
+    "check.": set(MESSAGES),
 }
 
 
@@ -52,6 +54,11 @@ def test_every_code_a_library_raises_has_a_text():
     for prefix, codes in FAMILIES.items():
         for code in codes:
             assert prefix + code in LANGUAGES["en"], prefix + code
+
+
+def test_data_check_texts_take_the_parameters_of_the_english_messages():
+    for code, english in MESSAGES.items():
+        assert fields(LANGUAGES["en"][f"check.{code}"]) == fields(english), code
 
 
 def test_no_key_is_unused():

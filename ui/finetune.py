@@ -1,77 +1,34 @@
-"""The Fine-tune tab: classes and their images in, a learning curve live, then results, a download and a push."""
+"""The Fine-tune tab: classes and their images in, a learning curve live (Stop ends it), then results,
+the held-out mistakes, a live preview, a download that runs the same with ONNX Runtime, and a push."""
 
 from __future__ import annotations
 
-import queue
 import shutil
-import threading
-from pathlib import Path
+import sys
 from typing import Any, Iterator, Optional, Sequence
 
 import gradio as gr
 import pandas as pd
-from PIL import Image
 
 import resnet
 import train
 from resnet.config import CheckpointError
 from resnet.transforms import ImageError
-from train.data import DataError, random_patches, read_zip_samples
+from train.data import DataError
 from train.finetune import STRATEGY_DEFAULTS
 
-from .i18n import error_text, static, text
-from .models import TUNED_PREFIX, ModelPolicy, resolve
+from . import jobs, mistakes, preview
+from .i18n import error_text, problem_text, static, text
+from .models import TUNED_PREFIX, ModelPolicy, picker_choices, resolve, tuned_number
 from .pictures import confusion_image
+from .samples import CLASS_SLOTS, add_snapshot, collect_samples, sample_set
 from .session import gpu, session_dir
 
-__all__ = ["FROM_SCRATCH", "add_snapshot", "finetune", "push_to_hub", "sample_set", "strategy_defaults", "tab"]
+__all__ = ["FROM_SCRATCH", "finetune", "push_to_hub", "stop", "strategy_defaults", "tab"]
 
-TEXTURES = Path(__file__).resolve().parents[1] / "examples" / "textures"
 FROM_SCRATCH = "resnet18 (from scratch: works offline)"  # the value API clients send; the page shows it translated
-CLASS_SLOTS = 4
 SERIES = ("train_loss", "val_loss", "train_top1", "val_top1")
-
-
-def sample_set(request: gr.Request) -> list[Any]:
-    """Three texture classes, 16 patches each, cut from the photos in examples/textures."""
-    folder = session_dir(request) / "sample-set"
-    values: list[Any] = []
-    for index, path in enumerate(sorted(TEXTURES.glob("*.png"))):
-        photo = Image.open(path).convert("RGB")
-        (folder / path.stem).mkdir(parents=True, exist_ok=True)
-        files = []
-        for n, patch in enumerate(random_patches(photo, 128, 16, seed=index)):
-            files.append(str(folder / path.stem / f"{path.stem}-{n:02d}.png"))
-            patch.save(files[-1])
-        values += [path.stem, files]
-    while len(values) < 2 * CLASS_SLOTS:
-        values += ["", None]
-    return values
-
-
-def add_snapshot(snapshot: Optional[str], files: Optional[list]) -> list:
-    """Append a webcam snapshot to a class's images."""
-    files = list(files or [])
-    if snapshot:
-        files.append(snapshot)
-    return files
-
-
-def _collect_samples(zip_file: Any, slots: tuple, request: Optional[gr.Request]) -> tuple[dict[str, list], list]:
-    samples: dict[str, list] = {}
-    notes: list = []
-    for name, files in zip(slots[0::2], slots[1::2]):
-        name = (name or "").strip()
-        if not files and not name:
-            continue
-        if not name:
-            raise gr.Error(text(request, "finetune.unnamed"))
-        samples.setdefault(name, []).extend(files or [])  # gr.File gives paths in gradio's upload folder
-    if zip_file is not None:
-        from_zip, notes = read_zip_samples(zip_file, max_images=train.MAX_IMAGES)
-        for name, images in from_zip.items():
-            samples.setdefault(name, []).extend(images)
-    return samples, notes
+TIME_LIMIT_S = 1800  # a fine-tune ends here, whatever its settings
 
 
 def _curve(history: list[dict[str, Any]], request: Optional[gr.Request]) -> pd.DataFrame:
@@ -80,33 +37,43 @@ def _curve(history: list[dict[str, Any]], request: Optional[gr.Request]) -> pd.D
     return pd.DataFrame(rows, columns=["epoch", "value", "series"])
 
 
-def _tuned_number(name: str) -> int:
-    """k in "fine-tuned k: cats, dogs"."""
-    return int(name.removeprefix(TUNED_PREFIX).split(":", 1)[0])
+def _user_error(error: Exception, request: Optional[gr.Request]) -> Exception:
+    """What the page says about an error of the training thread; anything else is the server's bug and stays as it is."""
+    if isinstance(error, DataError) and getattr(error, "problems", None):
+        return gr.Error(text(request, "finetune.checks_failed", problems=error_text(request, error)))
+    if isinstance(error, (DataError, ImageError)):
+        return gr.Error(error_text(request, error))
+    if isinstance(error, (CheckpointError, ValueError)):
+        return gr.Error(text(request, "error.invalid", reason=error))
+    return error
 
 
-def _picker(tuned: dict, listed: Sequence[str], request: Optional[gr.Request]) -> list[tuple[str, str]]:
-    """The model picker's choices: this session's models (named in the request's language), then the listed ones."""
-    mine = [(text(request, "classify.tuned_name", number=_tuned_number(n), labels=n.split(": ", 1)[1]), n) for n in tuned]
-    return [*mine, *((c, c) for c in listed)]
+def _keep(result: train.FinetuneResult, tuned: dict, policy: ModelPolicy, request: Optional[gr.Request]) -> tuple[str, dict, list[str]]:
+    """Add the new model to the session's; the oldest beyond the session's share go, with their files."""
+    number = max(map(tuned_number, tuned), default=0) + 1
+    name = f"{TUNED_PREFIX}{number}: {', '.join(result.labels)}"
+    tuned = {**tuned, name: result.classifier}
+    dropped = list(tuned)[: max(0, len(tuned) - policy.max_session_models)]
+    for old in dropped:
+        del tuned[old]
+        for folder in (session_dir(request) / f"model-{tuned_number(old)}", session_dir(request) / f"mistakes-{tuned_number(old)}"):
+            shutil.rmtree(folder, ignore_errors=True)
+        (session_dir(request) / f"model-{tuned_number(old)}.zip").unlink(missing_ok=True)
+    return name, tuned, dropped
 
 
-def _train_in_thread(start_from: Any, samples: dict, strategy: str, epochs: float, lr: float) -> tuple[queue.Queue, dict, threading.Thread]:
-    """Run ``train.finetune`` in a thread; its progress records arrive on the queue, then None."""
-    updates: queue.Queue = queue.Queue()
-    outcome: dict[str, Any] = {}
-
-    def run() -> None:
-        try:
-            outcome["result"] = train.finetune(start_from, samples, strategy=strategy, epochs=int(epochs), lr=float(lr), on_progress=updates.put)
-        except Exception as e:  # handed to the request thread, which reports it
-            outcome["error"] = e
-        finally:
-            updates.put(None)
-
-    worker = threading.Thread(target=run, name="finetune", daemon=True)
-    worker.start()
-    return updates, outcome, worker
+def _download(classifier: resnet.Classifier, number: int, request: Optional[gr.Request]) -> tuple[str, str]:
+    """The model's zip: checkpoint, ``model.onnx`` and ``preprocessing.json`` and a card showing how to run them; and a note if ONNX failed."""
+    folder = session_dir(request) / f"model-{number}"
+    note = ""
+    try:
+        classifier.save_pretrained(folder, onnx=True)
+    except Exception as e:  # the exporter raises many types; the checkpoint must still reach the user
+        print(f"ResNet Studio: ONNX export of model {number} failed: {e!r}", file=sys.stderr, flush=True)
+        shutil.rmtree(folder, ignore_errors=True)
+        classifier.save_pretrained(folder)
+        note = text(request, "finetune.onnx_failed", reason=type(e).__name__)
+    return shutil.make_archive(str(folder), "zip", folder), note
 
 
 @gpu
@@ -118,58 +85,57 @@ def finetune(
     zip_file: Any,
     tuned: dict[str, resnet.Classifier],
     policy: ModelPolicy,
-    *slots: Any,
     request: gr.Request = None,
     progress: gr.Progress = gr.Progress(),
+    *slots: Any,
 ) -> Iterator[tuple]:
-    """Fine-tune on the classes given, yielding the learning curve live, then the results.
+    """Fine-tune on the classes given, yielding the learning curve live, then the results and the held-out mistakes.
+
+    ``slots``: (class name, files) for each class slot. ``request`` and ``progress`` come before them because
+    gradio fills in only parameters ahead of a ``*args``.
 
     ``policy`` says which checkpoints may be started from, and how many fine-tuned models the session keeps.
+    Stop (``stop``), a cancelled event, the time limit or the session's end stop the training at its next step.
     """
     try:
-        samples, notes = _collect_samples(zip_file, slots, request)
+        samples, notes = collect_samples(zip_file, slots, request)
     except DataError as e:
         raise gr.Error(error_text(request, e)) from e
     start_from: Any = "resnet18" if source == FROM_SCRATCH else resolve(source, tuned, policy, request)
-    updates, outcome, worker = _train_in_thread(start_from, samples, strategy, epochs, lr)
     history: list[dict[str, Any]] = []
     shown = [text(request, f"zip.{n.code}", name=n.name) for n in notes[:3]]
     skipped = text(request, "finetune.skipped", notes="; ".join(shown) + (" ..." if len(notes) > 3 else "")) if notes else ""
-    no_change = (gr.skip(),) * 5
-    while (record := updates.get()) is not None:
-        if record["stage"] == "features":
-            progress(record["progress"], desc=text(request, "finetune.features"))
-            continue
-        history.append(record)
-        progress(record["progress"], desc=text(request, "finetune.epoch", epoch=record["epoch"], epochs=record["epochs"]))
-        status = text(request, "finetune.epoch_status", epoch=record["epoch"], epochs=record["epochs"], loss=f"{record['train_loss']:.3f}")
-        if "val_top1" in record:
-            status += text(request, "finetune.epoch_accuracy", accuracy=f"{record['val_top1']:.0%}")
-        yield (_curve(history, request), status + skipped, *no_change)
-    worker.join()
-    if "error" in outcome:
-        error = outcome["error"]
-        if isinstance(error, (DataError, ImageError)):
-            raise gr.Error(error_text(request, error))
-        if isinstance(error, (CheckpointError, ValueError)):
-            raise gr.Error(text(request, "error.invalid", reason=error))
-        raise error
+    no_change = (gr.skip(),) * 8
 
-    result = outcome["result"]
-    number = max(map(_tuned_number, tuned), default=0) + 1
-    name = f"{TUNED_PREFIX}{number}: {', '.join(result.labels)}"
-    tuned = {**tuned, name: result.classifier}
-    dropped = list(tuned)[: max(0, len(tuned) - policy.max_session_models)]
-    for old in dropped:  # bounded memory per session: the oldest model goes, with its files
-        del tuned[old]
-        old_folder = session_dir(request) / f"model-{_tuned_number(old)}"
-        shutil.rmtree(old_folder, ignore_errors=True)
-        old_folder.with_suffix(".zip").unlink(missing_ok=True)
+    def work(report, should_stop) -> train.FinetuneResult:
+        return train.finetune(start_from, samples, strategy=strategy, epochs=int(epochs), lr=float(lr), on_progress=report, should_stop=should_stop)
+
+    with jobs.start("finetune", request, work, time_limit=TIME_LIMIT_S) as job:  # closing this generator stops the job
+        for record in job.watch():
+            if record["stage"] == "features":
+                progress(record["progress"], desc=text(request, "finetune.features"))
+                continue
+            history.append(record)
+            progress(record["progress"], desc=text(request, "finetune.epoch", epoch=record["epoch"], epochs=record["epochs"]))
+            status = text(request, "finetune.epoch_status", epoch=record["epoch"], epochs=record["epochs"], loss=f"{record['train_loss']:.3f}")
+            if "val_top1" in record:
+                status += text(request, "finetune.epoch_accuracy", accuracy=f"{record['val_top1']:.0%}")
+            yield (_curve(history, request), status + skipped, *no_change)
+    try:
+        result = job.result()
+    except Exception as e:
+        raise _user_error(e, request) from e
+    if result.stopped:  # the time limit: say so, keep nothing half-trained
+        yield (_curve(history, request), _stopped_text(job, request), *no_change)
+        return
+
+    name, tuned, dropped = _keep(result, tuned, policy, request)
     if dropped:
         skipped += text(request, "finetune.dropped", limit=policy.max_session_models, names="; ".join(dropped))
-    folder = session_dir(request) / f"model-{number}"
-    result.classifier.save_pretrained(folder)
-    archive = shutil.make_archive(str(folder), "zip", folder)
+    if result.warnings:
+        skipped += text(request, "finetune.warnings", problems="; ".join(problem_text(request, p) for p in result.warnings))
+    archive, onnx_note = _download(result.classifier, tuned_number(name), request)
+    kept = mistakes.keep(result.mistakes(), result.labels, session_dir(request) / f"mistakes-{tuned_number(name)}")
     per_class = pd.DataFrame(
         {
             text(request, "column.class"): list(result.per_class_accuracy),
@@ -182,13 +148,29 @@ def finetune(
         summary_line += text(request, "finetune.done_accuracy", accuracy=f"{last['val_top1']:.0%}")
     yield (
         _curve(result.history, request),
-        summary_line + text(request, "finetune.done_where") + skipped,
+        summary_line + text(request, "finetune.done_where") + skipped + onnx_note,
         per_class,
         confusion_image(result.confusion, result.labels),
         gr.DownloadButton(value=archive, visible=True),
-        gr.Dropdown(choices=_picker(tuned, policy.listed, request), value=name),
+        gr.Dropdown(choices=picker_choices(tuned, policy.listed, request), value=name),
+        gr.Dropdown(choices=mistakes.choices(kept, request), value=mistakes.ALL),
+        mistakes.gallery(kept, mistakes.ALL, request),
         tuned,
+        kept,
     )
+
+
+def _stopped_text(job: jobs.Job, request: Optional[gr.Request]) -> str:
+    last = job.last if job.last and job.last.get("stage") == "train" else None
+    if last is None:
+        return text(request, "finetune.stopped_early")
+    return text(request, "finetune.stopped", epoch=last["epoch"], epochs=last["epochs"])
+
+
+def stop(request: gr.Request = None) -> str:
+    """Stop this session's fine-tune at its next step (the Stop button also cancels its event); says where it stopped."""
+    job = jobs.stop("finetune", request)
+    return text(request, "finetune.not_running") if job is None else _stopped_text(job, request)
 
 
 def strategy_defaults(strategy: str) -> tuple[int, float]:
@@ -212,6 +194,7 @@ def push_to_hub(repo_id: str, token: str, tuned: dict[str, resnet.Classifier], r
 
 def tab(checkpoints: Sequence[str], default_model: str, tuned: gr.State, policy: gr.State, picker: gr.Dropdown) -> None:
     """Declare the Fine-tune tab and wire it; a finished run updates ``picker`` (the Classify tab's)."""
+    kept = gr.State(None, time_to_live=3600)  # the mistakes of this session's last fine-tune (ui.mistakes.keep)
     with gr.Tab(static("tab.finetune")):
         gr.Markdown(static("finetune.intro"))
         sample_button = gr.Button(static("finetune.sample_button"), elem_id="sample-button")
@@ -232,7 +215,9 @@ def tab(checkpoints: Sequence[str], default_model: str, tuned: gr.State, policy:
             strategy = gr.Radio([(static(f"finetune.strategy.{s}"), s) for s in ("head", "last-stage", "full")], value="head", label=static("finetune.strategy"))
             epochs = gr.Slider(1, 50, value=STRATEGY_DEFAULTS["head"]["epochs"], step=1, label=static("finetune.epochs"))
             lr = gr.Number(value=STRATEGY_DEFAULTS["head"]["lr"], label=static("finetune.lr"))
-        train_button = gr.Button(static("finetune.button"), variant="primary", elem_id="train-button")
+        with gr.Row():
+            train_button = gr.Button(static("finetune.button"), variant="primary", elem_id="train-button")
+            stop_button = gr.Button(static("finetune.stop"), variant="stop", elem_id="stop-button")
         status = gr.Markdown(elem_id="train-status")
         curve = gr.LinePlot(
             x="epoch", y="value", color="series", elem_id="curve", x_title=static("finetune.curve_x"), y_title=static("finetune.curve_y"),
@@ -241,6 +226,17 @@ def tab(checkpoints: Sequence[str], default_model: str, tuned: gr.State, policy:
         with gr.Row():
             per_class = gr.Dataframe(label=static("finetune.per_class"), elem_id="per-class", interactive=False)
             confusion = gr.Image(label=static("finetune.confusion"), elem_id="confusion", interactive=False)
+        with gr.Accordion(static("mistakes.title"), open=True):
+            pair = gr.Dropdown([], label=static("mistakes.filter"), elem_id="mistakes-filter")
+            gallery = gr.Gallery(label=static("mistakes.gallery"), columns=6, height="auto", elem_id="mistakes")
+        with gr.Accordion(static("preview.title"), open=True):
+            gr.Markdown(static("preview.intro"))
+            with gr.Row():
+                camera = gr.Image(sources=["webcam"], streaming=True, type="filepath", label=static("preview.webcam"), elem_id="preview-camera")
+                photo = gr.Image(sources=["upload", "clipboard"], type="filepath", label=static("preview.photo"), elem_id="preview-photo")
+                with gr.Column():
+                    live = gr.Label(num_top_classes=5, label=static("preview.label"), elem_id="preview-label")
+                    live_model = gr.Markdown(elem_id="preview-model")
         download = gr.DownloadButton(static("finetune.download"), visible=False, elem_id="download")
         with gr.Accordion(static("finetune.push"), open=False):
             with gr.Row():
@@ -251,8 +247,20 @@ def tab(checkpoints: Sequence[str], default_model: str, tuned: gr.State, policy:
 
     sample_button.click(sample_set, None, slots, api_name="sample_set")
     strategy.change(strategy_defaults, strategy, [epochs, lr], api_name="strategy_defaults")
-    train_button.click(
-        finetune, [source, strategy, epochs, lr, zip_file, tuned, policy, *slots], [curve, status, per_class, confusion, download, picker, tuned],
-        api_name="finetune", concurrency_id="training", concurrency_limit=1, time_limit=1800,
+    training = train_button.click(
+        finetune, [source, strategy, epochs, lr, zip_file, tuned, policy, *slots],
+        [curve, status, per_class, confusion, download, picker, pair, gallery, tuned, kept],
+        api_name="finetune", concurrency_id="training", concurrency_limit=1, time_limit=TIME_LIMIT_S,
     )
+    stop_button.click(stop, None, status, cancels=[training], api_name="stop_finetune", queue=False)
+    pair.input(mistakes.show, [pair, kept], gallery, api_name="mistakes", queue=False)
+    confusion.select(mistakes.cell_choice, kept, pair, api_visibility="private", queue=False).success(
+        mistakes.show, [pair, kept], gallery, api_visibility="private", queue=False,
+    )
+    # Frames are small and the model is the session's own: several sessions preview at once; each keeps only its newest frame.
+    camera.stream(
+        preview.preview, [camera, tuned], [live, live_model], api_name="preview", preprocess=False, stream_every=preview.STREAM_EVERY_S,
+        trigger_mode="always_last", time_limit=300, concurrency_id="preview", concurrency_limit=4,
+    )
+    photo.upload(preview.preview, [photo, tuned], [live, live_model], api_name="preview_photo", preprocess=False, concurrency_id="preview")
     push_button.click(push_to_hub, [repo, token, tuned], pushed, api_name="push_to_hub")

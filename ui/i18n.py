@@ -16,7 +16,7 @@ import gradio as gr
 
 from .locales import en, zh_cn
 
-__all__ = ["I18N", "LANGUAGES", "error_text", "language", "static", "text"]
+__all__ = ["I18N", "LANGUAGES", "error_text", "language", "problem_text", "static", "text"]
 
 LANGUAGES: dict[str, dict[str, str]] = {"en": en.STRINGS, "zh-CN": zh_cn.STRINGS}
 FALLBACK = "en"
@@ -77,8 +77,16 @@ def error_text(request: Optional[gr.Request], error: Exception) -> str:
     """An ``ImageError`` or ``DataError`` in the request's language, from its code and parameters."""
     from resnet.transforms import ImageError
 
+    problems = getattr(error, "problems", None)  # train.checks.DataCheckError: each problem worded
+    if problems:
+        return "; ".join(problem_text(request, p) for p in problems)
     family = "image" if isinstance(error, ImageError) else "data"
     code, params = getattr(error, "code", None), getattr(error, "params", {})
     if code is None or f"{family}.{code}" not in LANGUAGES[FALLBACK]:
         return text(request, "error.invalid", reason=str(error))
     return text(request, f"{family}.{code}", **params)
+
+
+def problem_text(request: Optional[gr.Request], problem: Any) -> str:
+    """A ``train.checks.Problem`` in the request's language."""
+    return text(request, f"check.{problem.code}", **problem.params)

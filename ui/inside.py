@@ -25,9 +25,8 @@ from resnet.transforms import ImageError
 from resnet.views import feature_grid, filter_tiles, response_plot
 
 from .classify import EXAMPLES
-from .finetune import _picker
 from .i18n import error_text, static, text
-from .models import ModelPolicy, resolve
+from .models import ModelPolicy, picker_choices, resolve
 from .session import gpu, session_dir, upload_path
 
 __all__ = ["NETWORKS", "RANDOM_WEIGHTS", "diagram", "inside", "model_choices", "natural_size", "tab"]
@@ -81,7 +80,7 @@ def _random_classifier() -> resnet.Classifier:
 
 def model_choices(tuned: dict[str, resnet.Classifier], policy: ModelPolicy, current: str, request: gr.Request = None) -> gr.Dropdown:
     """The model picker's choices: the Classify tab's (this session's fine-tuned models first), then random weights."""
-    return gr.Dropdown(choices=[*_picker(tuned, policy.listed, request), (text(request, "inside.random"), RANDOM_WEIGHTS)], value=current)
+    return gr.Dropdown(choices=[*picker_choices(tuned, policy.listed, request), (text(request, "inside.random"), RANDOM_WEIGHTS)], value=current)
 
 
 def _grids(model: nn.Module, x: torch.Tensor, view: Image.Image, request: Optional[gr.Request]) -> list[tuple[Image.Image, str]]:

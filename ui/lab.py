@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import queue
-import threading
 import time
 from typing import Any, Iterator, Optional, Sequence
 
@@ -13,12 +11,14 @@ import pandas as pd
 import resnet
 from train import lab
 
+from . import jobs
 from .i18n import static, text
 from .session import gpu
 
-__all__ = ["degradation", "summary_text", "tab"]
+__all__ = ["degradation", "stop", "summary_text", "tab"]
 
 REFRESH_S = 1.0  # how often the live curves are redrawn
+TIME_LIMIT_S = 1800  # a run ends here, whatever its settings
 
 
 def _depth_choices() -> list[int]:
@@ -58,36 +58,29 @@ def degradation(depths: Sequence[Any], preset: str, steps: float, request: gr.Re
     if not chosen:
         raise gr.Error(text(request, "lab.no_depth"))
     settings = {**lab.PRESETS[preset], "depths": tuple(chosen), "steps": max(1, int(steps))}
-    updates: queue.Queue = queue.Queue()
-    stop = threading.Event()  # set when the user presses Stop, leaves, or the time limit passes
-    outcome: dict[str, Any] = {}
-
-    def run() -> None:
-        try:
-            outcome["result"] = lab.run(**settings, on_progress=updates.put, should_stop=stop.is_set)
-        except Exception as e:  # handed to the request thread, which reports it
-            outcome["error"] = e
-        finally:
-            updates.put(None)
-
-    worker = threading.Thread(target=run, name="degradation", daemon=True)
-    worker.start()
+    work = lambda report, should_stop: lab.run(**settings, on_progress=report, should_stop=should_stop)  # noqa: E731
     points: dict[str, list[tuple[int, float]]] = {}
     last = 0.0
-    try:
-        while (event := updates.get()) is not None:
+    with jobs.start("degradation", request, work, time_limit=TIME_LIMIT_S) as job:  # closing this generator stops the job
+        for event in job.watch():
             points.setdefault(event["network"], []).append((event["step"], event["train_error"]))
             if time.monotonic() - last > REFRESH_S:
                 last = time.monotonic()
                 yield _curves(points), text(request, "lab.running", step=event["step"], steps=event["steps"], network=event["network"])
-    finally:
-        stop.set()  # a cancelled generator is closed: the training thread ends at its next step
-    worker.join()
-    if "error" in outcome:
-        raise gr.Error(text(request, "error.invalid", reason=outcome["error"])) from outcome["error"]
-    result = outcome["result"]
+    try:
+        result = job.result()
+    except Exception as e:
+        raise gr.Error(text(request, "error.invalid", reason=e)) from e
     curves = {name: net.train_error for name, net in result.networks.items()}
     yield _curves(curves), summary_text(result, request)
+
+
+def stop(request: gr.Request = None) -> str:
+    """Stop this session's run (the Stop button also cancels its event); says where it stopped."""
+    job = jobs.stop("degradation", request)
+    if job is None or job.last is None:
+        return text(request, "lab.stopped_early")
+    return text(request, "lab.stopped", step=job.last["step"], steps=job.last["steps"])
 
 
 def tab() -> None:
@@ -110,6 +103,6 @@ def tab() -> None:
     preset.change(preset_steps, preset, steps, api_name="lab_preset_steps")
     running = run_button.click(
         degradation, [depths, preset, steps], [plot, summary], api_name="degradation",
-        concurrency_id="training", concurrency_limit=1, time_limit=1800,
+        concurrency_id="training", concurrency_limit=1, time_limit=TIME_LIMIT_S,
     )
-    stop_button.click(None, None, None, cancels=[running], api_name=False)
+    stop_button.click(stop, None, summary, cancels=[running], api_name="stop_degradation", queue=False)

@@ -27,7 +27,7 @@ from resnet.config import CheckpointError
 
 from .i18n import text
 
-__all__ = ["MODELS", "TUNED_PREFIX", "ModelPolicy", "Refused", "SharedModels", "resolve"]
+__all__ = ["MODELS", "TUNED_PREFIX", "ModelPolicy", "Refused", "SharedModels", "picker_choices", "resolve", "tuned_number"]
 
 TUNED_PREFIX = "fine-tuned "  # names of this session's models: "fine-tuned 2: cats, dogs"
 
@@ -197,3 +197,14 @@ def resolve(name: str, tuned: dict[str, resnet.Classifier], policy: ModelPolicy,
     except CheckpointError as e:
         print(f"ResNet Studio: could not load {name}: {e}", file=sys.stderr, flush=True)
         raise gr.Error(text(request, f"load.{e.reason}", name=name) + text(request, "models.advice"), duration=None) from e
+
+
+def tuned_number(name: str) -> int:
+    """k in "fine-tuned k: cats, dogs"."""
+    return int(name.removeprefix(TUNED_PREFIX).split(":", 1)[0])
+
+
+def picker_choices(tuned: dict, listed: Sequence[str], request: Optional[gr.Request]) -> list[tuple[str, str]]:
+    """A model picker's choices: this session's models (named in the request's language), then the listed ones."""
+    mine = [(text(request, "classify.tuned_name", number=tuned_number(n), labels=n.split(": ", 1)[1]), n) for n in tuned]
+    return [*mine, *((c, c) for c in listed)]

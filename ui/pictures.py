@@ -1,23 +1,34 @@
-"""Pictures the app shows: the confusion matrix of a fine-tune."""
+"""Pictures the app shows: the confusion matrix of a fine-tune, and which of its cells a click landed on."""
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Optional, Sequence
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-__all__ = ["confusion_image"]
+__all__ = ["confusion_cell", "confusion_image"]
+
+CELL = 72  # pixels per cell
 
 
-def confusion_image(confusion: np.ndarray, labels: Sequence[str], cell: int = 72) -> Image.Image:
+def _font() -> ImageFont.FreeTypeFont:
+    return ImageFont.load_default(size=14)
+
+
+def _margin(labels: Sequence[str], font: ImageFont.FreeTypeFont) -> int:
+    """Pixels left of (and above) the first cell: room for the longest label."""
+    return 24 + max(int(font.getlength(str(label))) for label in labels)
+
+
+def confusion_image(confusion: np.ndarray, labels: Sequence[str], cell: int = CELL) -> Image.Image:
     """The confusion matrix as a picture: rows are true classes, columns predicted; darker = more images."""
     n = len(labels)
     confusion = np.asarray(confusion)
     if confusion.shape != (n, n):
         raise ValueError(f"confusion must be {n}x{n} for {n} labels, got shape {confusion.shape}")
-    font = ImageFont.load_default(size=14)
-    margin = 24 + max(int(font.getlength(str(label))) for label in labels)
+    font = _font()
+    margin = _margin(labels, font)
     size = (margin + n * cell + 12, margin + n * cell + 12)
     image = Image.new("RGB", size, "white")
     draw = ImageDraw.Draw(image)
@@ -34,3 +45,12 @@ def confusion_image(confusion: np.ndarray, labels: Sequence[str], cell: int = 72
         draw.text((margin - 8, margin + k * cell + cell / 2), str(label), fill="black", font=font, anchor="rm")
         draw.text((margin + k * cell + cell / 2, margin - 8), str(label), fill="black", font=font, anchor="md")
     return image
+
+
+def confusion_cell(labels: Sequence[str], x: float, y: float, cell: int = CELL) -> Optional[tuple[int, int]]:
+    """``(true, predicted)`` indices of the cell of ``confusion_image(_, labels)`` at pixel ``(x, y)``; None outside the cells."""
+    margin = _margin(labels, _font())
+    column, row = int((x - margin) // cell), int((y - margin) // cell)
+    if x < margin or y < margin or not (0 <= row < len(labels) and 0 <= column < len(labels)):
+        return None
+    return row, column

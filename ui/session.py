@@ -11,6 +11,7 @@ from typing import Any, Optional
 
 import gradio as gr
 
+from . import jobs
 from .i18n import text
 
 __all__ = ["APP_TMP", "end_session", "gpu", "session_dir", "upload_path"]
@@ -47,8 +48,9 @@ def session_dir(request: Optional[gr.Request]) -> Path:
 
 
 def end_session(request: gr.Request) -> None:
-    """Remove the files this browser session wrote."""
+    """Stop this browser session's jobs and remove the files it wrote."""
     if request and request.session_hash:
+        jobs.stop_session(request.session_hash)
         _ENDED[request.session_hash] = None
         while len(_ENDED) > _MAX_ENDED:
             _ENDED.popitem(last=False)

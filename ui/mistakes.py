@@ -1,0 +1,77 @@
+"""The fine-tune's mistakes: the held-out images the model got wrong, as a gallery a confusion-matrix cell filters."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Optional, Sequence
+
+import gradio as gr
+
+from train.mistakes import Mistake
+
+from .i18n import text
+from .pictures import confusion_cell
+
+__all__ = ["ALL", "cell_choice", "choices", "gallery", "keep", "show"]
+
+ALL = "all"  # the filter's value for every mistake
+ARROW = " → "  # a pair's value: "<true label> → <predicted label>"
+
+
+def keep(mistakes: Sequence[Mistake], labels: Sequence[str], folder: Path) -> dict[str, Any]:
+    """What the session keeps of a fine-tune's mistakes: their overlays as PNG files in ``folder``, and plain fields."""
+    folder.mkdir(parents=True, exist_ok=True)
+    items = []
+    for n, m in enumerate(mistakes):
+        path = folder / f"{n:02d}.png"
+        m.overlay.save(path, format="PNG", compress_level=1)
+        items.append({"path": str(path), "true": m.true, "predicted": m.predicted, "probability": m.probability, "correct": m.correct})
+    return {"labels": list(labels), "items": items}
+
+
+def choices(kept: Optional[dict], request: Optional[gr.Request]) -> list[tuple[str, str]]:
+    """The filter's choices: every mistake, then each (true, predicted) pair among them with its count."""
+    items = (kept or {}).get("items", [])
+    counts: dict[str, int] = {}
+    for item in items:
+        if not item["correct"]:
+            pair = f"{item['true']}{ARROW}{item['predicted']}"
+            counts[pair] = counts.get(pair, 0) + 1
+    return [(text(request, "mistakes.all", count=len(items)), ALL), *((f"{pair} ({n})", pair) for pair, n in counts.items())]
+
+
+def gallery(kept: Optional[dict], pair: Optional[str], request: Optional[gr.Request]) -> list[tuple[str, str]]:
+    """The gallery's pictures and captions for the chosen pair (``ALL`` or None: every one)."""
+    captions = []
+    for item in (kept or {}).get("items", []):
+        if pair not in (None, "", ALL) and f"{item['true']}{ARROW}{item['predicted']}" != pair:
+            continue
+        key = "mistakes.least_sure" if item["correct"] else "mistakes.caption"
+        captions.append((item["path"], text(request, key, true=item["true"], predicted=item["predicted"], probability=f"{item['probability']:.0%}")))
+    return captions
+
+
+def show(pair: Optional[str], kept: Optional[dict], request: gr.Request = None) -> list[tuple[str, str]]:
+    """The mistakes of the session's last fine-tune whose true and predicted labels are ``pair``.
+
+    Args:
+        pair: ``"<true> → <predicted>"`` as the filter offers it, or ``"all"`` (gradio refuses any other value).
+        kept: the session's mistakes (``keep``'s record of the last fine-tune).
+
+    Returns:
+        ``[(overlay PNG, caption)]``: the Grad-CAM of the predicted class over each image, worst first.
+    """
+    if not kept:
+        raise gr.Error(text(request, "mistakes.none_yet"))
+    return gallery(kept, pair, request)
+
+
+def cell_choice(kept: Optional[dict], evt: gr.SelectData) -> Any:
+    """The filter's value for the confusion-matrix cell clicked: its pair, or every mistake for a cell with none in the gallery."""
+    if not kept:
+        return gr.skip()
+    labels = kept["labels"]
+    cell = confusion_cell(labels, *evt.index)
+    pair = None if cell is None else f"{labels[cell[0]]}{ARROW}{labels[cell[1]]}"
+    shown = {item["true"] + ARROW + item["predicted"] for item in kept["items"] if not item["correct"]}
+    return pair if pair in shown else ALL
