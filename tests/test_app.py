@@ -57,7 +57,8 @@ def test_start_up_and_classifying_never_import_torchvision(tmp_path):
 
 def test_every_action_has_an_api_name(server):
     endpoints = Client(server, verbose=False).view_api(print_info=False, return_format="dict")["named_endpoints"]
-    for name in ("summary", "compare", "gradient_flow", "classify", "explain", "classify_many", "classify_all_depths", "sample_set", "finetune", "push_to_hub"):
+    for name in ("summary", "compare", "gradient_flow", "classify", "explain", "classify_many", "classify_all_depths", "sample_set", "finetune",
+                 "stop_finetune", "mistakes", "preview", "preview_photo", "push_to_hub", "degradation", "stop_degradation", "diagram", "inside"):
         assert f"/{name}" in endpoints
 
 

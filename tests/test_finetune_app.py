@@ -1,5 +1,6 @@
 """The fine-tune loop closed, through the API of a real server: stop, the mistakes, and an export that predicts the same."""
 
+import json
 import re
 import time
 import zipfile
@@ -154,3 +155,14 @@ def test_data_checks_are_said_in_the_visitors_language(served):
         english.predict(*args, api_name="/finetune")
     with pytest.raises(AppError, match=r"这些图片还不能用来训练：类别 'grass' 只有 1 张图片；至少需要 2 张"):
         chinese.predict(*args, api_name="/finetune")
+
+
+def test_any_way_up_is_the_users_choice_and_is_recorded_in_the_download(served):
+    client = Client(served, verbose=False)
+    args = sample_args(client, per_class=3)
+    result = client.predict(SCRATCH, "head", 1, 0.003, None, *args, True, api_name="/finetune")
+    with zipfile.ZipFile(result[4]["value"]) as archive:
+        assert json.loads(archive.read("config.json"))["training"]["rotate90"] is True
+    result = client.predict(SCRATCH, "head", 1, 0.003, None, *args, api_name="/finetune")  # left out: upright only
+    with zipfile.ZipFile(result[4]["value"]) as archive:
+        assert json.loads(archive.read("config.json"))["training"]["rotate90"] is False

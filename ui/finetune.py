@@ -87,16 +87,19 @@ def finetune(
     policy: ModelPolicy,
     request: gr.Request = None,
     progress: gr.Progress = gr.Progress(),
-    *slots: Any,
+    *slots_then_rotate90: Any,
 ) -> Iterator[tuple]:
     """Fine-tune on the classes given, yielding the learning curve live, then the results and the held-out mistakes.
 
-    ``slots``: (class name, files) for each class slot. ``request`` and ``progress`` come before them because
-    gradio fills in only parameters ahead of a ``*args``.
+    ``slots_then_rotate90``: (class name, files) for each of the ``CLASS_SLOTS`` slots, then whether to also
+    turn training images by quarter turns (``train.finetune``'s ``rotate90``; API clients may leave it out).
+    ``request`` and ``progress`` come before them because gradio fills in only parameters ahead of a ``*args``.
 
     ``policy`` says which checkpoints may be started from, and how many fine-tuned models the session keeps.
     Stop (``stop``), a cancelled event, the time limit or the session's end stop the training at its next step.
     """
+    slots, options = slots_then_rotate90[: 2 * CLASS_SLOTS], slots_then_rotate90[2 * CLASS_SLOTS :]
+    rotate90 = bool(options[0]) if options else False
     try:
         samples, notes = collect_samples(zip_file, slots, request)
     except DataError as e:
@@ -108,7 +111,9 @@ def finetune(
     no_change = (gr.skip(),) * 8
 
     def work(report, should_stop) -> train.FinetuneResult:
-        return train.finetune(start_from, samples, strategy=strategy, epochs=int(epochs), lr=float(lr), on_progress=report, should_stop=should_stop)
+        return train.finetune(
+            start_from, samples, strategy=strategy, epochs=int(epochs), lr=float(lr), rotate90=rotate90, on_progress=report, should_stop=should_stop,
+        )
 
     with jobs.start("finetune", request, work, time_limit=TIME_LIMIT_S) as job:  # closing this generator stops the job
         for record in job.watch():
@@ -215,6 +220,7 @@ def tab(checkpoints: Sequence[str], default_model: str, tuned: gr.State, policy:
             strategy = gr.Radio([(static(f"finetune.strategy.{s}"), s) for s in ("head", "last-stage", "full")], value="head", label=static("finetune.strategy"))
             epochs = gr.Slider(1, 50, value=STRATEGY_DEFAULTS["head"]["epochs"], step=1, label=static("finetune.epochs"))
             lr = gr.Number(value=STRATEGY_DEFAULTS["head"]["lr"], label=static("finetune.lr"))
+            rotate90 = gr.Checkbox(False, label=static("finetune.rotate90"), info=static("finetune.rotate90_info"), elem_id="rotate90")
         with gr.Row():
             train_button = gr.Button(static("finetune.button"), variant="primary", elem_id="train-button")
             stop_button = gr.Button(static("finetune.stop"), variant="stop", elem_id="stop-button")
@@ -248,7 +254,7 @@ def tab(checkpoints: Sequence[str], default_model: str, tuned: gr.State, policy:
     sample_button.click(sample_set, None, slots, api_name="sample_set")
     strategy.change(strategy_defaults, strategy, [epochs, lr], api_name="strategy_defaults")
     training = train_button.click(
-        finetune, [source, strategy, epochs, lr, zip_file, tuned, policy, *slots],
+        finetune, [source, strategy, epochs, lr, zip_file, tuned, policy, *slots, rotate90],
         [curve, status, per_class, confusion, download, picker, pair, gallery, tuned, kept],
         api_name="finetune", concurrency_id="training", concurrency_limit=1, time_limit=TIME_LIMIT_S,
     )

@@ -101,6 +101,8 @@ STRINGS: dict[str, str] = {
     "finetune.strategy.full": "Everything",
     "finetune.epochs": "Epochs",
     "finetune.lr": "Learning rate",
+    "finetune.rotate90": "Any way up",
+    "finetune.rotate90_info": "Also train on the images turned by quarter turns: for things that look the same whatever way up (textures, cells, aerial views)",
     "finetune.button": "Train",
     "finetune.curve_x": "epoch",
     "finetune.curve_series": "series",

@@ -102,6 +102,8 @@ STRINGS: dict[str, str] = {
     "finetune.strategy.full": "全部",
     "finetune.epochs": "训练轮数（epoch）",
     "finetune.lr": "学习率",
+    "finetune.rotate90": "朝向无关",
+    "finetune.rotate90_info": "同时用旋转 90° 倍数的图片训练：适合无论怎么放都一样的东西（纹理、细胞、航拍图）",
     "finetune.button": "开始训练",
     "finetune.curve_x": "轮次",
     "finetune.curve_series": "曲线",
