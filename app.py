@@ -42,7 +42,7 @@ def build_demo(
 ) -> gr.Blocks:
     """The three tabs and their wiring; ``allow_hub_models`` and ``max_session_models`` as in ``ui.models.ModelPolicy``.
 
-    ``classify_batch``: photos per forward pass for concurrent classify requests (0: off; None: ``ui.classify.auto_batch``).
+    ``classify_batch``: photos per forward pass for concurrent classify requests (0: off; None: ``ui.batchers.auto_batch``).
     """
     checkpoints = CHECKPOINTS if default_model in CHECKPOINTS else [default_model, *CHECKPOINTS]
     rules = ModelPolicy(tuple(checkpoints), tuple(allow_hub_models), max_session_models)

@@ -40,7 +40,7 @@ def image_name(image: ImageSource, position: int) -> str:
     """A name to show for an input: a path's or named file's base name, else ``"image <position + 1>"``."""
     if isinstance(image, (str, os.PathLike)):
         return os.path.basename(os.fspath(image))
-    name = getattr(image, "name", None)  # files, and the in-memory files train.data.read_zip_samples returns
+    name = getattr(image, "name", None)  # files, and the in-memory files train.zips.read_zip_samples returns
     if isinstance(name, str) and name:
         return os.path.basename(name)
     return f"image {position + 1}"

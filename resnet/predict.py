@@ -166,7 +166,7 @@ class Classifier:
         """``predict`` for a list of photos of any length, in batches; a photo that cannot be read does not stop the rest.
 
         Args:
-            images: the photos (paths, bytes, named files such as ``train.data.read_zip_samples`` returns, ...).
+            images: the photos (paths, bytes, named files such as ``train.zips.read_zip_samples`` returns, ...).
             batch_size: photos per forward pass; default: ``resnet.batching.default_batch_size(self.device)``.
             top_k: classes per photo (default: 5, or all if fewer).
             on_progress: called as ``on_progress(done, total)`` after each batch.

@@ -12,7 +12,7 @@ from PIL import Image
 
 from resnet import Classifier, ImageError
 from resnet.batching import MicroBatcher, default_batch_size, image_name
-from train.data import read_zip_samples
+from train.zips import read_zip_samples
 
 PHOTOS = ("chelsea.png", "rocket.jpg", "coffee.png", "camera.png", "coins.png")
 
@@ -67,7 +67,7 @@ def test_predict_many_edge_cases_and_bad_arguments(fast):
 
 
 def test_a_zip_of_photos_goes_through_the_training_zip_reader(fast, photos_dir, tmp_path):
-    # The app reads uploads with train.data.read_zip_samples (its size, ratio and path checks); a folder of photos is one "class".
+    # The app reads uploads with train.zips.read_zip_samples (its size, ratio and path checks); a folder of photos is one "class".
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         archive.writestr("holiday/chelsea.png", (photos_dir / "chelsea.png").read_bytes())

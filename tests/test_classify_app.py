@@ -21,7 +21,9 @@ from PIL import Image
 
 import resnet
 from tests.conftest import ROOT
-from train.data import DataError, read_zip_samples
+from train.data import DataError
+from train.zips import read_zip_samples
+from ui import batchers as batchers_module
 from ui import classify as tab
 from ui.models import ModelPolicy, SharedModels
 
@@ -177,8 +179,8 @@ def test_all_depths_lists_the_cached_ones_and_says_why_the_others_are_missing(ur
 
 def test_concurrent_requests_share_forward_passes_and_batchers_follow_the_shared_models(small, monkeypatch):
     models = SharedModels(load=lambda source, **kw: small)
-    monkeypatch.setattr(tab, "MODELS", models)
-    batchers = tab.SharedBatchers()
+    monkeypatch.setattr(batchers_module, "MODELS", models)  # the cache the batchers follow
+    batchers = batchers_module.SharedBatchers()
     batchers.configure(max_batch=4, max_wait_ms=1000)
     sizes = []
     real = small.classify_prepared
@@ -208,7 +210,7 @@ def test_concurrent_requests_share_forward_passes_and_batchers_follow_the_shared
         batchers.configure(max_batch=-1)
     batchers.configure(max_batch=0)  # off: the classifier's own call, no batcher
     assert np.array_equal(pixels(batchers.classify("x", small, PHOTOS[0]).overlay), pixels(small.classify(PHOTOS[0]).overlay))
-    assert tab.auto_batch(torch.device("cuda")) == 8 and tab.auto_batch(torch.device("cpu")) == 0
+    assert batchers_module.auto_batch(torch.device("cuda")) == 8 and batchers_module.auto_batch(torch.device("cpu")) == 0
 
 
 def test_micro_batching_from_the_command_line(hub_models):
@@ -217,11 +219,11 @@ def test_micro_batching_from_the_command_line(hub_models):
 
     try:  # the flag reaches the tab; left out, a CPU serves each request on its own
         app.build_demo(classify_batch=4)
-        assert tab.BATCHERS.max_batch == 4
+        assert batchers_module.BATCHERS.max_batch == 4
         app.build_demo()
-        assert tab.BATCHERS.max_batch == tab.auto_batch(resnet.default_device()) == 0
+        assert batchers_module.BATCHERS.max_batch == batchers_module.auto_batch(resnet.default_device()) == 0
     finally:
-        tab.BATCHERS.configure(max_batch=0)
+        batchers_module.BATCHERS.configure(max_batch=0)
     with AppServer("--model", "timm/resnet18.tv_in1k", "--classify-batch", "4") as url:
         clients = [Client(url, verbose=False) for _ in PHOTOS[:4]]  # other photos: the clients download to one folder per picture
         with ThreadPoolExecutor(4) as pool:

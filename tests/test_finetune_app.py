@@ -124,7 +124,7 @@ def test_the_gallery_holds_each_held_out_mistake_counted_by_hand(tuned):
 
 
 def test_the_download_runs_with_onnxruntime_and_gives_the_apps_top5(tuned, tmp_path):
-    ort = pytest.importorskip("onnxruntime", reason="onnxruntime is not installed (pip install -r requirements-dev.txt)")
+    pytest.importorskip("onnxruntime", reason="onnxruntime is not installed (pip install -r requirements-dev.txt)")
     client, slots, (_, status, *_rest) = tuned
     download, picker = _rest[2], _rest[3]
     with zipfile.ZipFile(download["value"]) as archive:

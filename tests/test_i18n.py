@@ -9,7 +9,7 @@ import pytest
 
 from resnet.config import CheckpointError
 from tests.conftest import ROOT
-from train import lab
+from train import lab, lab_describe
 from train.checks import MESSAGES
 from train.finetune import MAX_IMAGES
 from ui.i18n import LANGUAGES, language, text
@@ -19,14 +19,14 @@ SOURCES = [ROOT / "app.py", *sorted((ROOT / "ui").glob("*.py"))]
 FAMILIES = {
     "load.": set(CheckpointError.REASONS),
     "image.": set(re.findall(r'code="(\w+)"', (ROOT / "resnet" / "transforms.py").read_text())),
-    "data.": set(re.findall(r'code="(\w+)"', (ROOT / "train" / "data.py").read_text())) | {"data"},
-    "zip.": set(re.findall(r'ZipNote\("(\w+)"', (ROOT / "train" / "data.py").read_text())),
+    "data.": set(re.findall(r'code="(\w+)"', (ROOT / "train" / "data.py").read_text() + (ROOT / "train" / "zips.py").read_text())) | {"data"},
+    "zip.": set(re.findall(r'ZipNote\("(\w+)"', (ROOT / "train" / "zips.py").read_text())),
     "check.": set(MESSAGES),
 }
 
 
 # The message codes train.lab.describe returns (its English wording is keyed by them; "measure" has two keys of ours).
-LAB_CODES = set(lab._ENGLISH) - {"measure"}
+LAB_CODES = set(lab_describe._ENGLISH) - {"measure"}
 
 
 def fields(template: str) -> set[tuple[str, str]]:

@@ -20,7 +20,8 @@ from tests.hubcache import timm_files, torchvision_model
 from tests.server import AppServer, memory_mb
 from resnet.transforms import MAX_IMAGE_BYTES, ImageError, load_image
 from tests.textures import patches
-from train.data import DataError, ZipNote, in_memory, read_zip_samples
+from train.data import DataError, in_memory
+from train.zips import ZipNote, read_zip_samples
 
 DEFAULT = "timm/resnet50.tv2_in1k"
 EXAMPLE = str(ROOT / "examples" / "chelsea.png")

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from collections import deque
@@ -27,25 +26,23 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator, Optional, Sequence
 
-import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image, ImageOps
 from torch import Tensor, nn
 
 from resnet.cifar import SHORTCUTS, blocks_per_stage, cifar_resnet
 from resnet.devices import default_device
-from resnet.transforms import load_image
 
-from .data import DataError, image_folder, in_memory, random_patches, read_zip_samples, stratified_split
+from .lab_data import CIFAR10_URL, LabData, load_data
+from .lab_describe import PAPER_TABLE6, describe, describe_text
 
 __all__ = [
-    "PRESETS", "PAPER_TABLE6", "SMOOTHING", "LabData", "LabResult", "NetworkResult",
+    "CIFAR10_URL", "PRESETS", "PAPER_TABLE6", "SMOOTHING", "LabData", "LabResult", "NetworkResult",
     "batch_order", "describe", "describe_text", "load_data", "lr_at", "main", "run",
 ]
 
 # Settings the app offers; their times on 2 CPU cores are in docs/LAB.md. Width 8 on 16-pixel
-# patches is what makes the four nets of depth 20 and 56 train in about three minutes there.
+# patches is what makes the four nets of depth 20 and 56 train in about two minutes there.
 PRESETS: dict[str, dict[str, Any]] = {
     "quick": {"depths": (20, 56), "steps": 300, "width": 8, "image_size": 16},
     "default": {"depths": (20, 56), "steps": 800, "width": 8, "image_size": 16},
@@ -56,127 +53,6 @@ CURVE_POINTS = 200  # points per curve at most: one every steps // 200 steps
 MILESTONES = (0.5, 0.75)  # lr / 10 at these shares of the steps: the paper's 32k and 48k of 64k iterations
 WARMUP_DEPTH = 110  # the paper trains 110 layers at lr / 10 until it starts learning (about 400 iterations)
 WARMUP_SHARE = 0.05
-# The paper's Table 6 (CIFAR-10 test error %, option A, 64k iterations): depth -> (params in millions, error).
-# Plain nets are not in the table: Fig. 6 shows them only as curves (plain-110 above 60% error).
-PAPER_TABLE6: dict[int, tuple[float, float]] = {20: (0.27, 8.75), 32: (0.46, 7.51), 44: (0.66, 7.17), 56: (0.85, 6.97), 110: (1.7, 6.43), 1202: (19.4, 7.93)}
-# The offline data: patches of the photos the app ships; the class is the photo a patch comes from.
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
-PATCHES_PER_CLASS = (256, 64)  # training, held out
-SHRINK_TO = 12  # image sizes: each photo's shorter side is shrunk to this, so a patch shows part of a scene, not grain
-GRID = 4  # each photo is cut into 4 x 4 tiles; patches come from the white squares (training) or the black (held out)
-MAX_IMAGES = 60_000  # the user's folder or zip; all of it is held in memory
-CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
-
-
-@dataclass
-class LabData:
-    """Images as uint8 tensors (N, 3, S, S) with their labels, the class names and where they came from."""
-
-    train_x: Tensor
-    train_y: Tensor
-    held_x: Tensor
-    held_y: Tensor
-    classes: list[str]
-    source: str
-
-    def normalizer(self) -> Callable[[Tensor], Tensor]:
-        """A function from uint8 images to floats, less the training set's per-channel mean, over its std."""
-        channels = self.train_x.transpose(0, 1).reshape(3, -1)
-        stats = torch.tensor([[c.float().mean(), c.float().std()] for c in channels])  # a channel at a time: CIFAR-10 is 150 MB
-        mean, std = stats[:, 0].view(1, 3, 1, 1), stats[:, 1].clamp_min(1.0).view(1, 3, 1, 1)
-        return lambda images: (images.float() - mean) / std
-
-    def describe(self) -> dict[str, Any]:
-        """The data as settings: source, classes and set sizes."""
-        return {"data": self.source, "classes": self.classes, "train_images": len(self.train_y), "held_out_images": len(self.held_y)}
-
-
-def load_data(data: Optional[str | Path], *, image_size: int, seed: int) -> LabData:
-    """The lab's images, at ``image_size`` pixels square, held in memory.
-
-    Args:
-        data: ``None``: patches of the photos in examples/, the class being the photo a patch comes
-            from; a fixed training set of 256 a class from one half of a 4 x 4 checkerboard of tiles
-            of each photo, and 64 held out from the other half (so no patch overlaps the other set).
-            A folder (``<class>/<image>``) or a .zip of class folders: centre-cropped and resized,
-            a fifth of each class held out. ``"cifar10"``: CIFAR-10's training and test sets through
-            torchvision, from ``$CIFAR10_ROOT`` (default ~/.cache/resnet-studio/cifar10), downloaded if absent.
-        image_size: side of the images in pixels.
-        seed: seeds the patch positions and the split.
-
-    Returns:
-        A ``LabData``.
-
-    Raises:
-        train.DataError: the folder or zip is unusable, or CIFAR-10 could not be fetched (the message says what to do).
-    """
-    if data is None:
-        return _photo_patches(image_size, seed)
-    if str(data) == "cifar10":
-        return _cifar10(image_size)
-    return _folder_images(Path(data), image_size, seed)
-
-
-def _stack(images: Sequence[Image.Image], labels: Sequence[int], size: int) -> list[Tensor]:
-    pixels = torch.from_numpy(np.stack([np.asarray(im.convert("RGB")) for im in images])) if images else torch.zeros(0, size, size, 3)
-    return [pixels.permute(0, 3, 1, 2).to(torch.uint8).contiguous(), torch.tensor(labels, dtype=torch.long)]
-
-
-def _photo_patches(image_size: int, seed: int) -> LabData:
-    paths = sorted(p for p in EXAMPLES.iterdir() if p.suffix.lower() in (".png", ".jpg"))
-    parts: tuple[list, list] = ([], [])
-    for target, path in enumerate(paths):
-        photo = load_image(path)
-        scale = SHRINK_TO * image_size / min(photo.size)
-        photo = photo.resize((round(photo.width * scale), round(photo.height * scale)), Image.Resampling.BICUBIC)
-        w, h = photo.width // GRID, photo.height // GRID
-        for part, (count, out) in enumerate(zip(PATCHES_PER_CLASS, parts)):
-            tiles = [(i * w, j * h, (i + 1) * w, (j + 1) * h) for i in range(GRID) for j in range(GRID) if (i + j) % 2 == part]
-            for k, box in enumerate(tiles):
-                n = count // len(tiles) + (k < count % len(tiles))
-                out += [(p, target) for p in random_patches(photo, image_size, n, seed=(seed * 100 + target) * 100 + k, box=box)]
-    tensors = [t for part in parts for t in _stack(*zip(*part), image_size)]
-    return LabData(*tensors, [p.stem for p in paths], f"photo patches ({EXAMPLES.name}/)")
-
-
-def _folder_images(path: Path, image_size: int, seed: int) -> LabData:
-    if path.suffix.lower() == ".zip":
-        samples, notes = read_zip_samples(path, max_images=MAX_IMAGES)
-        dataset = in_memory(samples, max_images=MAX_IMAGES)
-        source = f"{path.name} ({len(notes)} files skipped)" if notes else path.name
-    else:
-        dataset, source = image_folder(path), path.name
-    if len(dataset) > MAX_IMAGES:
-        raise DataError(f"{path} holds {len(dataset)} images, over the lab's limit of {MAX_IMAGES}; use fewer")
-    tensors = []
-    for split in stratified_split(dataset.targets, 0.2, seed):
-        images = [ImageOps.fit(dataset[i][0], (image_size, image_size), Image.Resampling.BICUBIC) for i in split]
-        tensors += _stack(images, [dataset.targets[i] for i in split], image_size)
-    return LabData(*tensors, dataset.classes, source)
-
-
-def _cifar10(image_size: int) -> LabData:
-    from torchvision.datasets import CIFAR10  # torchvision loads torch._dynamo: only when asked for
-
-    root = Path(os.environ.get("CIFAR10_ROOT", Path.home() / ".cache" / "resnet-studio" / "cifar10"))
-    try:
-        sets = [CIFAR10(str(root), train=train, download=True) for train in (True, False)]
-    except (OSError, RuntimeError) as e:  # URLError is an OSError; a broken archive is a RuntimeError
-        raise DataError(
-            f"CIFAR-10 could not be fetched into {root} ({e}). On a machine with network access, download {CIFAR10_URL}, "
-            f"unpack it into {root} (so that {root}/cifar-10-batches-py exists) or set CIFAR10_ROOT to the folder holding "
-            "cifar-10-batches-py; or leave data unset to use the offline photo patches."
-        ) from e
-    tensors = []
-    for s in sets:
-        x = torch.from_numpy(s.data).permute(0, 3, 1, 2).contiguous()
-        if image_size != x.shape[-1]:  # 5,000 at a time: all 50,000 as floats would take 600 MB
-            resize = lambda c: F.interpolate(c.float(), size=(image_size, image_size), mode="bilinear", antialias=True)  # noqa: E731
-            x = torch.cat([resize(chunk).round().clamp(0, 255).to(torch.uint8) for chunk in x.split(5000)])
-        tensors += [x, torch.tensor(s.targets, dtype=torch.long)]
-    return LabData(*tensors, list(sets[0].classes), "CIFAR-10")
-
-
 Progress = Callable[[dict[str, Any]], None]
 
 
@@ -413,82 +289,6 @@ def run(
             t.result.seconds += time.perf_counter() - start
         t.model.eval()
     return LabResult({t.result.name: t.result for t in trainers}, settings, stopped, {t.result.name: t.model for t in trainers})
-
-
-def _error_of(net: NetworkResult) -> float:
-    """The whole-set training error, or the last running error of a stopped run."""
-    return net.final_train_error if net.final_train_error is not None else net.train_error[-1][1]
-
-
-def describe(result: LabResult) -> list[tuple[str, dict[str, Any]]]:
-    """What the run shows, as ``(message code, parameters)`` pairs for a UI to phrase in its language.
-
-    Codes: ``measure`` (which error is compared), ``plain_deeper_worse`` / ``plain_deeper_not_worse``
-    (the deepest plain net against the shallowest), ``residual_better`` / ``residual_not_better`` (per
-    depth), ``long_training`` (a note on training length), ``paper_resnet`` (Table 6, per depth the paper
-    lists) and ``paper_plain`` (what the paper says of plain nets). Errors are fractions in [0, 1].
-    ``describe_text`` gives the English wording.
-
-    Args:
-        result: a ``LabResult``; networks without a single curve point are left out.
-
-    Returns:
-        The messages, in reading order.
-    """
-    nets = {name: net for name, net in result.networks.items() if net.train_error}
-    depths = sorted({net.depth for net in nets.values()})
-    steps = max((net.steps_done for net in nets.values()), default=0)
-    final = all(net.final_train_error is not None for net in nets.values())
-    messages: list[tuple[str, dict[str, Any]]] = [("measure", {"final": final, "steps": steps, "smoothing": result.settings["smoothing"]})]
-    plain = {d: _error_of(nets[f"plain-{d}"]) for d in depths if f"plain-{d}" in nets}
-    residual = {d: _error_of(nets[f"residual-{d}"]) for d in depths if f"residual-{d}" in nets}
-    if len(plain) >= 2:
-        low, high = min(plain), max(plain)
-        code = "plain_deeper_worse" if plain[high] > plain[low] else "plain_deeper_not_worse"
-        messages.append((code, {"shallow": low, "deep": high, "shallow_error": plain[low], "deep_error": plain[high], "difference": plain[high] - plain[low]}))
-    for d in depths:
-        if d in plain and d in residual:
-            code = "residual_better" if residual[d] < plain[d] else "residual_not_better"
-            messages.append((code, {"depth": d, "plain_error": plain[d], "residual_error": residual[d], "difference": plain[d] - residual[d]}))
-    messages.append(("long_training", {"steps": steps, "paper_iterations": 64_000}))
-    for d in depths:
-        if d in PAPER_TABLE6:
-            messages.append(("paper_resnet", {"depth": d, "params_millions": PAPER_TABLE6[d][0], "test_error_percent": PAPER_TABLE6[d][1]}))
-    messages.append(("paper_plain", {"plain_110_error_above_percent": 60}))
-    return messages
-
-
-_ENGLISH = {
-    "measure": "Compared: {what} after {steps} steps.",
-    "plain_deeper_worse": "Degradation: plain-{deep} ends with a higher training error than plain-{shallow} "
-    "({deep_error:.1%} vs {shallow_error:.1%}, {difference:+.1%}): the deeper plain net is harder to optimise.",
-    "plain_deeper_not_worse": "No degradation this time: plain-{deep} ends at {deep_error:.1%} training error, "
-    "plain-{shallow} at {shallow_error:.1%} ({difference:+.1%}).",
-    "residual_better": "At {depth} layers the residual net fits better than its plain twin: {residual_error:.1%} vs {plain_error:.1%}.",
-    "residual_not_better": "At {depth} layers the residual net does not beat its plain twin: {residual_error:.1%} vs {plain_error:.1%}.",
-    "long_training": "Note: deeper residual nets overtake shallower ones only after long training "
-    "(the paper trains {paper_iterations:,} iterations; this run {steps:,} steps).",
-    "paper_resnet": "Paper, Table 6: ResNet-{depth} ({params_millions}M parameters) has {test_error_percent}% CIFAR-10 test error.",
-    "paper_plain": "Paper: plain nets appear only as curves (Fig. 6); their error rises with depth, plain-110's is above {plain_110_error_above_percent}%.",
-}
-
-
-def describe_text(result: LabResult) -> str:
-    """``describe`` in English, one sentence a line.
-
-    Args:
-        result: a ``LabResult``.
-
-    Returns:
-        The text.
-    """
-    lines = []
-    for code, params in describe(result):
-        if code == "measure":
-            what = "the training error over the whole training set (eval mode)" if params["final"] else f"the running training error (last {params['smoothing']} batches; the run was stopped)"
-            params = {**params, "what": what}
-        lines.append(_ENGLISH[code].format(**params))
-    return "\n".join(lines)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

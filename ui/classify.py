@@ -5,99 +5,33 @@ from __future__ import annotations
 import sys
 import threading
 import time
-from collections import Counter
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
 import gradio as gr
 import pandas as pd
-import torch
 from PIL import Image
 
 import resnet
 import train
-from resnet.batching import MicroBatcher, default_batch_size
+from resnet.batching import default_batch_size
 from resnet.files import atomic_write
 from resnet.hub import DEFAULT_CHECKPOINTS
-from resnet.transforms import ImageError, ImageSource
-from train.data import DataError, read_zip_samples
+from resnet.transforms import ImageError
+from train.data import DataError
+from train.zips import read_zip_samples
 
+from .batchers import BATCHERS, auto_batch
 from .i18n import error_text, static, text
 from .models import MODELS, ModelPolicy, Refused, resolve
 from .session import gpu, session_dir, upload_path
 
-__all__ = ["BATCHERS", "SharedBatchers", "auto_batch", "class_map", "classify", "classify_all_depths", "classify_many", "explain", "tab",
-           "top_class_title"]
+__all__ = ["class_map", "classify", "classify_all_depths", "classify_many", "explain", "tab", "top_class_title"]
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 MANY_COLUMNS = ("classify.column.file", "classify.column.top1", "classify.column.probability", "classify.column.top5", "classify.column.error")
 DEPTH_COLUMNS = ("column.depth", "column.checkpoint", "classify.column.top1", "classify.column.probability", "column.forward ms",
                  "column.top1", "classify.column.majority", "classify.column.deepest")
-# Photos per forward pass for concurrent single-photo requests, by device: measured with
-# benchmarks/load.py (docs/PERFORMANCE.md); where a device is missing, requests run one by one.
-AUTO_BATCH = {"cuda": 8}
-
-
-def auto_batch(device: torch.device) -> int:
-    """The ``--classify-batch`` default for ``device``: 8 on CUDA, 0 (each request its own forward pass) elsewhere."""
-    return AUTO_BATCH.get(device.type, 0)
-
-
-class SharedBatchers:
-    """One ``resnet.batching.MicroBatcher`` per shared pretrained model, so concurrent classify requests share forward passes.
-
-    A batcher lives as long as its model stays in ``ui.models.MODELS``: one whose model was dropped
-    or reloaded is closed once the last request inside it has its answer, so the LRU budget holds.
-    """
-
-    def __init__(self) -> None:
-        self.max_batch, self.max_wait_ms = 0, 2.0
-        self._lock = threading.Lock()  # guards the two dicts below
-        self._live: dict[str, MicroBatcher] = {}  # source -> the batcher of the classifier MODELS holds for it
-        self._users: Counter[MicroBatcher] = Counter()  # requests inside each open batcher
-
-    def configure(self, *, max_batch: int, max_wait_ms: float = 2.0) -> None:
-        """Photos per forward pass (0 or 1: every request runs on its own) and the longest a request waits for company."""
-        if max_batch < 0:
-            raise ValueError(f"max_batch must be 0 (off) or more, got {max_batch}")
-        if not 0 <= max_wait_ms <= 1000:
-            raise ValueError(f"max_wait_ms must be between 0 and 1000, got {max_wait_ms}")
-        self.max_batch, self.max_wait_ms = max_batch, max_wait_ms
-
-    def classify(self, source: str, classifier: resnet.Classifier, image: ImageSource) -> resnet.Prediction:
-        """``classifier.classify(image)``, micro-batched with concurrent requests for the same ``source`` when batching is on."""
-        if self.max_batch < 2:
-            return classifier.classify(image)
-        with self._lock:
-            batcher = self._live.get(source)
-            if batcher is None or batcher.classifier is not classifier:  # first use, or MODELS loaded it again
-                batcher = self._live[source] = MicroBatcher(classifier, max_batch=self.max_batch, max_wait_ms=self.max_wait_ms)
-            self._users[batcher] += 1
-        try:
-            return batcher.classify(image)
-        finally:
-            self._leave(batcher)
-
-    def open_count(self) -> int:
-        """How many batchers (one worker thread each) are open now."""
-        with self._lock:
-            return len(self._users)
-
-    def _leave(self, batcher: MicroBatcher) -> None:
-        loaded = set(MODELS.loaded())
-        with self._lock:
-            self._users[batcher] -= 1
-            for source in [s for s in self._live if s not in loaded]:
-                del self._live[source]  # its model left the shared cache
-            live = set(self._live.values())
-            idle = [b for b, users in self._users.items() if users == 0 and b not in live]
-            for b in idle:
-                del self._users[b]
-        for b in idle:
-            b.close()
-
-
-BATCHERS = SharedBatchers()  # the server's one set; tab() sizes it from --classify-batch
 
 
 def _bad_file(request: Optional[gr.Request], e: ImageError) -> gr.Error:
@@ -225,7 +159,7 @@ def classify_many(
     """Many photos in batches through the fast path, each photo's error in its row.
 
     Args:
-        files: photos, and .zip files of photos (read in memory by ``train.data.read_zip_samples``); at most ``train.MAX_IMAGES``.
+        files: photos, and .zip files of photos (read in memory by ``train.zips.read_zip_samples``); at most ``train.MAX_IMAGES``.
         model_name, tuned, policy: as in ``classify``.
         progress: fed by ``predict_many`` after each batch.
 

@@ -9,7 +9,8 @@ import gradio as gr
 from PIL import Image
 
 import train
-from train.data import random_patches, read_zip_samples
+from train.data import random_patches
+from train.zips import read_zip_samples
 
 from .i18n import text
 from .session import session_dir
