@@ -29,7 +29,8 @@ from train.__main__ import parse_args
 from train.augment import AugmentedSubset, RandomCropFlip
 from train.data import TransformedSubset, Uint8Image, auto_workers, decode_to_tensors, in_memory, make_loader
 from train.gpu import BatchAugment, DeviceTensorSet, DeviceTransforms, PipelineConfig, data_fits, prepare_inputs
-from train.loop import TrainConfig, _make_optimizer, fit
+from train.config import TrainConfig
+from train.loop import _make_optimizer, fit
 from train.presets import PRESETS
 
 RAW = {"mean": (0.0, 0.0, 0.0), "std": (1 / 255, 1 / 255, 1 / 255)}  # "normalising" with these leaves pixel values as they are

@@ -23,7 +23,10 @@ from tests.textures import patches, write_imagefolder
 from train.augment import AugmentedSubset, RandomCropFlip
 from train.data import DataError, TransformedSubset, in_memory, stratified_split, tiny_imagenet
 from train.finetune import STRATEGY_DEFAULTS
-from train.loop import TrainConfig, evaluate, fit, latest_checkpoint, lr_at, set_trainable
+from train.checkpoint import latest_checkpoint
+from train.config import TrainConfig, lr_at
+from train.evaluate import evaluate
+from train.loop import fit, set_trainable
 
 TRAIN_ARGS = ["--arch", "resnet18", "--input-size", "64", "--batch-size", "16", "--lr", "0.02", "--no-progress"]
 

@@ -8,9 +8,11 @@ Example:
 """
 
 from .checks import DataCheckError, Problem, check_samples
+from .config import FitResult, TrainConfig
 from .data import DataError
 from .finetune import MAX_IMAGES, STRATEGIES, FinetuneResult, finetune, finetune_defaults
-from .loop import FitResult, TrainConfig, evaluate, fit
+from .evaluate import evaluate
+from .loop import fit
 from .mistakes import Mistake, filter_mistakes, held_out_mistakes
 
 __all__ = [

@@ -45,9 +45,11 @@ from resnet.hub import load_checkpoint
 from resnet.transforms import Preprocessing
 from resnet.devices import default_device
 
+from .checkpoint import latest_checkpoint
+from .config import FitResult, TrainConfig
 from .data import DataError, TransformedSubset, image_folder, is_tiny_imagenet, stratified_split, tiny_imagenet
 from .gpu import PipelineConfig, prepare_inputs
-from .loop import FitResult, TrainConfig, fit, latest_checkpoint, set_trainable
+from .loop import fit, set_trainable
 from .presets import PRESETS, preset
 
 CONFIGS = (TrainConfig, PipelineConfig)  # every field of these is a flag

@@ -32,7 +32,7 @@ from resnet.files import atomic_write
 from resnet.saving import save_checkpoint
 
 if TYPE_CHECKING:
-    from .loop import TrainConfig
+    from .config import TrainConfig
 
 __all__ = ["KEEP", "RunState", "latest_checkpoint", "resume", "save", "save_epoch", "load_epoch", "write_metrics"]
 

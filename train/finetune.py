@@ -34,7 +34,8 @@ from .augment import AugmentedSubset, RandomCropFlip
 from .augment_extra import RandomRotate90
 from .checks import DataCheckError, Problem, check_decoded
 from .data import TransformedSubset, in_memory, make_loader, stratified_split
-from .loop import TrainConfig, fit, set_trainable
+from .config import TrainConfig
+from .loop import fit, set_trainable
 from .mistakes import Mistake, held_out_mistakes
 
 __all__ = [

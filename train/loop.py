@@ -1,4 +1,4 @@
-"""The training loop: ``fit`` and ``evaluate``, the LR schedule and resume.
+"""The training loop: ``fit``, with resume (its settings and result are in ``train.config``, held-out evaluation in ``train.evaluate``).
 
 One loop serves everything: the ``python -m train`` command (one process or
 several under ``torchrun``), and the app's short fine-tunes (with other defaults).
@@ -22,7 +22,7 @@ import functools
 import math
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Optional, Sequence
 
 import torch
@@ -34,87 +34,14 @@ from resnet.config import ModelConfig
 from resnet.devices import autocast_dtype
 
 from . import checkpoint
-from .checkpoint import RunState, latest_checkpoint
+from .checkpoint import RunState
+from .config import FitResult, TrainConfig, lr_at
+from .evaluate import evaluate, sum_dtype, to_device
 from .gpu import BatchAugment, DeviceTransforms, batches, epoch_generator
 
-__all__ = ["TrainConfig", "FitResult", "fit", "evaluate", "lr_at", "set_trainable", "latest_checkpoint"]
+__all__ = ["fit", "set_trainable"]
 
 EpochCallback = Callable[[dict[str, Any]], Optional[bool]]
-
-
-def _option(default: Any, help: str) -> Any:
-    """A ``TrainConfig`` field: its default, and the help its ``python -m train`` flag shows."""
-    return field(default=default, metadata={"help": help})
-
-
-@dataclass
-class TrainConfig:
-    """Optimisation settings; every field is a ``python -m train`` flag, its help in the field's metadata."""
-
-    epochs: int = _option(10, "number of epochs")
-    batch_size: int = _option(64, "images per optimiser step, per process")
-    lr: float = _option(0.1, "peak learning rate")  # SGD at batch 256 (Goyal et al.); scale it with the batch size
-    optimizer: str = _option("sgd", "sgd (Nesterov momentum), adamw, or adam (L2 weight decay, as torch.optim.Adam)")
-    momentum: float = _option(0.9, "SGD momentum")
-    weight_decay: float = _option(1e-4, "weight decay")
-    schedule: str = _option("cosine", "cosine (after warm-up) or constant")
-    warmup_epochs: float = _option(1.0, "linear warm-up length, in epochs (fractions allowed)")
-    min_lr: float = _option(0.0, "learning rate at the end of the cosine schedule")
-    label_smoothing: float = _option(0.1, "label smoothing of the cross-entropy loss")
-    amp: str = _option("auto", "mixed precision: auto (bf16 on CUDA and on CPUs with AMX/AVX512-BF16), bf16, fp16 (CUDA), off")
-    channels_last: bool = _option(True, "use the channels-last memory format (faster convolutions on CPU and CUDA)")
-    grad_clip: Optional[float] = _option(None, "clip the global gradient norm to this value")
-    early_stopping: Optional[int] = _option(None, "stop after this many epochs without a better held-out top-1")
-    seed: int = _option(0, "random seed (data order, augmentation, split)")
-    workers: int = _option(0, "DataLoader worker processes (-1: one per CPU, less one)")
-
-    def __post_init__(self) -> None:
-        if self.epochs < 1 or self.batch_size < 1 or self.lr <= 0:
-            raise ValueError(f"epochs, batch_size and lr must be positive, got {self.epochs}, {self.batch_size}, {self.lr}")
-        if self.optimizer not in ("sgd", "adamw", "adam"):
-            raise ValueError(f"optimizer must be 'sgd', 'adamw' or 'adam', got {self.optimizer!r}")
-        if self.schedule not in ("cosine", "constant"):
-            raise ValueError(f"schedule must be 'cosine' or 'constant', got {self.schedule!r}")
-        if self.amp not in ("auto", "bf16", "fp16", "off"):
-            raise ValueError(f"amp must be 'auto', 'bf16', 'fp16' or 'off', got {self.amp!r}")
-        if self.workers < -1:
-            raise ValueError(f"workers must be -1 (one per CPU) or at least 0, got {self.workers}")
-
-
-@dataclass
-class FitResult:
-    """What ``fit`` returns.
-
-    Attributes:
-        history: one record per completed epoch.
-        best_epoch: the epoch with the best held-out top-1 (or training loss, with nothing held out).
-        best_top1: its held-out top-1; None without held-out data.
-        stopped_early: an ``on_epoch`` callback or early stopping ended the run before ``config.epochs``.
-        confusion: the last completed epoch's held-out confusion (rows: true class, columns: predicted).
-        stopped: ``should_stop`` ended the run in the middle of an epoch.
-        stopped_epoch: the epoch (1-based) it ended in; that epoch is not in ``history``, nor saved.
-    """
-
-    history: list[dict[str, Any]]
-    best_epoch: Optional[int]
-    best_top1: Optional[float]
-    stopped_early: bool
-    confusion: Optional[torch.Tensor] = None
-    stopped: bool = False
-    stopped_epoch: Optional[int] = None
-
-
-def lr_at(step: int, total_steps: int, base_lr: float, warmup_steps: int, min_lr: float = 0.0, schedule: str = "cosine") -> float:
-    """Learning rate at optimiser step ``step`` (0-based): linear warm-up, then cosine or constant."""
-    # 1) linear warm-up from base_lr / warmup_steps to base_lr
-    if step < warmup_steps:
-        return base_lr * (step + 1) / warmup_steps
-    # 2) constant schedule: stay at base_lr
-    if schedule == "constant":
-        return base_lr
-    # 3) cosine decay from base_lr to min_lr over the remaining steps
-    progress = min(1.0, (step - warmup_steps) / max(1, total_steps - warmup_steps))
-    return min_lr + 0.5 * (base_lr - min_lr) * (1.0 + math.cos(math.pi * progress))
 
 
 def set_trainable(model: nn.Module, freeze: str) -> None:
@@ -139,53 +66,6 @@ def _train_mode(model: nn.Module) -> None:
             m.eval()
 
 
-@torch.no_grad()
-def evaluate(
-    model: nn.Module,
-    dataset: Dataset,
-    *,
-    batch_size: int,
-    device: torch.device,
-    num_classes: int,
-    amp_dtype: Optional[torch.dtype] = None,
-    channels_last: bool = False,
-    workers: int = 0,
-    transform: Optional[BatchAugment] = None,
-) -> dict[str, Any]:
-    """Loss, top-1, top-5 and the confusion matrix (rows: true class, columns: predicted) on ``dataset``.
-
-    ``dataset`` may be a ``train.gpu.DeviceTensorSet``; ``transform`` (a deterministic
-    ``train.gpu.BatchAugment``) turns its uint8 batches into the network's input on ``device``.
-    """
-    was_training = model.training
-    model.eval()
-    loss_sum, counts, count = torch.zeros((), dtype=_sum_dtype(device), device=device), torch.zeros(2, dtype=torch.long, device=device), 0
-    confusion = torch.zeros(num_classes**2, dtype=torch.long, device=device)
-    k = min(5, num_classes)
-    try:
-        for x, y in batches(dataset, batch_size, shuffle=False, workers=workers, device=device):
-            x, y = _to_device(x, y, device, channels_last, transform)
-            with torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
-                logits = model(x)
-            logits = logits.float()
-            loss_sum += nn.functional.cross_entropy(logits, y, reduction="sum").to(loss_sum.dtype)
-            topk = logits.topk(k, dim=1).indices
-            counts += torch.stack([(topk[:, 0] == y).sum(), (topk == y[:, None]).any(dim=1).sum()])
-            count += len(y)
-            confusion += torch.bincount(y * num_classes + topk[:, 0], minlength=num_classes**2)
-    finally:
-        model.train(was_training)
-    if count == 0:
-        raise ValueError("cannot evaluate on an empty dataset")
-    top1, top5 = counts.tolist()  # the one wait for the device, after the last batch
-    return {"loss": loss_sum.item() / count, "top1": top1 / count, "top5": top5 / count, "confusion": confusion.view(num_classes, num_classes).cpu()}
-
-
-def _sum_dtype(device: torch.device) -> torch.dtype:
-    """float64 for sums of losses on the device (as Python floats summed them); MPS has no float64."""
-    return torch.float32 if device.type == "mps" else torch.float64
-
-
 def _amp_dtype(amp: str, device: torch.device) -> Optional[torch.dtype]:
     if amp == "off":
         return None
@@ -194,24 +74,6 @@ def _amp_dtype(amp: str, device: torch.device) -> Optional[torch.dtype]:
     if amp == "fp16" and device.type != "cuda":
         raise ValueError("amp='fp16' needs a CUDA device; use 'bf16' or 'off'")
     return torch.bfloat16 if amp == "bf16" else torch.float16
-
-
-def _to_device(
-    x: torch.Tensor,
-    y: torch.Tensor,
-    device: torch.device,
-    channels_last: bool,
-    transform: Optional[BatchAugment] = None,
-    generator: Optional[torch.Generator] = None,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """The batch on ``device`` (copied without blocking: the loader pins it on CUDA), transformed there, in the model's layout."""
-    non_blocking = device.type == "cuda"
-    x = x.to(device, non_blocking=non_blocking)
-    if transform is not None:
-        x = transform(x, generator)
-    if channels_last and x.dim() == 4:
-        x = x.contiguous(memory_format=torch.channels_last)
-    return x, y.to(device, non_blocking=non_blocking)
 
 
 def _make_optimizer(model: nn.Module, config: TrainConfig, param_groups: Optional[Sequence[dict[str, Any]]]) -> torch.optim.Optimizer:
@@ -255,7 +117,7 @@ def _train_step(t: _Trainer, x: torch.Tensor, y: torch.Tensor, lr: float) -> tup
     """
     for g in t.optimizer.param_groups:
         g["lr"] = lr * g["lr_scale"]
-    x, y = _to_device(x, y, t.device, t.channels_last, t.transform, t.generator)
+    x, y = to_device(x, y, t.device, t.channels_last, t.transform, t.generator)
     with torch.autocast(t.device.type, dtype=t.amp_dtype or torch.float32, enabled=t.amp_dtype is not None):
         logits = t.model(x)
         loss = t.criterion(logits.float(), y)
@@ -294,7 +156,7 @@ def _train_epoch(
         The epoch's training loss, top-1 and last learning rate; None when ``should_stop``
         asked to stop before one of its steps.
     """
-    loss_sum = torch.zeros((), dtype=_sum_dtype(t.device), device=t.device)
+    loss_sum = torch.zeros((), dtype=sum_dtype(t.device), device=t.device)
     correct, seen = torch.zeros((), dtype=torch.long, device=t.device), 0
     steps: Any = loader
     if bar is not None:
