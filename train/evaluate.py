@@ -8,7 +8,8 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset
 
-from .gpu import BatchAugment, batches
+from .device_augment import BatchAugment
+from .gpu import batches
 
 __all__ = ["evaluate", "sum_dtype", "to_device"]
 
@@ -29,7 +30,7 @@ def evaluate(
     """Loss, top-1, top-5 and the confusion matrix (rows: true class, columns: predicted) on ``dataset``.
 
     ``dataset`` may be a ``train.gpu.DeviceTensorSet``; ``transform`` (a deterministic
-    ``train.gpu.BatchAugment``) turns its uint8 batches into the network's input on ``device``.
+    ``train.device_augment.BatchAugment``) turns its uint8 batches into the network's input on ``device``.
     """
     was_training = model.training
     model.eval()

@@ -6,7 +6,7 @@ With ``out_dir`` it writes a checkpoint per epoch and the metrics (see
 ``train.checkpoint`` for the layout), and ``resume`` continues from the last one.
 
 On a GPU the loop keeps the device fed: batches are copied without blocking from pinned
-memory, may be augmented there (``transforms``, see ``train.gpu``) or already lie there whole
+memory, may be augmented there (``transforms``, see ``train.device_augment``) or already lie there whole
 (``train.gpu.DeviceTensorSet``); the optimiser is fused where torch has a fused kernel; losses and
 counts are summed on the device and read once an epoch, so the host never waits on a step.
 
@@ -37,7 +37,8 @@ from . import checkpoint
 from .checkpoint import RunState
 from .config import FitResult, TrainConfig, lr_at
 from .evaluate import evaluate, sum_dtype, to_device
-from .gpu import BatchAugment, DeviceTransforms, batches, epoch_generator
+from .device_augment import BatchAugment, DeviceTransforms, epoch_generator
+from .gpu import batches
 
 __all__ = ["fit", "set_trainable"]
 
