@@ -16,12 +16,17 @@ each its own classify against one shared resnet.batching.MicroBatcher.
 Rounds interleave the contenders, so drift in machine load hits all alike.
 
     python -m benchmarks.inference [--rounds 30]
+
+As on an AVX2-only CPU (no AVX-512, as many laptops and cloud vCPUs), on a newer one:
+
+    ONEDNN_MAX_CPU_ISA=AVX2 MKL_ENABLE_INSTRUCTIONS=AVX2 python -m benchmarks.inference
 """
 
 from __future__ import annotations
 
 import argparse
 import io
+import os
 import statistics
 import threading
 import time
@@ -196,6 +201,12 @@ def bench_micro_batching(rounds: int, threads: int = 8) -> dict[str, float]:
         )
 
 
+def capped() -> str:
+    """The instruction-set caps this run is under (an AVX2-only CPU emulated on a newer one), as a clause of the heading."""
+    caps = [f"{name}={os.environ[name]}" for name in ("ONEDNN_MAX_CPU_ISA", "MKL_ENABLE_INSTRUCTIONS") if os.environ.get(name)]
+    return f"; capped: {', '.join(caps)}" if caps else ""
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=30)
@@ -205,7 +216,7 @@ def main() -> None:
 
     print(f"# Inference: {cpu_model()}, {torch.get_num_threads()} threads; torch {torch.__version__}, torchvision {torchvision.__version__}, "
           f"onnxruntime {__import__('onnxruntime').__version__}; fast path dtype {fast_dtype(torch.device('cpu'))}"
-          f" (bf16 hardware: {cpu_has_fast_bf16()})")
+          f" (bf16 hardware: {cpu_has_fast_bf16()})" + capped())
     dtype = fast_dtype(torch.device("cpu"))
     peak = {torch.float32: fp32_peak, torch.bfloat16: bf16_peak}[dtype]
     dtype_name = str(dtype).removeprefix("torch.")

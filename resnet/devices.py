@@ -9,7 +9,7 @@ from typing import Optional
 
 import torch
 
-__all__ = ["default_device", "cpu_flags", "cpu_has_fast_bf16", "cpu_model", "fast_dtype", "autocast_dtype", "physical_cores"]
+__all__ = ["default_device", "cpu_flags", "cpu_has_fast_bf16", "cpu_model", "fast_dtype", "autocast_dtype", "onednn_isa_cap", "physical_cores"]
 
 
 def default_device() -> torch.device:
@@ -49,11 +49,22 @@ def cpu_model() -> str:
     return _cpuinfo()[0] or platform.processor() or platform.machine()
 
 
+# oneDNN instruction-set levels below AVX-512 BF16: capped there (ONEDNN_MAX_CPU_ISA), its bf16 kernels emulate
+# the dot products in fp32 and run slower than fp32 itself, whatever the CPU has.
+_ONEDNN_ISAS_WITHOUT_BF16 = frozenset({"SSE41", "AVX", "AVX2", "AVX2_VNNI", "AVX2_VNNI_2", "AVX512_CORE", "AVX512_CORE_VNNI"})
+
+
+def onednn_isa_cap() -> Optional[str]:
+    """The instruction-set level oneDNN is capped at (``ONEDNN_MAX_CPU_ISA``, or its older name ``DNNL_MAX_CPU_ISA``), upper case; None when not capped."""
+    cap = os.environ.get("ONEDNN_MAX_CPU_ISA") or os.environ.get("DNNL_MAX_CPU_ISA")
+    return cap.strip().upper() if cap and cap.strip() else None
+
+
 def cpu_has_fast_bf16() -> bool:
-    """True on x86 CPUs with AMX or AVX-512 BF16 instructions."""
+    """True on x86 CPUs with AMX or AVX-512 BF16 instructions, unless oneDNN is capped below them."""
     if platform.machine().lower() not in ("x86_64", "amd64"):
         return False
-    return bool({"amx_bf16", "avx512_bf16"} & cpu_flags())
+    return bool({"amx_bf16", "avx512_bf16"} & cpu_flags()) and onednn_isa_cap() not in _ONEDNN_ISAS_WITHOUT_BF16
 
 
 def fast_dtype(device: torch.device) -> torch.dtype:
