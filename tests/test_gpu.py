@@ -28,9 +28,9 @@ from train.__main__ import main as train_main
 from train.__main__ import parse_args
 from train.augment import AugmentedSubset, RandomCropFlip
 from train.data import TransformedSubset, Uint8Image, auto_workers, decode_to_tensors, in_memory, make_loader
+from train.config import TrainConfig
 from train.device_augment import BatchAugment, DeviceTransforms
 from train.gpu import DeviceTensorSet, PipelineConfig, data_fits, prepare_inputs
-from train.config import TrainConfig
 from train.loop import _make_optimizer, fit
 from train.presets import PRESETS
 

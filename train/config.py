@@ -11,8 +11,8 @@ import torch
 __all__ = ["FitResult", "TrainConfig", "lr_at"]
 
 
-def _option(default: Any, help: str) -> Any:
-    """A ``TrainConfig`` field: its default, and the help its ``python -m train`` flag shows."""
+def option(default: Any, help: str) -> Any:
+    """A field of a settings dataclass (``TrainConfig``, ``train.gpu.PipelineConfig``): its default, and the help its ``python -m train`` flag shows."""
     return field(default=default, metadata={"help": help})
 
 
@@ -20,22 +20,22 @@ def _option(default: Any, help: str) -> Any:
 class TrainConfig:
     """Optimisation settings; every field is a ``python -m train`` flag, its help in the field's metadata."""
 
-    epochs: int = _option(10, "number of epochs")
-    batch_size: int = _option(64, "images per optimiser step, per process")
-    lr: float = _option(0.1, "peak learning rate")  # SGD at batch 256 (Goyal et al.); scale it with the batch size
-    optimizer: str = _option("sgd", "sgd (Nesterov momentum), adamw, or adam (L2 weight decay, as torch.optim.Adam)")
-    momentum: float = _option(0.9, "SGD momentum")
-    weight_decay: float = _option(1e-4, "weight decay")
-    schedule: str = _option("cosine", "cosine (after warm-up) or constant")
-    warmup_epochs: float = _option(1.0, "linear warm-up length, in epochs (fractions allowed)")
-    min_lr: float = _option(0.0, "learning rate at the end of the cosine schedule")
-    label_smoothing: float = _option(0.1, "label smoothing of the cross-entropy loss")
-    amp: str = _option("auto", "mixed precision: auto (bf16 on CUDA and on CPUs with AMX/AVX512-BF16), bf16, fp16 (CUDA), off")
-    channels_last: bool = _option(True, "use the channels-last memory format (faster convolutions on CPU and CUDA)")
-    grad_clip: Optional[float] = _option(None, "clip the global gradient norm to this value")
-    early_stopping: Optional[int] = _option(None, "stop after this many epochs without a better held-out top-1")
-    seed: int = _option(0, "random seed (data order, augmentation, split)")
-    workers: int = _option(0, "DataLoader worker processes (-1: one per CPU, less one)")
+    epochs: int = option(10, "number of epochs")
+    batch_size: int = option(64, "images per optimiser step, per process")
+    lr: float = option(0.1, "peak learning rate")  # SGD at batch 256 (Goyal et al.); scale it with the batch size
+    optimizer: str = option("sgd", "sgd (Nesterov momentum), adamw, or adam (L2 weight decay, as torch.optim.Adam)")
+    momentum: float = option(0.9, "SGD momentum")
+    weight_decay: float = option(1e-4, "weight decay")
+    schedule: str = option("cosine", "cosine (after warm-up) or constant")
+    warmup_epochs: float = option(1.0, "linear warm-up length, in epochs (fractions allowed)")
+    min_lr: float = option(0.0, "learning rate at the end of the cosine schedule")
+    label_smoothing: float = option(0.1, "label smoothing of the cross-entropy loss")
+    amp: str = option("auto", "mixed precision: auto (bf16 on CUDA and on CPUs with AMX/AVX512-BF16), bf16, fp16 (CUDA), off")
+    channels_last: bool = option(True, "use the channels-last memory format (faster convolutions on CPU and CUDA)")
+    grad_clip: Optional[float] = option(None, "clip the global gradient norm to this value")
+    early_stopping: Optional[int] = option(None, "stop after this many epochs without a better held-out top-1")
+    seed: int = option(0, "random seed (data order, augmentation, split)")
+    workers: int = option(0, "DataLoader worker processes (-1: one per CPU, less one)")
 
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.batch_size < 1 or self.lr <= 0:

@@ -11,8 +11,8 @@ The batched crop, flip and normalisation themselves are in ``train.device_augmen
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator, Optional
+from dataclasses import dataclass
+from typing import Iterable, Iterator, Optional
 
 import torch
 from torch import Tensor
@@ -21,6 +21,7 @@ from torch.utils.data import Dataset
 from resnet.transforms import Preprocessing, eval_transform, geometry_transform
 
 from .augment import AugmentedSubset, RandomCropFlip
+from .config import option
 from .data import TransformedSubset, Uint8Image, auto_workers, decode_to_tensors, make_loader
 from .device_augment import AUGMENTS, BatchAugment, DeviceTransforms
 
@@ -40,22 +41,17 @@ __all__ = [
 DEVICE_SHARE = 0.5
 
 
-def _option(default: Any, help: str) -> Any:
-    """A ``PipelineConfig`` field: its default, and the help its ``python -m train`` flag shows."""
-    return field(default=default, metadata={"help": help})
-
-
 @dataclass
 class PipelineConfig:
     """Where and how training input is prepared; every field is a ``python -m train`` flag."""
 
-    pipeline: str = _option("auto", "device (uint8 batches augmented on the device), cpu (each image augmented in the loader), auto (device on CUDA)")
-    augment: str = _option("random-resized-crop", "random-resized-crop (and flip), random-crop (pad, crop, flip; device pipeline), none (resize and normalise only)")
-    min_crop_scale: float = _option(0.08, "smallest share of the image area a random-resized-crop keeps")
-    crop_padding: int = _option(4, "pixels of zero padding around the image for random-crop")
-    data_on_device: str = _option("auto", f"keep the decoded uint8 set on the device: on, off, auto (on when it fits in {DEVICE_SHARE:g} of the free CUDA memory)")
-    decode_size: Optional[int] = _option(None, "side of the square uint8 images the device pipeline decodes to (default: the resize size)")
-    compile: bool = _option(False, "torch.compile the model for training (minutes of compiling; then faster steps on CUDA)")
+    pipeline: str = option("auto", "device (uint8 batches augmented on the device), cpu (each image augmented in the loader), auto (device on CUDA)")
+    augment: str = option("random-resized-crop", "random-resized-crop (and flip), random-crop (pad, crop, flip; device pipeline), none (resize and normalise only)")
+    min_crop_scale: float = option(0.08, "smallest share of the image area a random-resized-crop keeps")
+    crop_padding: int = option(4, "pixels of zero padding around the image for random-crop")
+    data_on_device: str = option("auto", f"keep the decoded uint8 set on the device: on, off, auto (on when it fits in {DEVICE_SHARE:g} of the free CUDA memory)")
+    decode_size: Optional[int] = option(None, "side of the square uint8 images the device pipeline decodes to (default: the resize size)")
+    compile: bool = option(False, "torch.compile the model for training (minutes of compiling; then faster steps on CUDA)")
 
     def __post_init__(self) -> None:
         if self.pipeline not in ("auto", "device", "cpu"):
