@@ -6,7 +6,7 @@ import re
 import pytest
 
 from tests.server import AppServer
-from tests.test_browser import ARGS, CHROMIUM, MODEL
+from tests.test_browser import ARGS, CHROMIUM, MODEL, save
 from ui.mistakes import ARROW
 from ui.pictures import CELL, _font, _margin
 
@@ -32,7 +32,7 @@ def page(hub_models):
         browser.close()
 
 
-def test_train_then_mistakes_by_cell_then_a_live_preview_then_stop(page):
+def test_train_then_mistakes_by_cell_then_a_live_preview_then_stop(page, tmp_path):
     from playwright.sync_api import expect
 
     page.get_by_role("tab", name="Fine-tune").click()
@@ -72,6 +72,7 @@ def test_train_then_mistakes_by_cell_then_a_live_preview_then_stop(page):
     camera.get_by_role("button", name="capture photo").click()
     expect(page.locator("#preview-model")).to_contain_text("fine-tuned 1: brick, grass, gravel")
     expect(page.locator("#preview-label [data-testid=label-output-value]")).to_have_text(re.compile("^(brick|grass|gravel)$"))
+    save(page, tmp_path, "finetune-loop")  # the results, the mistakes filtered by a cell, and the live preview
     camera.get_by_role("button", name="capture photo").click()  # stop streaming
 
     # Stop: a second run ends at once and says so; the first model stays.
