@@ -111,3 +111,7 @@ def app_server(hub_models, tmp_path_factory):
     with server:
         server.tmp = tmp
         yield server
+
+
+# The browser tour's server and browser, shared by every tests/test_tour_*.py (one start each per run).
+from tests.tour import tour_browser, tour_server  # noqa: E402,F401
