@@ -15,6 +15,7 @@ from __future__ import annotations
 import io
 import math
 import os
+import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +23,7 @@ from typing import Any, Callable, Optional, Union
 
 import numpy as np
 import torch
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps, JpegImagePlugin, UnidentifiedImageError
 
 __all__ = [
     "IMAGENET_MEAN",
@@ -166,15 +167,21 @@ def load_image(
     transparency on white and maps every Pillow mode (1, L, LA, P, RGBA, CMYK,
     I;16, I, F, ...) to 8-bit RGB.
 
+    A baseline JPEG over ``max_pixels`` (a 100-megapixel phone photo) is decoded at 1/2, 1/4 or
+    1/8 scale, the largest that fits: libjpeg decodes it a few rows at a time, so only the reduced
+    image is ever held. What cannot be decoded within ``max_pixels`` is refused with its size:
+    other formats over it, a progressive JPEG over it (libjpeg keeps all of its coefficients), a
+    JPEG over it even at 1/8 scale, and a header claiming more than Pillow's bomb limit.
+
     Args:
         source: a path, ``bytes``, a binary file object, a ``PIL.Image`` or a numpy
             array (H, W), (H, W, 3) or (H, W, 4), integer or float in [0, 1].
         max_bytes: refuse encoded files larger than this.
-        max_pixels: refuse images with more pixels than this (decompression bombs).
+        max_pixels: the most pixels decoded (decompression bombs are refused before decoding).
         draft_side: decode a JPEG file at 1/2, 1/4 or 1/8 scale (libjpeg's DCT scaling, several
             times faster on a camera photo) as long as its shorter side stays at least this.
             For a later resize to side ``s``, ``2 * s`` keeps the result close to a full decode,
-            as Pillow's ``thumbnail`` does by default. Default: always decode in full.
+            as Pillow's ``thumbnail`` does by default. Default: the full size, if within ``max_pixels``.
 
     Returns:
         An RGB ``PIL.Image``.
@@ -187,11 +194,10 @@ def load_image(
     elif isinstance(source, np.ndarray):
         image = _from_array(source)
     else:
-        image = _open(_read_bytes(source, max_bytes), max_pixels)
+        image = _open(_read_bytes(source, max_bytes))
 
     width, height = image.size
-    if width * height > max_pixels:
-        raise ImageError(f"image is {width}x{height} pixels, over the limit of {max_pixels:,}; resize it first", code="too_many_pixels", width=width, height=height, limit=max_pixels)
+    scale = _decode_scale(image, max_pixels=max_pixels, draft_side=draft_side)
     if max(width, height) > MAX_ASPECT_RATIO * min(width, height):
         raise ImageError(
             f"image is {width}x{height} pixels, longer than {MAX_ASPECT_RATIO}:1; crop it closer to the subject",
@@ -200,14 +206,35 @@ def load_image(
     try:
         if getattr(image, "n_frames", 1) > 1:
             image.seek(0)  # animations: the first frame
-        if draft_side and image.format == "JPEG" and min(width, height) > draft_side:
-            scale = draft_side / min(width, height)
-            image.draft(image.mode, (math.ceil(width * scale), math.ceil(height * scale)))
+        if scale > 1:
+            image.draft(image.mode, (width // scale, height // scale))  # Pillow picks the largest scale keeping this size
         image.load()
         image = ImageOps.exif_transpose(image)
     except (OSError, SyntaxError, ValueError) as e:
         raise ImageError(f"image data is truncated or corrupt ({e})", code="corrupt") from e
     return _to_rgb(image)
+
+
+_JPEG_SCALES = (1, 2, 4, 8)  # the reductions libjpeg's DCT scaling offers (Pillow's draft)
+
+
+def _decode_scale(image: Image.Image, *, max_pixels: int, draft_side: Optional[int]) -> int:
+    """How much to reduce ``image`` while decoding (1: not at all); raises ``ImageError`` when no reduction fits ``max_pixels``."""
+    width, height = image.size
+    reducible = image.format == "JPEG" and not image.info.get("progressive") and len(getattr(image, "tile", ())) == 1  # not yet decoded
+
+    def fits(scale: int) -> bool:
+        return math.ceil(width / scale) * math.ceil(height / scale) <= max_pixels
+
+    safe = [s for s in (_JPEG_SCALES if reducible else (1,)) if fits(s)]
+    if not safe:
+        limit = f"{max_pixels:,}" + (" even at 1/8 scale" if reducible else "")
+        raise ImageError(
+            f"image is {width}x{height} pixels, over the limit of {limit}; resize it first",
+            code="too_many_pixels", width=width, height=height, limit=max_pixels,
+        )
+    sharp = max((s for s in _JPEG_SCALES if draft_side and min(width, height) // s >= draft_side), default=1) if reducible else 1
+    return max(safe[0], sharp)
 
 
 def _read_bytes(source: Any, max_bytes: int) -> bytes:
@@ -239,18 +266,25 @@ def _megabytes(n: int) -> str:
     return f"{n / 2**20:.3g} MB"
 
 
-def _open(data: bytes, max_pixels: int) -> Image.Image:
+def _open(data: bytes) -> Image.Image:
     try:
+        if data[:3] == _JPEG_MAGIC:
+            # Without Image.open's bomb check: _decode_scale checks the size that will be decoded, which may be reduced.
+            return JpegImagePlugin.JpegImageFile(io.BytesIO(data))
         with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data))
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
-        raise ImageError(f"image claims too many pixels to decode safely (over {max_pixels:,}): {e}", code="bomb", limit=max_pixels) from e
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # _decode_scale refuses it with its size
+            return Image.open(io.BytesIO(data))
+    except Image.DecompressionBombError as e:  # a header claiming over twice Pillow's limit: not even opened
+        claimed = re.search(r"\((\d+) pixels\)", str(e))
+        pixels = f"{int(claimed.group(1)):,}" if claimed else f"over {2 * Image.MAX_IMAGE_PIXELS:,}"
+        raise ImageError(f"image claims {pixels} pixels, too many pixels to decode safely", code="bomb", pixels=pixels) from e
     except UnidentifiedImageError as e:
         raise ImageError("not an image format this app can read (use JPEG, PNG, WebP, GIF, BMP or TIFF)", code="not_image") from e
     except (OSError, SyntaxError, ValueError) as e:
         raise ImageError(f"image data is truncated or corrupt ({e})", code="corrupt") from e
-    return image
+
+
+_JPEG_MAGIC = b"\xff\xd8\xff"
 
 
 def _from_array(array: np.ndarray) -> Image.Image:

@@ -56,6 +56,20 @@ def test_oversized_file_through_the_classifier(clf):
         clf.predict(data)
 
 
+def test_a_100_megapixel_phone_jpeg_classifies(clf, tmp_path):
+    from PIL import Image, ImageDraw
+
+    photo = Image.new("RGB", (12000, 8500), (90, 140, 200))  # 102 megapixels, twice the decode budget
+    ImageDraw.Draw(photo).ellipse((3000, 2000, 9000, 7000), fill=(250, 200, 40))
+    path = tmp_path / "phone.jpg"
+    photo.save(path, quality=90)
+    del photo
+    assert path.stat().st_size < MAX_IMAGE_BYTES
+    top = clf.predict(path, top_k=3)  # decoded at 1/8 scale (1500x1063), the draft the classifier asks for
+    assert len(top) == 3 and all(0 <= p <= 1 for _, p in top)
+    assert load_image(path).size == (6000, 4250)  # without a draft: 1/2 scale, the largest within 50 megapixels
+
+
 def test_corpus_through_the_app(app_server, tmp_path):
     client = Client(app_server.url, verbose=False)
     for name, data, expected in CASES:

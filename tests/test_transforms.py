@@ -175,3 +175,33 @@ def test_draft_leaves_small_jpegs_and_other_formats_alone(photos_dir):
     assert load_image(png, draft_side=100).size == (3000, 2000)
     grey = encode(gradient((2000, 3000)).convert("L"), "JPEG")  # portrait, grey: still RGB, still the right way up
     assert load_image(grey, draft_side=232).size == (250, 375) and load_image(grey, draft_side=232).mode == "RGB"
+
+
+def claiming(data: bytes, width: int, height: int) -> bytes:
+    """A baseline JPEG whose frame header (SOF0) claims width x height; its data stays that of the small one."""
+    sof = data.index(b"\xff\xc0")
+    return data[: sof + 5] + struct.pack(">HH", height, width) + data[sof + 9 :]
+
+
+def test_a_jpeg_over_the_pixel_budget_decodes_at_the_largest_scale_that_fits():
+    photo = gradient((3000, 2000))
+    baseline, progressive = encode(photo, "JPEG"), encode(photo, "JPEG", progressive=True)
+    assert load_image(baseline, max_pixels=1_000_000).size == (750, 500)  # 1/2 would be 1.5 megapixels
+    assert load_image(baseline, max_pixels=2_000_000).size == (1500, 1000)
+    assert load_image(baseline, max_pixels=1_000_000, draft_side=100).size == (375, 250)  # the draft may reduce further
+    assert load_image(baseline).size == (3000, 2000)  # within the budget: decoded in full
+    with pytest.raises(ImageError, match=r"3000x2000 pixels, over the limit of 1,000,000; resize") as e:
+        load_image(progressive, max_pixels=1_000_000)  # libjpeg holds a progressive JPEG's coefficients at full size
+    assert e.value.code == "too_many_pixels" and (e.value.params["width"], e.value.params["height"]) == (3000, 2000)
+
+
+def test_what_cannot_be_decoded_safely_is_refused_with_its_size():
+    huge = claiming(encode(gradient((64, 48)), "JPEG"), 65000, 60000)  # 66 megapixels even at 1/8 scale
+    with pytest.raises(ImageError, match=r"65000x60000 pixels, over the limit of 50,000,000 even at 1/8 scale") as e:
+        load_image(huge)
+    assert e.value.params == {"width": 65000, "height": 60000, "limit": 50_000_000}
+    with pytest.raises(ImageError, match=r"claims 900,000,000 pixels, too many pixels to decode safely") as e:
+        load_image(bomb_png(30000, 30000))  # beyond Pillow's bomb limit: not even opened
+    assert e.value.code == "bomb" and e.value.params == {"pixels": "900,000,000"}
+    with pytest.raises(ImageError, match=r"9500x9500 pixels, over the limit of 50,000,000; resize"):
+        load_image(bomb_png(9500, 9500))  # over Pillow's warning limit, under its error: refused before decoding
