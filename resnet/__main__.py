@@ -1,9 +1,11 @@
-"""Command line: ``python -m resnet summary resnet50`` and ``python -m resnet predict photo.jpg``.
+"""Command line: ``python -m resnet summary resnet50``, ``python -m resnet predict photo.jpg``, ``python -m resnet check ...``.
 
 Examples:
     python -m resnet summary resnet50 --depth 2
     python -m resnet summary resnet34 --plain --input-size 64 --csv r34.csv
     python -m resnet predict photo.jpg --model timm/resnet50.a1_in1k --top-k 5
+    python -m resnet check my_resnet.py:resnet50 --arch resnet50   # imports and runs YOUR file
+    python -m resnet check my_resnet50.onnx --arch resnet50
 """
 
 from __future__ import annotations
@@ -40,6 +42,15 @@ def _predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check(args: argparse.Namespace) -> int:
+    from .check import check_resnet, load_factory
+
+    source = load_factory(args.model) if ".py:" in args.model else args.model
+    report = check_resnet(source, args.arch)
+    print(report)
+    return 0 if report.matches else 1
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Parse ``argv`` and run the chosen command; returns the exit status."""
     parser = argparse.ArgumentParser(prog="python -m resnet", description=__doc__.splitlines()[0])
@@ -61,6 +72,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     p.add_argument("--top-k", type=int, default=None, help="how many classes to print (default 5, or every class of a smaller model)")
     p.add_argument("--device", default=None, help="cpu, cuda, mps (default: the best available)")
     p.set_defaults(run=_predict)
+
+    c = commands.add_parser("check", help="compare a ResNet you wrote with the reference of its depth (exit status 1 where it departs)")
+    c.add_argument("model", help="model.py:factory (imports your file and calls factory()), a .safetensors state_dict or an .onnx file")
+    c.add_argument("--arch", choices=ARCHS, required=True, help="the depth you meant to build")
+    c.set_defaults(run=_check)
 
     args = parser.parse_args(argv)
     from .config import CheckpointError
