@@ -2,24 +2,46 @@
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import functools
 import os
 import platform
-from typing import Optional
+from typing import Iterator, Optional
 
 import torch
 
-__all__ = ["default_device", "cpu_flags", "cpu_has_fast_bf16", "cpu_model", "fast_dtype", "autocast_dtype", "onednn_isa_cap", "physical_cores"]
+__all__ = ["default_device", "use_device", "cpu_flags", "cpu_has_fast_bf16", "cpu_model", "fast_dtype", "autocast_dtype", "onednn_isa_cap", "physical_cores"]
+
+
+# Set by ``use_device``: per thread and per task, so one request can run on the CPU while others use the GPU.
+_CHOSEN: contextvars.ContextVar[Optional[torch.device]] = contextvars.ContextVar("resnet_device", default=None)
 
 
 def default_device() -> torch.device:
-    """CUDA if present, then Apple's MPS, then the CPU."""
+    """The device ``use_device`` chose for this context; else CUDA if present, then Apple's MPS, then the CPU."""
+    chosen = _CHOSEN.get()
+    if chosen is not None:
+        return chosen
     if torch.cuda.is_available():
         return torch.device("cuda")
     mps = getattr(torch.backends, "mps", None)
     if mps is not None and mps.is_available():
         return torch.device("mps")
     return torch.device("cpu")
+
+
+@contextlib.contextmanager
+def use_device(device: str | torch.device) -> Iterator[torch.device]:
+    """Within the block (this thread or task, and threads started with its context), ``default_device()`` is ``device``.
+
+    Example: a Space whose GPU allowance is used up runs a request on the CPU with ``with use_device("cpu"): ...``.
+    """
+    token = _CHOSEN.set(torch.device(device))
+    try:
+        yield _CHOSEN.get()
+    finally:
+        _CHOSEN.reset(token)
 
 
 @functools.lru_cache(maxsize=1)

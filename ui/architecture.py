@@ -13,7 +13,7 @@ from resnet.files import atomic_write
 from resnet.measure import compare_depths, gradient_flow
 
 from .i18n import static, text
-from .session import session_dir
+from .session import gpu, session_dir
 
 __all__ = ["compare", "gradient_flow_plot", "summary", "tab"]
 
@@ -55,6 +55,7 @@ def compare(input_size: float, request: gr.Request = None) -> pd.DataFrame:
     return _columns(pd.DataFrame(values, columns=COMPARE_COLUMNS), request)
 
 
+@gpu
 def gradient_flow_plot(arch: str, input_size: float, request: gr.Request = None) -> tuple[pd.DataFrame, str]:
     """Per-block gradient norms of the plain and residual nets at initialisation, and what they show."""
     size = min(int(input_size), 224)

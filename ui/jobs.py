@@ -12,6 +12,7 @@ passes, or when its browser session ends (``stop_session``).
 
 from __future__ import annotations
 
+import contextvars
 import queue
 import threading
 import time
@@ -37,7 +38,8 @@ class Job:
         self._deadline = time.monotonic() + time_limit
         self._updates: queue.Queue = queue.Queue()
         self._outcome: dict[str, Any] = {}
-        self._thread = threading.Thread(target=self._run, args=(work,), name=key[1], daemon=True)
+        # The caller's context goes along: a device chosen with resnet.devices.use_device holds in the job too.
+        self._thread = threading.Thread(target=contextvars.copy_context().run, args=(self._run, work), name=key[1], daemon=True)
 
     def should_stop(self) -> bool:
         """True once the job was stopped or ran past its time limit: the work ends at its next step."""

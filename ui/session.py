@@ -1,4 +1,4 @@
-"""What a browser session owns on the server: a folder of its files, removed when the session ends; and the GPU wrapper."""
+"""What a browser session owns on the server: a folder of its files, removed when the session ends; and the GPU decorator (``ui.zerogpu``)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import gradio as gr
 
 from . import jobs
 from .i18n import text
+from .zerogpu import gpu  # the tabs' GPU decorator: spaces.GPU on a ZeroGPU Space, nothing elsewhere
 
 __all__ = ["APP_TMP", "end_session", "gpu", "session_dir", "upload_path"]
 
@@ -20,16 +21,6 @@ __all__ = ["APP_TMP", "end_session", "gpu", "session_dir", "upload_path"]
 # each browser session gets its own sub-folder, removed when the session ends.
 APP_TMP = Path(tempfile.mkdtemp(prefix="resnet-studio-"))
 atexit.register(shutil.rmtree, APP_TMP, ignore_errors=True)
-
-try:  # On Hugging Face ZeroGPU hardware, GPU work must run inside spaces.GPU.
-    import spaces
-
-    gpu = spaces.GPU
-except ImportError:
-
-    def gpu(fn):
-        return fn
-
 
 # Sessions whose page has closed: work of theirs still running (a load event, a queued job) must not
 # write into a folder that ``end_session`` has already removed. The most recent ones are enough.

@@ -162,6 +162,11 @@ STRINGS: dict[str, str] = {
     "push.done": "Pushed **{name}** to [{repo}]({url}).",
     # --- models a visitor may load (ui.models)
     "session.ended": "This page was closed; reload it to start again.",
+    # --- ZeroGPU Spaces (ui/zerogpu.py)
+    "zerogpu.quota": "Your free GPU time on this Space is used up for now (Hugging Face gives each visitor a daily ZeroGPU quota; logging in gives more).",
+    "zerogpu.busy": "No GPU was free on this Space just now.",
+    "zerogpu.later": "Please try again later, or run ResNet Studio on your own computer (see Deploy in the README).",
+    "zerogpu.on_cpu": "Running it on the CPU instead: this takes longer.",
     "models.not_in_session": "{name!r} is not a model of this browser session (fine-tuned models stay with the session that made them).",
     "models.refused": (
         "{name!r} is not a model this app offers. Choose one from the list or a model you fine-tuned in "
@@ -187,7 +192,7 @@ STRINGS: dict[str, str] = {
     "image.corrupt": "the image data is truncated or corrupt",
     "image.too_large": "{name} is over the {limit_mb} MB limit",
     "image.too_many_pixels": "the image is {width}x{height} pixels, over the limit of {limit} pixels; resize it first",
-    "image.bomb": "the image claims {pixels} pixels, too many pixels to decode safely",
+    "image.bomb": "the image claims too many pixels to decode safely (over {limit})",
     "image.aspect": "the image is {width}x{height} pixels, longer than {ratio}:1; crop it closer to the subject",
     "image.empty": "{name} is empty (0 bytes)",
     "image.no_file": "the file {name} is gone; upload it again",

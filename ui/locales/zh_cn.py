@@ -163,6 +163,11 @@ STRINGS: dict[str, str] = {
     "push.done": "已把 **{name}** 推送到 [{repo}]({url})。",
     # --- 访客可以加载的模型
     "session.ended": "此页面已关闭，请刷新页面重新开始。",
+    # --- ZeroGPU Spaces (ui/zerogpu.py)
+    "zerogpu.quota": "你在这个 Space 上的免费 GPU 时间暂时用完了（Hugging Face 为每位访客提供每日 ZeroGPU 配额，登录后配额更多）。",
+    "zerogpu.busy": "这个 Space 暂时没有空闲的 GPU。",
+    "zerogpu.later": "请稍后再试，或在自己的电脑上运行 ResNet Studio（见 README 的 Deploy 一节）。",
+    "zerogpu.on_cpu": "改为在 CPU 上运行，会慢一些。",
     "models.not_in_session": "{name!r} 不是当前浏览器会话的模型（微调模型只属于创建它的会话）。",
     "models.refused": "{name!r} 不是本应用提供的模型。请从列表中选择，或选择你在本会话中微调的模型；本服务器允许{rule}。",
     "models.rule.none": "的只有这些",
@@ -182,7 +187,7 @@ STRINGS: dict[str, str] = {
     "image.corrupt": "图片数据不完整或已损坏",
     "image.too_large": "{name} 超过了 {limit_mb} MB 的上限",
     "image.too_many_pixels": "图片为 {width}x{height} 像素，超过了 {limit} 像素的上限；请先缩小",
-    "image.bomb": "图片声称有 {pixels} 像素，像素过多，无法安全解码",
+    "image.bomb": "图片声称的像素数过多（超过 {limit}），无法安全解码",
     "image.aspect": "图片为 {width}x{height} 像素，长宽比超过 {ratio}:1；请裁剪得更靠近主体",
     "image.empty": "{name} 是空文件（0 字节）",
     "image.no_file": "文件 {name} 已不存在；请重新上传",

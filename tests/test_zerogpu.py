@@ -1,0 +1,146 @@
+"""The ZeroGPU wiring, checked with the real ``spaces`` package and no GPU.
+
+A ZeroGPU Space is emulated the way the package recognises one (``SPACES_ZERO_GPU=true``, and the device
+API's address it requires). Importing ``spaces`` there patches torch for the whole process, so each check
+runs in a child process (``python -m tests.test_zerogpu``) that prints what it saw as JSON. ZeroGPU's
+scheduler is the one piece replaced: ``spaces.zero.client.schedule`` records the duration it is asked for
+and refuses as the real one does, with the ``gr.Error`` that ``spaces.zero.gradio.error`` makes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import ROOT
+
+pytest.importorskip("spaces", reason="the spaces package is not installed (pip install -r requirements-dev.txt)")
+
+EXAMPLE = str(ROOT / "examples" / "chelsea.png")
+ZH = {"accept-language": "zh-CN,zh;q=0.9"}
+WRAPPED = {"classify", "explain", "classify_many", "classify_all_depths", "inside", "finetune", "degradation", "gradient_flow"}
+QUOTA = "You have exceeded your free ZeroGPU quota (60s requested vs. 12s left). Try again in 3:00:00."
+
+
+def probe() -> dict:
+    """In a process that believes it runs on ZeroGPU: what is wrapped, the durations asked for, what a refusal does."""
+    import gradio as gr
+    import spaces.zero.client
+    from spaces.zero.gradio import error
+
+    import app  # builds the page: every GPU-worthy callback is wrapped here
+    import resnet
+    import torch
+    from ui import architecture, classify, finetune, jobs, lab, zerogpu
+
+    seen = {"cuda_initialized_at_import": torch.cuda.is_initialized(), "durations": {}, "warnings": []}
+    seen["wrapped"] = sorted(f.api_name for f in app.demo.fns.values() if hasattr(f.fn, "zerogpu_budget"))
+    seen["wrapped_tools"] = sorted(f.api_name for f in app.build_demo(mcp=True).fns.values() if hasattr(f.fn, "zerogpu_budget") and f.api_name.startswith("mcp_"))
+    refusal = {"title": "ZeroGPU quota exceeded"}
+
+    def schedule(task_id, request=None, duration=None, gpu_size=None, **_):
+        seen["durations"].setdefault(seen["current"], duration.total_seconds())
+        raise error(refusal["title"], QUOTA)
+
+    spaces.zero.client.schedule = schedule
+    gr.Warning = lambda message, **_: seen["warnings"].append(message)
+    zh = gr.Request(headers=ZH)
+    policy = app.ModelPolicy(tuple(app.CHECKPOINTS))
+    photos = [EXAMPLE] * 10 + ["photos.zip"]
+    slots = ("a", [EXAMPLE] * 20, "b", [EXAMPLE] * 20, "", None, "", None, False)
+
+    def attempt(name, fn, *args, **kwargs):
+        seen["current"] = name
+        try:
+            result = fn(*args, **kwargs)
+            return next(result) if hasattr(result, "__next__") else result
+        except gr.Error as e:
+            return {"error": e.message, "title": e.title}
+
+    seen["classify"] = attempt("classify", classify.classify, EXAMPLE, app.DEFAULT_MODEL, {}, policy, request=zh)
+    attempt("classify_many", classify.classify_many, photos, app.DEFAULT_MODEL, {}, policy, request=zh)
+    refusal["title"] = "ZeroGPU worker error"  # not a refusal: raised as it is, nothing runs on the CPU
+    for strategy, epochs in (("head", 5), ("full", 50), ("full", 500)):
+        attempt(f"finetune {strategy} {epochs}", finetune.finetune, finetune.FROM_SCRATCH, strategy, epochs, 0.01, None, {}, policy, zh, None, *slots)
+    attempt("degradation", lab.degradation, [20, 56], "quick", 300, request=zh)
+    refusal["title"] = "ZeroGPU quota exceeded"
+    plot, words = attempt("gradient_flow", architecture.gradient_flow_plot, "resnet18", 32, request=zh)
+    seen["gradient_flow_cpu"] = {"rows": len(plot), "words": bool(words)}
+
+    # A generator refused: it runs on the CPU, and so do the job threads it starts.
+    zerogpu.BUDGETS["probe_job"] = zerogpu.Budget(5, cpu_fallback=True)
+
+    @zerogpu.gpu
+    def probe_job(request=None):
+        with jobs.start("probe", request, lambda report, should_stop: str(resnet.default_device()), time_limit=60) as job:
+            list(job.watch())
+        yield job.result(), str(resnet.default_device())
+
+    seen["job_devices"] = attempt("probe_job", probe_job, request=zh)
+    seen["main_device"] = str(resnet.default_device())  # outside the fallback: the patched torch says CUDA
+    return seen
+
+
+@pytest.fixture(scope="module")
+def zero():
+    env = {**os.environ, "SPACES_ZERO_GPU": "true", "SPACES_ZERO_DEVICE_API_URL": "http://127.0.0.1:9/"}  # nothing listens: never called
+    out = subprocess.run([sys.executable, "-m", "tests.test_zerogpu"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_every_gpu_worthy_action_is_wrapped_and_nothing_touches_cuda_at_import(zero):
+    assert set(zero["wrapped"]) == WRAPPED
+    assert zero["wrapped_tools"] == ["mcp_classify", "mcp_classify_all_depths", "mcp_explain"]
+    assert zero["cuda_initialized_at_import"] is False
+
+
+def test_durations_follow_the_work_and_stay_under_the_platforms_limit(zero):
+    from ui.zerogpu import MAX_DURATION_S
+
+    assert MAX_DURATION_S == 300
+    assert zero["durations"] == {
+        "classify": 20,
+        "classify_many": 31,  # 20 s + (10 photos + 200 assumed for the zip) x 0.05 s, rounded up
+        "finetune head 5": 32,  # 30 s + 5 epochs x 40 images x 0.01 s
+        "finetune full 50": 150,  # 30 s + 50 x 40 x 0.06 s
+        "finetune full 500": 300,  # capped
+        "degradation": 39,  # 15 s + 2 depths x 2 nets x 300 steps x 0.02 s
+        "gradient_flow": 20,
+        "probe_job": 5,
+    }
+
+
+def test_a_used_up_quota_is_said_in_words_and_the_cpu_takes_over_where_it_can(zero):
+    from ui.i18n import text
+
+    # classify needs the shared models, which live on the GPU there: the visitor reads why, in their language
+    assert zero["classify"] == {"error": f"{text('zh-CN', 'zerogpu.quota')} {text('zh-CN', 'zerogpu.later')}", "title": "Error"}
+    # gradient flow and jobs build their own networks: they ran on the CPU, after saying so
+    assert zero["gradient_flow_cpu"] == {"rows": 2 * 8, "words": True}  # ResNet-18's 8 blocks, plain and residual
+    assert zero["warnings"] == [f"{text('zh-CN', 'zerogpu.quota')} {text('zh-CN', 'zerogpu.on_cpu')}"] * 2
+    assert zero["job_devices"] == ["cpu", "cpu"] and zero["main_device"] == "cuda"
+
+
+def test_elsewhere_spaces_is_never_imported_and_callbacks_are_unchanged():
+    code = "import sys, app, ui.classify as c; print('spaces' in sys.modules, hasattr(c.classify, 'zerogpu_budget'))"
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120, env={**os.environ, "SPACES_ZERO_GPU": ""})
+    assert out.stdout.split() == ["False", "False"], out.stderr[-2000:]
+
+
+def test_a_callback_without_a_budget_is_refused_everywhere():
+    from ui.zerogpu import gpu
+
+    def unsized():
+        pass
+
+    with pytest.raises(KeyError, match="unsized has no GPU budget"):
+        gpu(unsized)
+
+
+if __name__ == "__main__":
+    print(json.dumps(probe()))
