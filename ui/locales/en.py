@@ -192,7 +192,7 @@ STRINGS: dict[str, str] = {
     "image.corrupt": "the image data is truncated or corrupt",
     "image.too_large": "{name} is over the {limit_mb} MB limit",
     "image.too_many_pixels": "the image is {width}x{height} pixels, over the limit of {limit} pixels; resize it first",
-    "image.bomb": "the image claims too many pixels to decode safely (over {limit})",
+    "image.bomb": "the image claims {pixels} pixels, too many pixels to decode safely",
     "image.aspect": "the image is {width}x{height} pixels, longer than {ratio}:1; crop it closer to the subject",
     "image.empty": "{name} is empty (0 bytes)",
     "image.no_file": "the file {name} is gone; upload it again",

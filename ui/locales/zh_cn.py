@@ -187,7 +187,7 @@ STRINGS: dict[str, str] = {
     "image.corrupt": "图片数据不完整或已损坏",
     "image.too_large": "{name} 超过了 {limit_mb} MB 的上限",
     "image.too_many_pixels": "图片为 {width}x{height} 像素，超过了 {limit} 像素的上限；请先缩小",
-    "image.bomb": "图片声称的像素数过多（超过 {limit}），无法安全解码",
+    "image.bomb": "图片声称有 {pixels} 像素，像素过多，无法安全解码",
     "image.aspect": "图片为 {width}x{height} 像素，长宽比超过 {ratio}:1；请裁剪得更靠近主体",
     "image.empty": "{name} 是空文件（0 字节）",
     "image.no_file": "文件 {name} 已不存在；请重新上传",
