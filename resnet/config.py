@@ -24,12 +24,13 @@ class CheckpointError(RuntimeError):
 
     Attributes:
         reason: one of ``REASONS``: ``"not_found"`` (no such repo, revision, folder or file),
-            ``"gated"``, ``"unreachable"`` (the Hub did not answer and the files are not cached),
-            ``"not_cached"`` (offline, and the files are not cached), ``"unsupported"`` (not a
+            ``"gated"``, ``"unreachable"`` (the Hub could not be reached and the files are not cached),
+            ``"timeout"`` (the Hub accepted the connection but did not answer in time, and the files
+            are not cached), ``"not_cached"`` (offline, and the files are not cached), ``"unsupported"`` (not a
             ResNet this library builds), ``"damaged"`` (unreadable or mismatched files).
     """
 
-    REASONS = ("not_found", "gated", "unreachable", "not_cached", "unsupported", "damaged")
+    REASONS = ("not_found", "gated", "unreachable", "timeout", "not_cached", "unsupported", "damaged")
 
     def __init__(self, message: str, *, reason: str = "unsupported") -> None:
         if reason not in self.REASONS:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import threading
 from dataclasses import replace
 from typing import Any, Callable, Optional
 
@@ -24,7 +25,7 @@ from .config import CheckpointError, ModelConfig
 from .layouts import layout_of, read_config, rename_transformers_keys
 from .model import ResNet, build
 
-__all__ = ["DEFAULT_CHECKPOINTS", "load_checkpoint", "parse_source"]
+__all__ = ["DEFAULT_CHECKPOINTS", "is_cached", "load_checkpoint", "parse_source"]
 
 # One checkpoint per depth, with the ImageNet-1k top-1 (%) torchvision publishes for these weights
 # (timm's *.tv_in1k / *.tv2_in1k repos hold torchvision's weights; tests check the numbers).
@@ -66,9 +67,10 @@ def load_checkpoint(
         source: e.g. ``"timm/resnet50.a1_in1k"``, ``"microsoft/resnet-50@main"`` or ``"runs/r18"``.
         revision: a branch, tag or commit on the Hub.
         cache_dir, token, force_download, local_files_only: passed to ``huggingface_hub.hf_hub_download``.
-        hub_timeout: seconds to wait for the Hub, once, with no retries (a server that must answer
-            quickly sets it); when the Hub does not answer in time, only the cache is read. ``None``:
-            huggingface_hub's own timeouts and retries (about 23 s before an unreachable Hub fails).
+        hub_timeout: one time budget, in seconds, for the Hub's first answer, whatever requests the
+            load makes before it, with no retries (a server that must answer quickly sets it); when the
+            Hub does not answer in time, only the cache is read. ``None``: huggingface_hub's own
+            timeouts and retries (about 23 s before an unreachable Hub fails).
         allow_local: read ``source`` as a local folder when one exists; ``False`` treats every
             ``source`` as a Hub repo id (for ids that strangers type).
 
@@ -147,8 +149,11 @@ def _hub_fetcher(repo_id: str, revision: Optional[str], *, hub_timeout: Optional
     def fetch(filename: str, *, required: bool) -> Optional[str]:
         silence = hub_silent()
         try:
-            if silence is not None:  # no second try: what the cache holds, or a quick failure
-                return hf_hub_download(repo_id, filename, revision=revision, **{**options, "local_files_only": True})
+            if silence is not None:  # no second try: what the cache holds, read without a request
+                path = _cached_file(repo_id, filename, revision, options.get("cache_dir"))
+                if path is None:
+                    raise LocalEntryNotFoundError(f"{repo_id}: {filename} is not in the local cache")
+                return path
             timeout = {} if hub_timeout is None else {"etag_timeout": hub_timeout}
             return hf_hub_download(repo_id, filename, revision=revision, **timeout, **options)
         except HFValidationError as e:
@@ -181,11 +186,12 @@ def _hub_fetcher(repo_id: str, revision: Optional[str], *, hub_timeout: Optional
                     "and model.safetensors",
                     reason="not_cached",
                 ) from e
+            timed_out = isinstance(silence, TimeoutError)
             raise CheckpointError(
-                f"{repo_id}: could not reach the Hugging Face Hub and {filename} is not in the local cache "
-                f"({cache}). Check the network or proxy, or set HF_HUB_OFFLINE=1 and use a cached checkpoint "
-                "or a local folder with config.json and model.safetensors",
-                reason="unreachable",
+                f"{repo_id}: {silence if timed_out else 'could not reach the Hugging Face Hub'} and {filename} is not "
+                f"in the local cache ({cache}). Check the network or proxy, or set HF_HUB_OFFLINE=1 and use a cached "
+                "checkpoint or a local folder with config.json and model.safetensors",
+                reason="timeout" if timed_out else "unreachable",
             ) from (silence or e)
         except EntryNotFoundError as e:
             if not required:
@@ -196,17 +202,61 @@ def _hub_fetcher(repo_id: str, revision: Optional[str], *, hub_timeout: Optional
 
 
 def _hub_silence(repo_id: str, revision: Optional[str], timeout: float, token: Any) -> Optional[Exception]:
-    """None if the Hub answers one HEAD request for ``config.json`` within ``timeout`` s (any answer), else why not."""
+    """None if the Hub answers a HEAD request for ``config.json`` within ``timeout`` s (any answer), else why not.
+
+    ``timeout`` is one budget for everything before that answer: huggingface_hub first makes requests
+    of its own (its user-agent look-up waits up to 3 s), each with its own timeout, so the request runs
+    in a thread that the load waits for at most ``timeout`` s. One still waiting then ends in the background.
+    """
     from huggingface_hub import get_hf_file_metadata, hf_hub_url
     from huggingface_hub.errors import HfHubHTTPError
 
+    outcome: list[Optional[Exception]] = []
+
+    def probe() -> None:
+        try:  # its own timeout is longer than the wait below, so that the wait decides
+            get_hf_file_metadata(hf_hub_url(repo_id, "config.json", revision=revision), timeout=timeout + 1, token=token)
+        except HfHubHTTPError:
+            outcome.append(None)  # it answered (404, 401, ...): hf_hub_download will say what it means
+        except Exception as e:  # refused, no route, proxy: nothing answered, whatever the transport's error type
+            outcome.append(e)
+        else:
+            outcome.append(None)
+
+    thread = threading.Thread(target=probe, name=f"hub probe {repo_id}", daemon=True)
+    thread.start()
+    thread.join(timeout)
+    return outcome[0] if outcome else TimeoutError(f"the Hugging Face Hub did not answer within {timeout:g} s")
+
+
+def _cached_file(repo_id: str, filename: str, revision: Optional[str], cache_dir: Optional[str | os.PathLike]) -> Optional[str]:
+    """``filename``'s path in the Hugging Face cache, or None; makes no request, not even for headers."""
+    from huggingface_hub import try_to_load_from_cache
+    from huggingface_hub.utils import validate_repo_id
+
+    validate_repo_id(repo_id)
+    path = try_to_load_from_cache(repo_id, filename, cache_dir=cache_dir, revision=revision)
+    return path if isinstance(path, str) else None
+
+
+def is_cached(source: str, revision: Optional[str] = None, *, cache_dir: Optional[str | os.PathLike] = None, allow_local: bool = True) -> bool:
+    """Whether ``source`` loads without the network: a local folder with ``config.json``, or a Hub repo whose
+    ``config.json`` and weights are in the Hugging Face cache. Cheap: no request, no file read but the cache's refs.
+
+    Args:
+        source, revision, allow_local: as in ``load_checkpoint``.
+        cache_dir: the Hugging Face cache to look in (default: huggingface_hub's, from ``HF_HUB_CACHE`` / ``HF_HOME``).
+    """
+    from huggingface_hub.errors import HFValidationError
+
     try:
-        get_hf_file_metadata(hf_hub_url(repo_id, "config.json", revision=revision), timeout=timeout, token=token)
-    except HfHubHTTPError:
-        return None  # it answered (404, 401, ...): hf_hub_download will say what it means
-    except Exception as e:  # refused, timed out, no route, proxy: nothing answered, whatever the transport's error type
-        return e
-    return None
+        repo_id, revision = parse_source(str(source), revision, allow_local=allow_local)
+        if allow_local and os.path.isdir(repo_id):
+            return os.path.isfile(os.path.join(repo_id, "config.json"))
+        cached = [_cached_file(repo_id, name, revision, cache_dir) for name in ("config.json", *WEIGHT_FILES)]
+    except (HFValidationError, ValueError):  # not a repo id: nothing of it can be cached
+        return False
+    return cached[0] is not None and any(path is not None for path in cached[1:])
 
 
 def _snapshot_revision(path: str) -> Optional[str]:

@@ -47,9 +47,9 @@ def test_train_then_mistakes_by_cell_then_a_live_preview_then_stop(page, tmp_pat
     captions = gallery.locator(".caption-label")
     filter_box = page.locator("#mistakes-filter input")
     expect(filter_box).to_have_value(re.compile(r"^all \(\d+\)$"))  # what the page shows of the value "all"
-    pair = next((c for c in captions.all_inner_texts() if " taken for " in c), None)
+    pair = next((c for c in captions.all_inner_texts() if ARROW in c), None)
     if pair is not None:  # click that pair's cell of the confusion matrix: the gallery shows that pair only
-        true, predicted = pair.split(" (")[0].split(" taken for ")
+        true, predicted = pair.rsplit(" ", 1)[0].split(ARROW)
         labels = ["brick", "grass", "gravel"]
         margin = _margin(labels, _font())
         image = page.locator("#confusion img")
@@ -60,10 +60,11 @@ def test_train_then_mistakes_by_cell_then_a_live_preview_then_stop(page, tmp_pat
         y = (margin + labels.index(true) * CELL + CELL / 2) * scale
         image.click(position={"x": x, "y": y})
         expect(filter_box).to_have_value(re.compile("^" + re.escape(f"{true}{ARROW}{predicted}") + r" \(\d+\)$"))
-        expect(captions.first).to_contain_text(f"{true} taken for {predicted}")
-        assert all(c.startswith(f"{true} taken for {predicted}") for c in captions.all_inner_texts())
-    else:
-        assert all(c.startswith("no mistake: ") for c in captions.all_inner_texts())
+        expect(captions.first).to_contain_text(f"{true}{ARROW}{predicted}")
+        assert all(c.startswith(f"{true}{ARROW}{predicted} ") for c in captions.all_inner_texts())
+    else:  # no mistake: the least sure right answers, under a heading that says so
+        expect(gallery).to_contain_text("No mistakes: ")
+        assert all(re.fullmatch(r"(brick|grass|gravel) \d+%", c) for c in captions.all_inner_texts())
 
     # The live preview: the fake camera's frames stream to the newest fine-tuned model.
     camera = page.locator("#preview-camera")

@@ -14,6 +14,7 @@ from gradio_client.exceptions import AppError
 from gradio_client.utils import Status
 
 import resnet
+import train
 from resnet.devices import fast_dtype
 from tests.server import AppServer
 from train.data import stratified_split
@@ -99,7 +100,7 @@ def tuned(served):
 
 
 def test_the_gallery_holds_each_held_out_mistake_counted_by_hand(tuned):
-    client, slots, (curve, status, per_class, confusion, download, picker, pair, gallery) = tuned
+    client, slots, (curve, status, per_class, confusion, download, picker, pair, gallery, accuracy) = tuned
     labels = [name for name in slots[0::2] if name]
     # The held-out split is train.data.stratified_split's (20%, seed 0) over the classes in order, 6 images each.
     targets = [i for i in range(len(labels)) for _ in range(6)]
@@ -108,17 +109,17 @@ def test_the_gallery_holds_each_held_out_mistake_counted_by_hand(tuned):
     accuracy = dict(per_class["data"])
     wrong = {label: round((1 - accuracy[label]) * per_label[label]) for label in labels}
     captions = [item["caption"] for item in gallery]
-    if sum(wrong.values()) == 0:  # no mistake: the least sure answers, each flagged
-        assert captions and all(c.startswith("no mistake: ") for c in captions)
+    if sum(wrong.values()) == 0:  # no mistake: the least sure answers, captioned with their class alone
+        assert captions and all(re.fullmatch(r"(brick|grass|gravel) \d+%", c) for c in captions)
         return
     assert len(captions) == sum(wrong.values()) and pair["choices"][0] == [f"all ({len(captions)})", "all"]
     for label, count in wrong.items():
-        assert sum(c.startswith(f"{label} taken for ") for c in captions) == count, (label, captions)
+        assert sum(c.startswith(f"{label} → ") for c in captions) == count, (label, captions)
     # Choosing a pair (or clicking its cell) shows those only; a pair that is not there is refused (by gradio's dropdown).
     (shown, value), *_ = pair["choices"][1:]
     only = client.predict(value, api_name="/mistakes")
     true, predicted = value.split(" → ")
-    assert len(only) == int(shown.rsplit("(", 1)[1][:-1]) and all(i["caption"].startswith(f"{true} taken for {predicted} (") for i in only)
+    assert len(only) == int(shown.rsplit("(", 1)[1][:-1]) and all(i["caption"].startswith(f"{true} → {predicted} ") for i in only)
     with pytest.raises(AppError, match="is not in the list of choices"):
         client.predict("nothing → nowhere", api_name="/mistakes")
 
@@ -166,3 +167,50 @@ def test_any_way_up_is_the_users_choice_and_is_recorded_in_the_download(served):
     result = client.predict(SCRATCH, "head", 1, 0.003, None, *args, api_name="/finetune")  # left out: upright only
     with zipfile.ZipFile(result[4]["value"]) as archive:
         assert json.loads(archive.read("config.json"))["training"]["rotate90"] is False
+
+
+def test_from_scratch_with_the_pages_defaults_learns_and_plots_accuracy_on_its_own_axis(served):
+    """Issue #30 item 2: picking the offline start sets what the page trains with; those settings learn the sample set."""
+    client = Client(served, verbose=False)
+    strategy, epochs, lr = client.predict(SCRATCH, api_name="/start_defaults")
+    assert (strategy, epochs, lr) == ("full", train.finetune_defaults("resnet18", "full")["epochs"], train.finetune_defaults("resnet18", "full")["lr"])
+    assert tuple(client.predict("full", SCRATCH, api_name="/strategy_defaults")) == (epochs, lr)  # choosing Everything again keeps the recipe
+    assert client.predict(MODEL, api_name="/start_defaults")[0] == "head"
+    loss, status, per_class, *_, accuracy = client.predict(SCRATCH, strategy, epochs, lr, None, *sample_args(client, per_class=16), api_name="/finetune")
+    held_out = float(re.search(r"Held-out accuracy (\d+)%", status).group(1)) / 100
+    assert held_out >= 0.8, status  # chance is 1/3
+    assert "With random weights" not in status
+    # Loss and accuracy on charts of their own, per whole epoch: "1", "2", ... in order.
+    assert {row[2] for row in loss["data"]} == {"train loss", "held-out loss"}
+    assert {row[2] for row in accuracy["data"]} == {"training (running, augmented)", "held-out (end of epoch)"}
+    assert [row[0] for row in accuracy["data"][::2]] == [str(e) for e in range(1, epochs + 1)]
+    assert all(0 <= row[1] <= 1 for row in accuracy["data"])
+
+
+def test_a_frozen_random_backbone_is_trained_but_said_in_the_visitors_language(served):
+    """Head only on random weights: the page says what to expect (both languages), and names the model in the sentence's language."""
+    english, chinese = Client(served, verbose=False), Client(served, verbose=False, headers={"Accept-Language": "zh-CN"})
+    args = sample_args(english, per_class=3)
+    status = english.predict(SCRATCH, "head", 1, 0.003, None, *args, api_name="/finetune")[1]
+    assert status.startswith("With random weights, “Head only (fast)” trains a classifier on random features"), status
+    status = chinese.predict(SCRATCH, "head", 1, 0.003, None, *args, api_name="/finetune")[1]
+    assert status.startswith("从随机权重出发选择“只训练分类头") and "完成：**微调模型 1：brick, grass, gravel**" in status, status
+    assert "fine-tuned" not in status
+
+
+def test_the_overfitting_sentence_and_the_gallery_heading_say_what_is_shown(tmp_path):
+    from PIL import Image
+
+    from ui import curves, mistakes
+
+    Image.new("RGB", (8, 8)).save(tmp_path / "x.png")
+
+    fits = [{"epoch": 1, "train_loss": 0.1, "train_top1": 1.0, "val_loss": 2.0, "val_top1": 0.6}]
+    assert train.overfitting(fits) == (1.0, 0.6) and train.overfitting([{**fits[0], "val_top1": 0.85}]) is None
+    assert curves.fit_note(fits, "en").startswith("It fits its training images far better than the held-out ones (100% against 60%)")
+    assert curves.fit_note(fits, "zh-CN").startswith("它对训练图片的拟合远好于留出图片（100% 对 60%）")
+    right = {"labels": ["a", "b"], "items": [{"path": str(tmp_path / "x.png"), "true": "a", "predicted": "a", "probability": 0.55, "correct": True}]}
+    shown = mistakes.gallery(right, mistakes.ALL, "en")
+    assert shown.label.startswith("No mistakes: ") and shown.columns == mistakes.MIN_COLUMNS
+    wrong = {"labels": ["a", "b"], "items": [{**right["items"][0], "predicted": "b", "correct": False}]}
+    assert mistakes.gallery(wrong, mistakes.ALL, "en").label.startswith("Held-out images the model got wrong")

@@ -10,7 +10,7 @@ Example:
 from .checks import DataCheckError, Problem, check_samples
 from .config import FitResult, TrainConfig
 from .data import DataError
-from .finetune import MAX_IMAGES, STRATEGIES, FinetuneResult, finetune, finetune_defaults
+from .finetune import MAX_IMAGES, STRATEGIES, FinetuneResult, default_strategy, finetune, finetune_defaults, overfitting, random_features
 from .evaluate import evaluate
 from .loop import fit
 from .mistakes import Mistake, filter_mistakes, held_out_mistakes
@@ -26,10 +26,13 @@ __all__ = [
     "STRATEGIES",
     "TrainConfig",
     "check_samples",
+    "default_strategy",
     "evaluate",
     "filter_mistakes",
     "finetune",
     "finetune_defaults",
     "fit",
     "held_out_mistakes",
+    "overfitting",
+    "random_features",
 ]

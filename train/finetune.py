@@ -8,7 +8,8 @@ Strategies:
     "full"        train everything, the backbone at a tenth of the head's learning rate.
 
 "full" from a random initialisation (an architecture name) trains from scratch, with a recipe
-of its own (``SCRATCH``). Before training, ``train.checks`` looks at the data: its errors stop
+of its own (``SCRATCH``): ``default_strategy`` names it for such a start, and ``random_features``
+says when a strategy would train a head on a random backbone's features. Before training, ``train.checks`` looks at the data: its errors stop
 the fine-tune (``DataCheckError``), its warnings come back in ``FinetuneResult.warnings``.
 """
 
@@ -37,44 +38,36 @@ from .data import TransformedSubset, in_memory, make_loader, stratified_split
 from .config import TrainConfig
 from .loop import fit, set_trainable
 from .mistakes import Mistake, held_out_mistakes
+from .presets import (
+    FINETUNE, SCRATCH, SCRATCH_PREPROCESSING, STRATEGIES, STRATEGY_DEFAULTS, Recipe, default_strategy, finetune_defaults, random_features, scratch_start,
+)
 
 __all__ = [
-    "FINETUNE", "FinetuneResult", "MAX_IMAGES", "Recipe", "SCRATCH", "SCRATCH_PREPROCESSING", "STRATEGIES", "STRATEGY_DEFAULTS",
-    "finetune", "finetune_defaults",
+    "FINETUNE", "FinetuneResult", "MAX_IMAGES", "OVERFIT_GAP", "Recipe", "SCRATCH", "SCRATCH_PREPROCESSING", "STRATEGIES", "STRATEGY_DEFAULTS",
+    "default_strategy", "finetune", "finetune_defaults", "overfitting", "random_features",
 ]
 
 MAX_IMAGES = 500  # a fine-tune in the app must finish in minutes on a laptop CPU
-STRATEGIES = ("head", "last-stage", "full")
-# Few epochs, small constant learning rate (AdamW), as nanoGPT's fine-tuning config does.
-STRATEGY_DEFAULTS = {
-    "head": {"epochs": 20, "lr": 3e-3},
-    "last-stage": {"epochs": 6, "lr": 1e-3},
-    "full": {"epochs": 6, "lr": 1e-3},
-    "scratch": {"epochs": 20, "lr": 2e-3},  # "full" from a random initialisation: see SCRATCH
-}
 BACKBONE_LR_SCALE = 0.1  # "full": the pretrained backbone moves ten times slower than the new head
-
-
-@dataclass(frozen=True)
-class Recipe:
-    """What else, besides epochs and learning rate, differs between fine-tuning a trained network and training one from scratch."""
-
-    schedule: str  # TrainConfig.schedule
-    warmup_share: float  # linear warm-up, as a share of all epochs
-    weight_decay: float  # AdamW's
-    crop_scale: tuple[float, float]  # RandomCropFlip's range of the crop's share of the image area
-    batch_size: int  # images per step unless finetune is given another
-
-
-FINETUNE = Recipe(schedule="constant", warmup_share=0.0, weight_decay=1e-4, crop_scale=(0.08, 1.0), batch_size=32)
-# From scratch, on a few dozen photos: a random network needs warm-up before full steps (its first gradients are
-# large and noisy) and a decay to settle; strong weight decay and crops that keep at least a quarter of the photo
-# stand in for the data it lacks; smaller batches give it more steps per epoch.
-SCRATCH = Recipe(schedule="cosine", warmup_share=0.1, weight_decay=0.05, crop_scale=(0.25, 1.0), batch_size=16)
-# A random start owes nothing to 224 px: at 112 px an epoch costs a quarter as much, which buys the extra epochs.
-SCRATCH_PREPROCESSING = Preprocessing.from_crop_pct(112, 0.875)
+# Training accuracy this far above held-out accuracy at the last epoch: the model learned its training images
+# rather than the classes (a few dozen images from scratch do this; a head on pretrained features rarely does).
+OVERFIT_GAP = 0.2
 
 Progress = Callable[[dict[str, Any]], None]
+
+
+def overfitting(history: Sequence[Mapping[str, Any]], *, gap: float = OVERFIT_GAP) -> Optional[tuple[float, float]]:
+    """``(training top-1, held-out top-1)`` of the last epoch when the first beats the second by ``gap`` or more, else None.
+
+    Args:
+        history: ``FinetuneResult.history`` (or the records ``on_progress`` received so far).
+        gap: the difference, as a share (0.2 = 20 points), that counts as fitting the training images far better.
+    """
+    last = history[-1] if history else {}
+    if "train_top1" not in last or "val_top1" not in last:
+        return None
+    train_top1, val_top1 = float(last["train_top1"]), float(last["val_top1"])
+    return (train_top1, val_top1) if train_top1 - val_top1 >= gap else None
 
 
 @dataclass
@@ -83,7 +76,9 @@ class FinetuneResult:
 
     Attributes:
         classifier: predicts the new labels; ready for ``predict``, ``explain``, ``save_pretrained``.
-        history: one record per completed epoch (train and held-out loss and top-1).
+        history: one record per completed epoch: ``train_loss`` and ``train_top1`` averaged over the epoch's
+            augmented training batches as the weights changed (no extra pass), ``val_loss`` and ``val_top1``
+            from an evaluation of the held-out images after the epoch.
         per_class_accuracy: held-out top-1 per label (None for a class with no held-out images).
         confusion: held-out counts, rows = true label, columns = predicted label.
         stopped: ``should_stop`` ended the fine-tune before its last epoch was complete.
@@ -114,20 +109,6 @@ class FinetuneResult:
             by_label[self.labels[target]].append(image)
         return held_out_mistakes(self.classifier, by_label, limit=limit)
 
-
-def finetune_defaults(source: Classifier | str, strategy: str) -> dict[str, Any]:
-    """The epochs and learning rate ``finetune`` uses for this start and strategy when they are not given.
-
-    Raises:
-        ValueError: an unknown strategy.
-    """
-    if strategy not in STRATEGIES:
-        raise ValueError(f"strategy must be one of {', '.join(STRATEGIES)}, got {strategy!r}")
-    return dict(STRATEGY_DEFAULTS["scratch" if _from_scratch(source, strategy) else strategy])
-
-
-def _from_scratch(source: Classifier | str, strategy: str) -> bool:
-    return strategy == "full" and isinstance(source, str) and source in ARCHS
 
 
 def finetune(
@@ -183,7 +164,7 @@ def finetune(
             for the errors ``train.checks`` finds, such as a class with a single image.
     """
     defaults = finetune_defaults(source, strategy)  # raises for an unknown strategy
-    scratch = _from_scratch(source, strategy)
+    scratch = scratch_start(source, strategy)
     recipe = SCRATCH if scratch else FINETUNE
     if epochs is None:
         epochs = defaults["epochs"]

@@ -14,6 +14,10 @@ third of the tutorial's 224 px cost. SGD with Nesterov momentum at batch 256, a 
 of two epochs then a cosine decay, label smoothing 0.1, weight decay 5e-4, random-resized crops
 keeping at least 35% of the area, and flips, in bf16 where the device computes it fast, in the
 channels-last layout, with the decoded set kept on the device when it fits.
+
+The app's fine-tunes have recipes too, chosen by where they start and what they train:
+``finetune_defaults`` (epochs and learning rate), ``Recipe`` (``FINETUNE`` from trained weights,
+``SCRATCH`` from a random initialisation) and ``default_strategy`` (what to train from a start).
 """
 
 from __future__ import annotations
@@ -22,7 +26,13 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Mapping
 
-__all__ = ["Preset", "PRESETS", "preset"]
+from resnet import ARCHS, Classifier
+from resnet.transforms import Preprocessing
+
+__all__ = [
+    "FINETUNE", "PRESETS", "Preset", "Recipe", "SCRATCH", "SCRATCH_PREPROCESSING", "STRATEGIES", "STRATEGY_DEFAULTS",
+    "default_strategy", "finetune_defaults", "preset", "random_features", "scratch_start",
+]
 
 
 @dataclass(frozen=True)
@@ -107,3 +117,65 @@ def preset(name: str) -> Preset:
     if name not in PRESETS:
         raise ValueError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
     return PRESETS[name]
+
+
+STRATEGIES = ("head", "last-stage", "full")
+# Few epochs, small constant learning rate (AdamW), as nanoGPT's fine-tuning config does.
+STRATEGY_DEFAULTS = {
+    "head": {"epochs": 20, "lr": 3e-3},
+    "last-stage": {"epochs": 6, "lr": 1e-3},
+    "full": {"epochs": 6, "lr": 1e-3},
+    "scratch": {"epochs": 20, "lr": 2e-3},  # "full" from a random initialisation: see SCRATCH
+}
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """What else, besides epochs and learning rate, differs between fine-tuning a trained network and training one from scratch."""
+
+    schedule: str  # TrainConfig.schedule
+    warmup_share: float  # linear warm-up, as a share of all epochs
+    weight_decay: float  # AdamW's
+    crop_scale: tuple[float, float]  # RandomCropFlip's range of the crop's share of the image area
+    batch_size: int  # images per step unless finetune is given another
+
+
+FINETUNE = Recipe(schedule="constant", warmup_share=0.0, weight_decay=1e-4, crop_scale=(0.08, 1.0), batch_size=32)
+# From scratch, on a few dozen photos: a random network needs warm-up before full steps (its first gradients are
+# large and noisy) and a decay to settle; strong weight decay and crops that keep at least a quarter of the photo
+# stand in for the data it lacks; smaller batches give it more steps per epoch.
+SCRATCH = Recipe(schedule="cosine", warmup_share=0.1, weight_decay=0.05, crop_scale=(0.25, 1.0), batch_size=16)
+# A random start owes nothing to 224 px: at 112 px an epoch costs a quarter as much, which buys the extra epochs.
+SCRATCH_PREPROCESSING = Preprocessing.from_crop_pct(112, 0.875)
+
+
+def finetune_defaults(source: Classifier | str, strategy: str) -> dict[str, Any]:
+    """The epochs and learning rate ``finetune`` uses for this start and strategy when they are not given.
+
+    Raises:
+        ValueError: an unknown strategy.
+    """
+    if strategy not in STRATEGIES:
+        raise ValueError(f"strategy must be one of {', '.join(STRATEGIES)}, got {strategy!r}")
+    return dict(STRATEGY_DEFAULTS["scratch" if scratch_start(source, strategy) else strategy])
+
+
+def default_strategy(source: Classifier | str) -> str:
+    """The strategy to start from ``source`` with: "full" (the scratch recipe) from a random initialisation, else "head"."""
+    return "full" if _random_start(source) else "head"
+
+
+def random_features(source: Classifier | str, strategy: str) -> bool:
+    """True when ``strategy`` would leave a randomly initialised backbone (mostly) frozen: the head then learns from
+    random features, and held-out accuracy stays near chance. ``finetune`` trains it anyway (it is quick, and shows why
+    pretrained features matter); a page should say so, or pick "full"."""
+    return _random_start(source) and strategy != "full"
+
+
+def _random_start(source: Classifier | str) -> bool:
+    return isinstance(source, str) and source in ARCHS
+
+
+def scratch_start(source: Classifier | str, strategy: str) -> bool:
+    """True when ``finetune`` trains from scratch: "full" from a random initialisation (an architecture name)."""
+    return strategy == "full" and _random_start(source)

@@ -15,43 +15,42 @@ import train
 from resnet.config import CheckpointError
 from resnet.transforms import ImageError
 from train.data import DataError
-from train.finetune import STRATEGY_DEFAULTS
 
-from . import jobs, mistakes, preview
+from . import curves, jobs, mistakes, preview
 from .i18n import error_text, problem_text, static, text
-from .models import TUNED_PREFIX, ModelPolicy, picker_choices, resolve, tuned_number
+from .models import TUNED_PREFIX, ModelPolicy, picker_choices, resolve, tuned_label, tuned_number
 from .pictures import confusion_image
 from .samples import CLASS_SLOTS, add_snapshot, collect_samples, sample_set
 from .session import gpu, session_dir
 
-__all__ = ["FROM_SCRATCH", "finetune", "push_to_hub", "stop", "strategy_defaults", "tab"]
+__all__ = ["FROM_SCRATCH", "finetune", "push_to_hub", "start_defaults", "stop", "strategy_defaults", "tab"]
 
 FROM_SCRATCH = "resnet18 (from scratch: works offline)"  # the value API clients send; the page shows it translated
-SERIES = ("train_loss", "val_loss", "train_top1", "val_top1")
+SCRATCH_ARCH = "resnet18"  # what FROM_SCRATCH trains: train.finetune's random initialisation of this architecture
 TIME_LIMIT_S = 1800  # a fine-tune ends here, whatever its settings
 
 
-def _curve(history: list[dict[str, Any]], request: Optional[gr.Request]) -> pd.DataFrame:
-    labels = {key: text(request, f"finetune.series.{key}") for key in SERIES}
-    rows = [{"epoch": r["epoch"], "value": r[key], "series": labels[key]} for r in history for key in SERIES if key in r]
-    return pd.DataFrame(rows, columns=["epoch", "value", "series"])
-
-
 def _user_error(error: Exception, request: Optional[gr.Request]) -> Exception:
-    """What the page says about an error of the training thread; anything else is the server's bug and stays as it is."""
+    """What the page says about an error of the training thread (one log line, no traceback); anything else is the server's bug and stays as it is."""
     if isinstance(error, DataError) and getattr(error, "problems", None):
-        return gr.Error(text(request, "finetune.checks_failed", problems=error_text(request, error)))
+        return gr.Error(text(request, "finetune.checks_failed", problems=error_text(request, error)), print_exception=False)
     if isinstance(error, (DataError, ImageError)):
-        return gr.Error(error_text(request, error))
+        return gr.Error(error_text(request, error), print_exception=False)
     if isinstance(error, (CheckpointError, ValueError)):
-        return gr.Error(text(request, "error.invalid", reason=error))
+        return gr.Error(text(request, "error.invalid", reason=error), print_exception=False)
     return error
+
+
+def _update(status: Any = None, *, charts: tuple = (gr.skip(), gr.skip())) -> tuple:
+    """One of finetune's updates while it works: the status (None: unchanged) and the two charts; the other outputs stay."""
+    loss, accuracy = charts
+    return (loss, gr.skip() if status is None else status, *(gr.skip(),) * 6, accuracy, gr.skip(), gr.skip())
 
 
 def _keep(result: train.FinetuneResult, tuned: dict, policy: ModelPolicy, request: Optional[gr.Request]) -> tuple[str, dict, list[str]]:
     """Add the new model to the session's; the oldest beyond the session's share go, with their files."""
     number = max(map(tuned_number, tuned), default=0) + 1
-    name = f"{TUNED_PREFIX}{number}: {', '.join(result.labels)}"
+    name = f"{TUNED_PREFIX}{number}: {', '.join(result.labels)}"  # the picker's value; the page shows tuned_label(name)
     tuned = {**tuned, name: result.classifier}
     dropped = list(tuned)[: max(0, len(tuned) - policy.max_session_models)]
     for old in dropped:
@@ -103,18 +102,23 @@ def finetune(
     try:
         samples, notes = collect_samples(zip_file, slots, request)
     except DataError as e:
-        raise gr.Error(error_text(request, e)) from e
-    start_from: Any = "resnet18" if source == FROM_SCRATCH else resolve(source, tuned, policy, request)
+        raise gr.Error(error_text(request, e), print_exception=False) from e
+    start_from: Any = SCRATCH_ARCH if source == FROM_SCRATCH else resolve(source, tuned, policy, request)
     history: list[dict[str, Any]] = []
     shown = [text(request, f"zip.{n.code}", name=n.name) for n in notes[:3]]
     skipped = text(request, "finetune.skipped", notes="; ".join(shown) + (" ..." if len(notes) > 3 else "")) if notes else ""
-    no_change = (gr.skip(),) * 8
+    caution = ""
+    if train.random_features(start_from, strategy):  # trained as asked, but said before the user waits for it
+        caution = text(request, "finetune.random_features", strategy=text(request, f"finetune.strategy.{strategy}"))
+        gr.Warning(caution)
+        caution += " "
 
     def work(report, should_stop) -> train.FinetuneResult:
         return train.finetune(
             start_from, samples, strategy=strategy, epochs=int(epochs), lr=float(lr), rotate90=rotate90, on_progress=report, should_stop=should_stop,
         )
 
+    # Progress shows on the status alone (show_progress_on), so the charts stay visible while they grow.
     with jobs.start("finetune", request, work, time_limit=TIME_LIMIT_S) as job:  # closing this generator stops the job
         for record in job.watch():
             if record["stage"] == "features":
@@ -125,22 +129,37 @@ def finetune(
             status = text(request, "finetune.epoch_status", epoch=record["epoch"], epochs=record["epochs"], loss=f"{record['train_loss']:.3f}")
             if "val_top1" in record:
                 status += text(request, "finetune.epoch_accuracy", accuracy=f"{record['val_top1']:.0%}")
-            yield (_curve(history, request), status + skipped, *no_change)
+            yield _update(caution + status + skipped, charts=curves.charts(history, request))
     try:
         result = job.result()
     except Exception as e:
         raise _user_error(e, request) from e
     if result.stopped:  # the time limit: say so, keep nothing half-trained
-        yield (_curve(history, request), _stopped_text(job, request), *no_change)
+        yield _update(_stopped_text(job, request))
         return
+    yield from _finish(result, tuned, policy, caution, skipped, request, progress)
 
+
+def _step(key: str, request: Optional[gr.Request], progress: gr.Progress) -> tuple:
+    """Name the step the work after the last epoch is in, on the progress bar and in the status."""
+    said = text(request, key)
+    progress(None, desc=said)
+    return _update(said)
+
+
+def _finish(
+    result: train.FinetuneResult, tuned: dict, policy: ModelPolicy, caution: str, skipped: str, request: Optional[gr.Request], progress: gr.Progress,
+) -> Iterator[tuple]:
+    """After the last epoch: keep the model, find its mistakes, package the download (each step named), then show it all."""
     name, tuned, dropped = _keep(result, tuned, policy, request)
     if dropped:
-        skipped += text(request, "finetune.dropped", limit=policy.max_session_models, names="; ".join(dropped))
+        skipped += text(request, "finetune.dropped", limit=policy.max_session_models, names="; ".join(tuned_label(d, request) for d in dropped))
     if result.warnings:
         skipped += text(request, "finetune.warnings", problems="; ".join(problem_text(request, p) for p in result.warnings))
-    archive, onnx_note = _download(result.classifier, tuned_number(name), request)
+    yield _step("finetune.step.mistakes", request, progress)
     kept = mistakes.keep(result.mistakes(), result.labels, session_dir(request) / f"mistakes-{tuned_number(name)}")
+    yield _step("finetune.step.download", request, progress)
+    archive, onnx_note = _download(result.classifier, tuned_number(name), request)
     per_class = pd.DataFrame(
         {
             text(request, "column.class"): list(result.per_class_accuracy),
@@ -148,11 +167,13 @@ def finetune(
         }
     )
     last = result.history[-1]
-    summary_line = text(request, "finetune.done", name=name)
+    summary_line = caution + text(request, "finetune.done", name=tuned_label(name, request))
     if "val_top1" in last:
         summary_line += text(request, "finetune.done_accuracy", accuracy=f"{last['val_top1']:.0%}")
+    summary_line += curves.fit_note(result.history, request)
+    loss, accuracy = curves.charts(result.history, request)
     yield (
-        _curve(result.history, request),
+        loss,
         summary_line + text(request, "finetune.done_where") + skipped + onnx_note,
         per_class,
         confusion_image(result.confusion, result.labels),
@@ -160,6 +181,7 @@ def finetune(
         gr.Dropdown(choices=picker_choices(tuned, policy.listed, request), value=name),
         gr.Dropdown(choices=mistakes.choices(kept, request), value=mistakes.ALL),
         mistakes.gallery(kept, mistakes.ALL, request),
+        accuracy,
         tuned,
         kept,
     )
@@ -178,29 +200,42 @@ def stop(request: gr.Request = None) -> str:
     return text(request, "finetune.not_running") if job is None else _stopped_text(job, request)
 
 
-def strategy_defaults(strategy: str) -> tuple[int, float]:
-    """Epochs and learning rate suited to a strategy."""
-    return STRATEGY_DEFAULTS[strategy]["epochs"], STRATEGY_DEFAULTS[strategy]["lr"]
+def _start(source: Optional[str]) -> Any:
+    """What ``train.finetune_defaults`` needs to know of a start: the architecture name for a random one, else the checkpoint's name."""
+    return SCRATCH_ARCH if source == FROM_SCRATCH else (source or "")
+
+
+def strategy_defaults(strategy: str, source: Optional[str] = None) -> tuple[int, float]:
+    """Epochs and learning rate suited to a strategy from this start (``train.finetune_defaults``: from scratch, its recipe's)."""
+    defaults = train.finetune_defaults(_start(source), strategy)
+    return defaults["epochs"], defaults["lr"]
+
+
+def start_defaults(source: Optional[str]) -> tuple[str, int, float]:
+    """What to train, epochs and learning rate for a start (``train.default_strategy``): from scratch, everything, with its recipe."""
+    strategy = train.default_strategy(_start(source))
+    return (strategy, *strategy_defaults(strategy, source))
 
 
 def push_to_hub(repo_id: str, token: str, tuned: dict[str, resnet.Classifier], request: gr.Request = None) -> str:
     """Upload the latest fine-tuned model of this session to the Hub."""
     if not tuned:
-        raise gr.Error(text(request, "push.no_model"))
+        raise gr.Error(text(request, "push.no_model"), print_exception=False)
     if not repo_id or "/" not in repo_id:
-        raise gr.Error(text(request, "push.bad_repo"))
+        raise gr.Error(text(request, "push.bad_repo"), print_exception=False)
     name, classifier = list(tuned.items())[-1]
     try:
         url = classifier.push_to_hub(repo_id.strip(), token=token or None)
     except Exception as e:  # huggingface_hub raises many types; the user needs the message
         raise gr.Error(text(request, "push.failed", repo=repo_id, reason=e)) from e
-    return text(request, "push.done", name=name, repo=repo_id, url=url)
+    return text(request, "push.done", name=tuned_label(name, request), repo=repo_id, url=url)
 
 
 def tab(checkpoints: Sequence[str], default_model: str, tuned: gr.State, policy: gr.State, picker: gr.Dropdown) -> None:
     """Declare the Fine-tune tab and wire it; a finished run updates ``picker`` (the Classify tab's)."""
     kept = gr.State(None, time_to_live=3600)  # the mistakes of this session's last fine-tune (ui.mistakes.keep)
-    with gr.Tab(static("tab.finetune")):
+    initial_strategy, initial_epochs, initial_lr = start_defaults(default_model)
+    with gr.Tab(static("tab.finetune"), elem_id="finetune"):
         gr.Markdown(static("finetune.intro"))
         sample_button = gr.Button(static("finetune.sample_button"), elem_id="sample-button")
         slots: list[gr.components.Component] = []
@@ -217,24 +252,25 @@ def tab(checkpoints: Sequence[str], default_model: str, tuned: gr.State, policy:
                 [*((c, c) for c in checkpoints), (static("finetune.from_scratch"), FROM_SCRATCH)], value=default_model,
                 label=static("finetune.start_from"), elem_id="source", allow_custom_value=True,
             )
-            strategy = gr.Radio([(static(f"finetune.strategy.{s}"), s) for s in ("head", "last-stage", "full")], value="head", label=static("finetune.strategy"))
-            epochs = gr.Slider(1, 50, value=STRATEGY_DEFAULTS["head"]["epochs"], step=1, label=static("finetune.epochs"))
-            lr = gr.Number(value=STRATEGY_DEFAULTS["head"]["lr"], label=static("finetune.lr"))
+            strategy = gr.Radio(
+                [(static(f"finetune.strategy.{s}"), s) for s in train.STRATEGIES], value=initial_strategy, label=static("finetune.strategy"), elem_id="strategy",
+            )
+            epochs = gr.Slider(1, curves.MAX_EPOCHS, value=initial_epochs, step=1, label=static("finetune.epochs"), elem_id="epochs")
+            lr = gr.Number(value=initial_lr, label=static("finetune.lr"), elem_id="lr")
             rotate90 = gr.Checkbox(False, label=static("finetune.rotate90"), info=static("finetune.rotate90_info"), elem_id="rotate90")
         with gr.Row():
             train_button = gr.Button(static("finetune.button"), variant="primary", elem_id="train-button")
             stop_button = gr.Button(static("finetune.stop"), variant="stop", elem_id="stop-button")
         status = gr.Markdown(elem_id="train-status")
-        curve = gr.LinePlot(
-            x="epoch", y="value", color="series", elem_id="curve", x_title=static("finetune.curve_x"), y_title=static("finetune.curve_y"),
-            color_title=static("finetune.curve_series"), height=300,
-        )
+        with gr.Row():
+            curve = curves.loss_plot()
+            accuracy = curves.accuracy_plot()
         with gr.Row():
             per_class = gr.Dataframe(label=static("finetune.per_class"), elem_id="per-class", interactive=False)
             confusion = gr.Image(label=static("finetune.confusion"), elem_id="confusion", interactive=False)
         with gr.Accordion(static("mistakes.title"), open=True):
             pair = gr.Dropdown([], label=static("mistakes.filter"), elem_id="mistakes-filter")
-            gallery = gr.Gallery(label=static("mistakes.gallery"), columns=6, height="auto", elem_id="mistakes")
+            gallery = gr.Gallery(label=static("mistakes.gallery"), columns=mistakes.COLUMNS, height="auto", elem_id="mistakes")
         with gr.Accordion(static("preview.title"), open=True):
             gr.Markdown(static("preview.intro"))
             with gr.Row():
@@ -252,11 +288,14 @@ def tab(checkpoints: Sequence[str], default_model: str, tuned: gr.State, policy:
             pushed = gr.Markdown()
 
     sample_button.click(sample_set, None, slots, api_name="sample_set")
-    strategy.change(strategy_defaults, strategy, [epochs, lr], api_name="strategy_defaults")
+    # A start from random weights trains everything with the scratch recipe; a strategy picked by hand gets its own numbers.
+    source.input(start_defaults, source, [strategy, epochs, lr], api_name="start_defaults")
+    strategy.input(strategy_defaults, [strategy, source], [epochs, lr], api_name="strategy_defaults")
+    outputs = [curve, status, per_class, confusion, download, picker, pair, gallery, accuracy, tuned, kept]  # _update's order
     training = train_button.click(
-        finetune, [source, strategy, epochs, lr, zip_file, tuned, policy, *slots, rotate90],
-        [curve, status, per_class, confusion, download, picker, pair, gallery, tuned, kept],
+        finetune, [source, strategy, epochs, lr, zip_file, tuned, policy, *slots, rotate90], outputs,
         api_name="finetune", concurrency_id="training", concurrency_limit=1, time_limit=TIME_LIMIT_S,
+        show_progress_on=status,  # one progress bar and one error badge, on the status: the charts stay visible
     )
     stop_button.click(stop, None, status, cancels=[training], api_name="stop_finetune", queue=False)
     pair.input(mistakes.show, [pair, kept], gallery, api_name="mistakes", queue=False)

@@ -12,10 +12,12 @@ from train.mistakes import Mistake
 from .i18n import text
 from .pictures import confusion_cell
 
-__all__ = ["ALL", "cell_choice", "choices", "gallery", "keep", "show"]
+__all__ = ["ALL", "COLUMNS", "cell_choice", "choices", "gallery", "keep", "show"]
 
 ALL = "all"  # the filter's value for every mistake
-ARROW = " → "  # a pair's value: "<true label> → <predicted label>"
+ARROW = " → "  # a pair's value: "<true label> → <predicted label>"; a mistake's caption too
+COLUMNS = 6  # at most; a short gallery takes fewer (at least MIN_COLUMNS), so its one row holds larger pictures
+MIN_COLUMNS = 3  # below this one or two pictures would fill the page's width
 
 
 def keep(mistakes: Sequence[Mistake], labels: Sequence[str], folder: Path) -> dict[str, Any]:
@@ -40,18 +42,25 @@ def choices(kept: Optional[dict], request: Optional[gr.Request]) -> list[tuple[s
     return [(text(request, "mistakes.all", count=len(items)), ALL), *((f"{pair} ({n})", pair) for pair, n in counts.items())]
 
 
-def gallery(kept: Optional[dict], pair: Optional[str], request: Optional[gr.Request]) -> list[tuple[str, str]]:
-    """The gallery's pictures and captions for the chosen pair (``ALL`` or None: every one)."""
-    captions = []
-    for item in (kept or {}).get("items", []):
-        if pair not in (None, "", ALL) and f"{item['true']}{ARROW}{item['predicted']}" != pair:
-            continue
-        key = "mistakes.least_sure" if item["correct"] else "mistakes.caption"
-        captions.append((item["path"], text(request, key, true=item["true"], predicted=item["predicted"], probability=f"{item['probability']:.0%}")))
-    return captions
+def gallery(kept: Optional[dict], pair: Optional[str], request: Optional[gr.Request]) -> gr.Gallery:
+    """The gallery for the chosen pair (``ALL`` or None: every one): pictures, short captions, and a label saying what they are.
+
+    With no mistake the pictures are the least sure right answers, and the label says so instead of "got wrong".
+    """
+    items = [
+        item for item in (kept or {}).get("items", [])
+        if pair in (None, "", ALL) or f"{item['true']}{ARROW}{item['predicted']}" == pair
+    ]
+    right = bool(items) and all(item["correct"] for item in items)
+    captions = [
+        (item["path"], text(request, "mistakes.least_sure" if item["correct"] else "mistakes.caption", true=item["true"], predicted=item["predicted"], probability=f"{item['probability']:.0%}"))
+        for item in items
+    ]
+    label = text(request, "mistakes.gallery_right" if right else "mistakes.gallery")
+    return gr.Gallery(value=captions, label=label, columns=min(COLUMNS, max(MIN_COLUMNS, len(captions))))
 
 
-def show(pair: Optional[str], kept: Optional[dict], request: gr.Request = None) -> list[tuple[str, str]]:
+def show(pair: Optional[str], kept: Optional[dict], request: gr.Request = None) -> gr.Gallery:
     """The mistakes of the session's last fine-tune whose true and predicted labels are ``pair``.
 
     Args:
@@ -62,7 +71,7 @@ def show(pair: Optional[str], kept: Optional[dict], request: gr.Request = None) 
         ``[(overlay PNG, caption)]``: the Grad-CAM of the predicted class over each image, worst first.
     """
     if not kept:
-        raise gr.Error(text(request, "mistakes.none_yet"))
+        raise gr.Error(text(request, "mistakes.none_yet"), print_exception=False)
     return gallery(kept, pair, request)
 
 

@@ -27,7 +27,7 @@ from resnet.config import CheckpointError
 
 from .i18n import text
 
-__all__ = ["MODELS", "TUNED_PREFIX", "ModelPolicy", "Refused", "SharedModels", "picker_choices", "resolve", "tuned_number"]
+__all__ = ["MODELS", "TUNED_PREFIX", "ModelPolicy", "Refused", "SharedModels", "picker_choices", "resolve", "tuned_label", "tuned_number"]
 
 TUNED_PREFIX = "fine-tuned "  # names of this session's models: "fine-tuned 2: cats, dogs"
 
@@ -204,7 +204,12 @@ def tuned_number(name: str) -> int:
     return int(name.removeprefix(TUNED_PREFIX).split(":", 1)[0])
 
 
+def tuned_label(name: str, request: Any) -> str:
+    """A fine-tuned model's name ("fine-tuned k: cats, dogs", the picker's value) as the request's language writes it."""
+    return text(request, "classify.tuned_name", number=tuned_number(name), labels=name.split(": ", 1)[1])
+
+
 def picker_choices(tuned: dict, listed: Sequence[str], request: Optional[gr.Request]) -> list[tuple[str, str]]:
     """A model picker's choices: this session's models (named in the request's language), then the listed ones."""
-    mine = [(text(request, "classify.tuned_name", number=tuned_number(n), labels=n.split(": ", 1)[1]), n) for n in tuned]
+    mine = [(tuned_label(n, request), n) for n in tuned]
     return [*mine, *((c, c) for c in listed)]

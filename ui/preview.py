@@ -13,6 +13,7 @@ import resnet
 from resnet.transforms import MAX_IMAGE_BYTES, ImageError
 
 from .i18n import error_text, text
+from .models import tuned_label
 from .session import upload_path
 
 __all__ = ["STREAM_EVERY_S", "preview"]
@@ -55,4 +56,4 @@ def preview(frame: Any, tuned: dict[str, resnet.Classifier], request: gr.Request
         top = classifier.predict(_frame(frame, request))
     except ImageError as e:
         return {}, text(request, "classify.bad_file", reason=error_text(request, e))
-    return dict(top), text(request, "preview.model", name=name)
+    return dict(top), text(request, "preview.model", name=tuned_label(name, request))

@@ -60,7 +60,7 @@ def collect_samples(zip_file: Any, slots: tuple, request: Optional[gr.Request]) 
         if not files and not name:
             continue
         if not name:
-            raise gr.Error(text(request, "finetune.unnamed"))
+            raise gr.Error(text(request, "finetune.unnamed"), print_exception=False)
         samples.setdefault(name, []).extend(files or [])  # gr.File gives paths in gradio's upload folder
     if zip_file is not None:
         from_zip, notes = read_zip_samples(zip_file, max_images=train.MAX_IMAGES)

@@ -106,7 +106,8 @@ STRINGS: dict[str, str] = {
     "finetune.button": "Train",
     "finetune.curve_x": "epoch",
     "finetune.curve_series": "series",
-    "finetune.curve_y": "loss / accuracy",
+    "finetune.loss_y": "loss",
+    "finetune.accuracy_y": "accuracy",
     "finetune.per_class": "Held-out accuracy per class",
     "finetune.confusion": "Confusion matrix of held-out images (rows: true, columns: predicted)",
     "finetune.download": "Download the model (.zip: model.onnx, preprocessing.json, config.json, model.safetensors, model card)",
@@ -132,12 +133,13 @@ STRINGS: dict[str, str] = {
     "finetune.onnx_failed": " The ONNX export failed ({reason}); the zip holds the PyTorch checkpoint only.",
     "finetune.checks_failed": "The images cannot be trained on yet: {problems}.",
     "finetune.warnings": " Check the data: {problems}.",
-    "mistakes.title": "Mistakes on held-out images",
+    "mistakes.title": "Held-out images: the mistakes, or else the least sure answers",
     "mistakes.filter": "Show (or click a cell of the confusion matrix)",
-    "mistakes.gallery": "Held-out images the model got wrong, worst first, with the map of the class it chose",
+    "mistakes.gallery": "Held-out images the model got wrong (true → chosen), worst first, with the map of the class it chose",
+    "mistakes.gallery_right": "No mistakes: the model's least sure right answers, with the map of the class it chose",
     "mistakes.all": "all ({count})",
-    "mistakes.caption": "{true} taken for {predicted} ({probability})",
-    "mistakes.least_sure": "no mistake: {true}, least sure ({probability})",
+    "mistakes.caption": "{true} → {predicted} {probability}",
+    "mistakes.least_sure": "{true} {probability}",
     "mistakes.none_yet": "Fine-tune a model first: the mistakes are those of this session's last fine-tune.",
     "preview.title": "Try it live",
     "preview.intro": "Point the webcam at things, or drop a photo: this session's newest fine-tuned model labels every frame.",
@@ -154,19 +156,14 @@ STRINGS: dict[str, str] = {
     "check.too_small": "{count} image(s) of class {label!r} ({names}) are smaller than {minimum} px on their shorter side (the smallest is {smallest}); they will be enlarged, which blurs them",
     "finetune.series.train_loss": "train loss",
     "finetune.series.val_loss": "held-out loss",
-    "finetune.series.train_top1": "train accuracy",
-    "finetune.series.val_top1": "held-out accuracy",
+    "finetune.series.train_top1": "training (running, augmented)",
+    "finetune.series.val_top1": "held-out (end of epoch)",
     "push.no_model": "Fine-tune a model first.",
     "push.bad_repo": "Give a repo id such as your-name/my-classifier.",
     "push.failed": "Could not push to {repo}: {reason}",
     "push.done": "Pushed **{name}** to [{repo}]({url}).",
     # --- models a visitor may load (ui.models)
     "session.ended": "This page was closed; reload it to start again.",
-    # --- ZeroGPU Spaces (ui/zerogpu.py)
-    "zerogpu.quota": "Your free GPU time on this Space is used up for now (Hugging Face gives each visitor a daily ZeroGPU quota; logging in gives more).",
-    "zerogpu.busy": "No GPU was free on this Space just now.",
-    "zerogpu.later": "Please try again later, or run ResNet Studio on your own computer (see Deploy in the README).",
-    "zerogpu.on_cpu": "Running it on the CPU instead: this takes longer.",
     "models.not_in_session": "{name!r} is not a model of this browser session (fine-tuned models stay with the session that made them).",
     "models.refused": (
         "{name!r} is not a model this app offers. Choose one from the list or a model you fine-tuned in "
@@ -363,4 +360,14 @@ STRINGS: dict[str, str] = {
     "classify.depths.missing": " Not available: {reasons}",
     "data.zip_no_images": "the zip holds no images",
     # --- fine-tune, finished (ui/finetune.py and its new modules): add keys below this line
+    "finetune.random_features": (
+        "With random weights, “{strategy}” trains a classifier on random features: expect held-out accuracy near chance. "
+        "Choose Everything to train the whole network from scratch, or start from a pretrained checkpoint."
+    ),
+    "finetune.overfitting": (
+        "It fits its training images far better than the held-out ones ({train} against {held_out}): it has learned these "
+        "images more than the classes (overfitting). More images per class, or a pretrained start with Head only, help. "
+    ),
+    "finetune.step.mistakes": "Finding the held-out mistakes and drawing their Grad-CAM maps...",
+    "finetune.step.download": "Packaging the download (checkpoint and ONNX)...",
 }

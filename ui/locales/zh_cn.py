@@ -107,7 +107,8 @@ STRINGS: dict[str, str] = {
     "finetune.button": "开始训练",
     "finetune.curve_x": "轮次",
     "finetune.curve_series": "曲线",
-    "finetune.curve_y": "损失 / 准确率",
+    "finetune.loss_y": "损失",
+    "finetune.accuracy_y": "准确率",
     "finetune.per_class": "各类别的留出集准确率",
     "finetune.confusion": "留出图片的混淆矩阵（行：真实类别，列：预测类别）",
     "finetune.download": "下载模型（.zip：model.onnx、preprocessing.json、config.json、model.safetensors、模型卡）",
@@ -133,12 +134,13 @@ STRINGS: dict[str, str] = {
     "finetune.onnx_failed": " ONNX 导出失败（{reason}）；zip 中只有 PyTorch 检查点。",
     "finetune.checks_failed": "这些图片还不能用来训练：{problems}。",
     "finetune.warnings": " 请检查数据：{problems}。",
-    "mistakes.title": "留出图片上的错误",
+    "mistakes.title": "留出图片：判断错误的，或最没把握的",
     "mistakes.filter": "显示（或点击混淆矩阵中的一格）",
-    "mistakes.gallery": "模型判断错误的留出图片，按严重程度排列，叠加其所选类别的激活图",
+    "mistakes.gallery": "模型判断错误的留出图片（真实 → 所选），按严重程度排列，叠加其所选类别的激活图",
+    "mistakes.gallery_right": "没有判断错误：这些是模型最没把握的正确回答，叠加其所选类别的激活图",
     "mistakes.all": "全部（{count}）",
-    "mistakes.caption": "{true} 被认作 {predicted}（{probability}）",
-    "mistakes.least_sure": "没有错误：{true}，把握最小（{probability}）",
+    "mistakes.caption": "{true} → {predicted} {probability}",
+    "mistakes.least_sure": "{true} {probability}",
     "mistakes.none_yet": "请先微调一个模型：这里显示的是当前会话最近一次微调的错误。",
     "preview.title": "实时试用",
     "preview.intro": "把摄像头对准物体，或拖入一张照片：当前会话最新的微调模型会给每一帧打上标签。",
@@ -155,19 +157,14 @@ STRINGS: dict[str, str] = {
     "check.too_small": "类别 {label!r} 中有 {count} 张图片（{names}）短边小于 {minimum} 像素（最小的是 {smallest}）；它们会被放大，因而变模糊",
     "finetune.series.train_loss": "训练损失",
     "finetune.series.val_loss": "留出集损失",
-    "finetune.series.train_top1": "训练准确率",
-    "finetune.series.val_top1": "留出集准确率",
+    "finetune.series.train_top1": "训练（滚动平均，增强后）",
+    "finetune.series.val_top1": "留出集（每轮结束时）",
     "push.no_model": "请先微调一个模型。",
     "push.bad_repo": "请填写仓库 id，例如 your-name/my-classifier。",
     "push.failed": "无法推送到 {repo}：{reason}",
     "push.done": "已把 **{name}** 推送到 [{repo}]({url})。",
     # --- 访客可以加载的模型
     "session.ended": "此页面已关闭，请刷新页面重新开始。",
-    # --- ZeroGPU Spaces (ui/zerogpu.py)
-    "zerogpu.quota": "你在这个 Space 上的免费 GPU 时间暂时用完了（Hugging Face 为每位访客提供每日 ZeroGPU 配额，登录后配额更多）。",
-    "zerogpu.busy": "这个 Space 暂时没有空闲的 GPU。",
-    "zerogpu.later": "请稍后再试，或在自己的电脑上运行 ResNet Studio（见 README 的 Deploy 一节）。",
-    "zerogpu.on_cpu": "改为在 CPU 上运行，会慢一些。",
     "models.not_in_session": "{name!r} 不是当前浏览器会话的模型（微调模型只属于创建它的会话）。",
     "models.refused": "{name!r} 不是本应用提供的模型。请从列表中选择，或选择你在本会话中微调的模型；本服务器允许{rule}。",
     "models.rule.none": "的只有这些",
@@ -344,4 +341,14 @@ STRINGS: dict[str, str] = {
     "classify.depths.missing": "不可用：{reasons}",
     "data.zip_no_images": "这个 zip 中没有图片",
     # --- fine-tune, finished (ui/finetune.py and its new modules): add keys below this line
+    "finetune.random_features": (
+        "从随机权重出发选择“{strategy}”，只是在随机特征上训练分类器：留出集准确率会接近随机猜测。"
+        "请选择“全部”从零训练整个网络，或从预训练模型开始。"
+    ),
+    "finetune.overfitting": (
+        "它对训练图片的拟合远好于留出图片（{train} 对 {held_out}）：它记住的更多是这些图片，而不是类别本身（过拟合）。"
+        "每类更多图片，或从预训练模型开始并只训练分类头，会有帮助。"
+    ),
+    "finetune.step.mistakes": "正在找出留出集中的错误并绘制 Grad-CAM 激活图……",
+    "finetune.step.download": "正在打包下载文件（检查点和 ONNX）……",
 }

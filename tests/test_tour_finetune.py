@@ -1,0 +1,106 @@
+"""The Fine-tune tab as drawn (issue #30 items 2, 5, 9, 10, 12, 13; #25 item 4): one training run at desktop width in
+English from the page's own defaults for the offline start, then the page at phone width and in Chinese without training."""
+
+import re
+
+import pytest
+
+from tests.tour import browser_only, close, english_left, open_page, open_tab, shot, tracebacks
+
+pytestmark = browser_only
+
+SCRATCH_SHOWN = "resnet18 (from scratch: works offline)"
+# English the tab shows before any training; none of it may be left in the Chinese page.
+ENGLISH = [
+    "Load the sample set", "Start from", "What to train", "Head only (fast)", "Last stage + head", "Everything", "Learning rate",
+    "Any way up", "Held-out accuracy per class", "Confusion matrix", "Held-out images", "Try it live", "Push the model",
+]
+
+# The plot's centre, and whether what is drawn there belongs to the plot (not to a progress overlay over it).
+PLOT_UNCOVERED = """(sel) => {
+    const plot = document.querySelector(sel + " .vega-embed");
+    if (!plot) return false;
+    plot.scrollIntoView({block: "center"});
+    const r = plot.getBoundingClientRect();
+    const hit = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);
+    return !!hit && plot.contains(hit);
+}"""
+# The components whose status tracker is showing something (progress, an overlay, a generating border) now.
+ACTIVE_TRACKERS = """() => [...document.querySelectorAll("[data-testid=status-tracker]")]
+    .filter((t) => t.offsetParent !== null && !t.classList.contains("hide"))
+    .map((t) => (t.closest("[id]") || {id: ""}).id)"""
+# Status trackers saying what ``pattern`` matches (an error badge), visible on the page.
+TRACKERS_SAYING = """(pattern) => {
+    const re = new RegExp(pattern);
+    return [...document.querySelectorAll("[data-testid=status-tracker]")].filter(
+        (t) => t.offsetParent !== null && t.getBoundingClientRect().height > 0 && re.test(t.innerText)
+    ).length;
+}"""
+
+
+def legend(page, elem_id: str) -> set[str]:
+    return set(page.locator(f"#{elem_id} .vega-embed .role-legend-label text").all_text_contents())
+
+
+def test_desktop_en_from_scratch_with_the_pages_defaults(tour_server, tour_browser, tmp_path):
+    from playwright.sync_api import expect
+
+    page = open_page(tour_browser, tour_server.url)
+    open_tab(page, "finetune")
+    page.locator("#sample-button").click()
+    expect(page.locator("#class-2-files")).to_contain_text("gravel-15")
+    page.locator("#source input").click()
+    page.get_by_role("option", name=SCRATCH_SHOWN).click()
+    # The offline start switches to its recipe: everything trained, 20 epochs at 0.002 (the library's defaults).
+    expect(page.locator("#strategy input[value=full]")).to_be_checked()
+    expect(page.locator("#epochs input[type=number]")).to_have_value("20")
+    expect(page.locator("#lr input")).to_have_value("0.002")
+
+    page.locator("#train-button").click()
+    expect(page.locator("#train-status")).to_contain_text(re.compile(r"Epoch [3-9]/20|Epoch 1\d/20"), timeout=180_000)
+    # While it trains: both charts are drawn and nothing covers them; the progress shows in one place only.
+    for chart in ("curve", "accuracy-curve"):
+        expect(page.locator(f"#{chart} .vega-embed .mark-line path").first).to_be_visible()
+        assert page.evaluate(PLOT_UNCOVERED, f"#{chart}"), f"#{chart} is covered while training"
+    assert page.evaluate(ACTIVE_TRACKERS) == ["train-status"]
+
+    expect(page.locator("#train-status")).to_contain_text("Done:", timeout=300_000)
+    held_out = int(re.search(r"Held-out accuracy (\d+)%", page.locator("#train-status").inner_text()).group(1))
+    assert held_out >= 80  # chance is 33%
+    assert legend(page, "accuracy-curve") == {"training (running, augmented)", "held-out (end of epoch)"}
+    assert legend(page, "curve") == {"train loss", "held-out loss"}
+    ticks = page.locator("#accuracy-curve .vega-embed .role-axis-label text").all_text_contents()
+    assert "20" in ticks and not any("." in t for t in ticks if not t.endswith("%")), ticks  # whole epochs only
+
+    # The gallery's heading says what it holds: mistakes, or the least sure right answers.
+    gallery = page.locator("#mistakes")
+    expect(gallery.locator("img").first).to_be_visible()
+    captions = gallery.locator(".caption-label").all_inner_texts()
+    heading = "Held-out images the model got wrong" if any("→" in c for c in captions) else "No mistakes: "
+    expect(gallery).to_contain_text(heading)
+    shot(page, "finetune", "en", "desktop", tmp_path)
+
+    # A user error (every class named alike: one class) is said once, and leaves no traceback in the log.
+    mark = tour_server.mark()
+    for slot in (1, 2):
+        page.locator(f"#class-{slot}-name input, #class-{slot}-name textarea").first.fill("brick")
+    page.locator("#train-button").click()
+    expect(page.locator(".toast-body").first).to_be_visible()
+    page.wait_for_timeout(500)
+    assert page.evaluate(TRACKERS_SAYING, r"^\s*Error\s*$") == 1
+    assert tracebacks(tour_server.log_since(mark)) == 0
+    close(page)
+
+
+@pytest.mark.parametrize("lang,width", [("en", "phone"), ("zh", "desktop"), ("zh", "phone")])
+def test_the_tab_renders_in_each_language_and_width(tour_server, tour_browser, tmp_path, lang, width):
+    from playwright.sync_api import expect
+
+    page = open_page(tour_browser, tour_server.url, width=width, lang=lang)
+    open_tab(page, "finetune")
+    expect(page.locator("#train-button")).to_be_visible()
+    if lang == "zh":
+        expect(page.locator("#train-button")).to_have_text("开始训练")
+        assert english_left(page, ENGLISH) == []
+    shot(page, "finetune", lang, width, tmp_path)
+    close(page)
