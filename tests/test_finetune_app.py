@@ -108,7 +108,7 @@ def test_the_gallery_holds_each_held_out_mistake_counted_by_hand(tuned):
     per_label = {label: sum(targets[i] == k for i in held_out) for k, label in enumerate(labels)}
     accuracy = dict(per_class["data"])
     wrong = {label: round((1 - accuracy[label]) * per_label[label]) for label in labels}
-    captions = [item["caption"] for item in gallery]
+    captions = [item["caption"] for item in gallery["value"]]  # an update: the gallery's heading changes with what it shows
     if sum(wrong.values()) == 0:  # no mistake: the least sure answers, captioned with their class alone
         assert captions and all(re.fullmatch(r"(brick|grass|gravel) \d+%", c) for c in captions)
         return
@@ -117,7 +117,7 @@ def test_the_gallery_holds_each_held_out_mistake_counted_by_hand(tuned):
         assert sum(c.startswith(f"{label} → ") for c in captions) == count, (label, captions)
     # Choosing a pair (or clicking its cell) shows those only; a pair that is not there is refused (by gradio's dropdown).
     (shown, value), *_ = pair["choices"][1:]
-    only = client.predict(value, api_name="/mistakes")
+    only = client.predict(value, api_name="/mistakes")["value"]
     true, predicted = value.split(" → ")
     assert len(only) == int(shown.rsplit("(", 1)[1][:-1]) and all(i["caption"].startswith(f"{true} → {predicted} ") for i in only)
     with pytest.raises(AppError, match="is not in the list of choices"):
@@ -191,8 +191,13 @@ def test_a_frozen_random_backbone_is_trained_but_said_in_the_visitors_language(s
     """Head only on random weights: the page says what to expect (both languages), and names the model in the sentence's language."""
     english, chinese = Client(served, verbose=False), Client(served, verbose=False, headers={"Accept-Language": "zh-CN"})
     args = sample_args(english, per_class=3)
-    status = english.predict(SCRATCH, "head", 1, 0.003, None, *args, api_name="/finetune")[1]
+    job = english.submit(SCRATCH, "head", 1, 0.003, None, *args, api_name="/finetune")
+    status = job.result(timeout=180)[1]
     assert status.startswith("With random weights, “Head only (fast)” trains a classifier on random features"), status
+    # After the last epoch each step of the remaining work is named (item 5), in order.
+    said = [update[1] for update in job.outputs()]
+    steps = [s for s in said if s.startswith(("Finding the held-out mistakes", "Packaging the download"))]
+    assert steps == ["Finding the held-out mistakes and drawing their Grad-CAM maps...", "Packaging the download (checkpoint and ONNX)..."], said
     status = chinese.predict(SCRATCH, "head", 1, 0.003, None, *args, api_name="/finetune")[1]
     assert status.startswith("从随机权重出发选择“只训练分类头") and "完成：**微调模型 1：brick, grass, gravel**" in status, status
     assert "fine-tuned" not in status

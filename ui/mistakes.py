@@ -68,7 +68,8 @@ def show(pair: Optional[str], kept: Optional[dict], request: gr.Request = None) 
         kept: the session's mistakes (``keep``'s record of the last fine-tune).
 
     Returns:
-        ``[(overlay PNG, caption)]``: the Grad-CAM of the predicted class over each image, worst first.
+        The gallery: ``[(overlay PNG, caption)]`` (the Grad-CAM of the predicted class over each image, worst first)
+        as an update whose label says whether they are mistakes or the least sure right answers.
     """
     if not kept:
         raise gr.Error(text(request, "mistakes.none_yet"), print_exception=False)
