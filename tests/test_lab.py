@@ -8,6 +8,7 @@ import urllib.error
 import urllib.request
 import zipfile
 from dataclasses import fields
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,8 +19,9 @@ import resnet
 from resnet.cifar import CifarResNet
 from tests.conftest import ROOT
 from tests.textures import write_imagefolder
-from train import DataError, lab
-from train.lab_plot import COLOURS, plot_curves
+import train
+from train import DataError, lab, lab_data
+from train.lab_plot import COLOURS, plot_curves, sample_grid
 
 TINY = {"depths": (8, 14), "steps": 6, "width": 4, "image_size": 16}
 NAMES = ["plain-8", "residual-8", "plain-14", "residual-14"]
@@ -65,8 +67,10 @@ def test_a_tiny_run_gives_curves_and_final_errors_for_every_network(tiny):
         assert net.params == sum(p.numel() for p in result.models[name].parameters())
         assert net.plain == name.startswith("plain") and net.depth == int(name.split("-")[1])
     assert result.settings["device"] == str(resnet.default_device())
-    assert result.settings["train_images"] == 5 * 256 and result.settings["held_out_images"] == 5 * 64
-    assert result.settings["classes"] == ["camera", "chelsea", "coffee", "coins", "rocket"]
+    # The default data: the handwritten digits shipped with the package, a fifth of each digit held out.
+    assert result.settings["data"] == "UCI handwritten digits" and result.settings["classes"] == [str(d) for d in range(10)]
+    assert result.settings["train_images"] + result.settings["held_out_images"] == 1797
+    assert result.settings["held_out_images"] == pytest.approx(1797 / 5, abs=10)
 
 
 def test_the_first_batch_is_batch_order_s_and_the_first_point_is_the_untrained_nets_error_on_it(tiny):
@@ -76,7 +80,7 @@ def test_the_first_batch_is_batch_order_s_and_the_first_point_is_the_untrained_n
     x, y = data.normalizer()(data.train_x[index]), data.train_y[index]
     assert torch.equal(batches_by_network(calls)[0][0], x)
     for name in ("plain-14", "residual-14"):  # twins start from the same weights, drawn from the seed
-        untrained = resnet.cifar_resnet(14, width=4, plain=name.startswith("plain"), num_classes=5, generator=torch.Generator().manual_seed(0))
+        untrained = resnet.cifar_resnet(14, width=4, plain=name.startswith("plain"), num_classes=10, generator=torch.Generator().manual_seed(0))
         with torch.no_grad():
             error = (untrained(x).argmax(1) != y).float().mean().item()
         assert result.networks[name].train_error[0] == (1, pytest.approx(error))
@@ -156,8 +160,47 @@ def test_schedule_is_the_papers_with_a_warm_up_for_110_layers():
     assert [lab.lr_at(s, steps=800, lr=0.1, depth=110) for s in (0, 39, 40)] == pytest.approx([0.01, 0.01, 0.1])
 
 
+def test_the_shipped_digits_load_offline_from_inside_the_package():
+    assert lab_data.DIGITS_FILE.parent == Path(train.__file__).parent  # package data: an installed copy has it
+    with np.load(lab_data.DIGITS_FILE) as stored:
+        images, labels = stored["images"], stored["labels"]
+    assert images.shape == (1797, 8, 8) and images.dtype == np.uint8 and images.max() == 16  # UCI's counts, 0..16
+    assert np.bincount(labels).tolist() == [178, 182, 177, 183, 181, 182, 181, 179, 174, 180]
+    data = lab.load_data("digits", image_size=16, seed=0)
+    assert data.classes == [str(d) for d in range(10)] and data.source == "UCI handwritten digits"
+    assert data.train_x.shape == (1438, 3, 16, 16) and data.held_x.shape == (359, 3, 16, 16) and data.train_x.dtype == torch.uint8
+    assert torch.equal(data.train_x[:, 0], data.train_x[:, 2]) and data.train_x.max() == 255  # grey, full range
+    assert torch.bincount(data.held_y).tolist() == [round(n / 5) for n in np.bincount(labels)]  # a fifth of each digit
+    # The held-out digits are other images than the training ones, and the split follows the seed.
+    trained = {bytes(x.numpy()) for x in data.train_x}
+    assert not any(bytes(x.numpy()) in trained for x in data.held_x)
+    assert torch.equal(lab.load_data(None, image_size=16, seed=0).train_x, data.train_x)
+    assert not torch.equal(lab.load_data(None, image_size=16, seed=1).train_y, data.train_y)
+    assert lab.load_data(None, image_size=32, seed=0).train_x.shape == (1438, 3, 32, 32)
+
+
+def test_the_lab_never_imports_scikit_learn():
+    sources = [p for folder in ("resnet", "train", "ui") for p in (ROOT / folder).rglob("*.py")] + [ROOT / "app.py"]
+    assert not [p.name for p in sources if "sklearn" in p.read_text(encoding="utf-8")]
+    code = ("import sys, train.lab; train.lab.run((8,), steps=2, width=4); "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] == 'sklearn'))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert out.stdout.strip() == "[]"
+
+
+def test_the_sample_grid_shows_a_row_of_training_images_per_class():
+    data = lab.load_data(None, image_size=16, seed=0)
+    grid = sample_grid(data, per_class=4, cell=16)
+    assert grid.mode == "RGB" and grid.height == 10 * (16 + 2)
+    label_width = grid.width - 4 * (16 + 2)
+    first_three = data.train_x[(data.train_y == 3).nonzero()[0, 0]].permute(1, 2, 0).numpy()
+    assert np.array_equal(np.asarray(grid)[3 * 18 : 3 * 18 + 16, label_width : label_width + 16], first_three)
+    patches = sample_grid(lab.load_data("patches", image_size=16, seed=0), per_class=4, cell=16)
+    assert patches.height == 5 * 18  # five photos, five rows
+
+
 def test_photo_patches_are_a_fixed_set_disjoint_from_the_held_out_one():
-    a, b = lab.load_data(None, image_size=16, seed=0), lab.load_data(None, image_size=16, seed=0)
+    a, b = lab.load_data("patches", image_size=16, seed=0), lab.load_data("patches", image_size=16, seed=0)
     assert torch.equal(a.train_x, b.train_x) and a.train_x.dtype == torch.uint8
     assert a.train_x.shape == (1280, 3, 16, 16) and a.held_x.shape == (320, 3, 16, 16)
     assert torch.bincount(a.train_y).tolist() == [256] * 5 and torch.bincount(a.held_y).tolist() == [64] * 5
@@ -167,14 +210,19 @@ def test_photo_patches_are_a_fixed_set_disjoint_from_the_held_out_one():
     assert torch.allclose(normalized.mean(dim=(0, 2, 3)), torch.zeros(3), atol=1e-4)
 
 
-@pytest.fixture(scope="module")
-def folder(tmp_path_factory):
-    root = write_imagefolder(tmp_path_factory.mktemp("lab"), train_per_class=5, val_per_class=0, size=40) / "train"
-    archive = root.parent / "set.zip"
+def class_folders_and_zip(tmp: Path, per_class: int, size: int) -> tuple[Path, Path]:
+    """Three texture classes of ``per_class`` PNGs as ``tmp/train/<class>/``, and the same as ``tmp/set.zip``."""
+    root = write_imagefolder(tmp, train_per_class=per_class, val_per_class=0, size=size) / "train"
+    archive = tmp / "set.zip"
     with zipfile.ZipFile(archive, "w") as z:
         for path in sorted(root.rglob("*.png")):
             z.write(path, path.relative_to(root).as_posix())
     return root, archive
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    return class_folders_and_zip(tmp_path_factory.mktemp("lab"), 5, 40)
 
 
 def test_a_folder_and_its_zip_give_the_same_resized_images(folder):
@@ -203,7 +251,7 @@ def test_cifar10_that_cannot_be_downloaded_says_what_to_do(tmp_path, monkeypatch
     assert lab.CIFAR10_URL in message and f"{tmp_path}/cifar-10-batches-py" in message and "CIFAR10_ROOT" in message
 
 
-@pytest.mark.parametrize("kwargs, bad", [({"depths": (20, 21)}, "got 21"), ({"image_size": 4}, "image_size.*got 4"), ({"shortcut": "C"}, "got 'C'"), ({"steps": 0}, "steps.*got 0"), ({"depths": ()}, r"got \[\]"), ({"batch_size": 2000}, "1280 training images, got 2000")])
+@pytest.mark.parametrize("kwargs, bad", [({"depths": (20, 21)}, "got 21"), ({"image_size": 4}, "image_size.*got 4"), ({"shortcut": "C"}, "got 'C'"), ({"steps": 0}, "steps.*got 0"), ({"depths": ()}, r"got \[\]"), ({"batch_size": 2000}, "1438 training images, fewer than one batch of 2000")])
 def test_bad_settings_are_refused_by_name(kwargs, bad):
     with pytest.raises(ValueError, match=bad):
         lab.run(**{**TINY, **kwargs})

@@ -1,18 +1,28 @@
-"""The Residual learning tab through the running app: live curves, a text from the numbers, and a Stop that stops."""
+"""The Residual learning tab through the running app: live curves, a text from the numbers, the data picker, and a Stop that stops."""
 
+import io
 import os
 import time
+import zipfile
 
 import pytest
-from gradio_client import Client
+from gradio_client import Client, handle_file
+from PIL import Image
 
 from tests.server import AppServer
+from tests.test_lab import class_folders_and_zip
 
 
 @pytest.fixture(scope="module")
 def server(hub_models):
     with AppServer("--model", "timm/resnet18.tv_in1k") as url:
         yield url
+
+
+@pytest.fixture(scope="module")
+def class_zip(tmp_path_factory):
+    """A zip of three texture classes, 30 small images each: 72 training images, more than one batch of 64."""
+    return class_folders_and_zip(tmp_path_factory.mktemp("labzip"), 30, 24)[1]
 
 
 def cpu_seconds(pid: int) -> float:
@@ -24,15 +34,60 @@ def cpu_seconds(pid: int) -> float:
 
 def test_degradation_returns_curves_for_every_network_and_a_text(server):
     client = Client(server, verbose=False)
-    plot, text = client.predict([20], "quick", 30, api_name="/degradation")
+    plot, text = client.predict([20], "quick", 30, api_name="/degradation")  # data left out: the digits
     networks = {row[2] for row in plot["data"]}
     assert networks == {"plain-20", "residual-20"}
     steps = sorted({row[0] for row in plot["data"] if row[2] == "plain-20"})
     assert steps[-1] == 30 and all(0 <= row[1] <= 1 for row in plot["data"])
     assert "Measured just now" in text and "At 20 layers" in text and "Table 6 (not measured here)" in text
     zh = Client(server, verbose=False, headers={"Accept-Language": "zh-CN"})
-    _, zh_text = zh.predict([20], "quick", 10, api_name="/degradation")
+    _, zh_text = zh.predict([20], "quick", 30, "patches", api_name="/degradation")
     assert "刚刚测得" in zh_text and "论文表 6" in zh_text
+
+
+def test_the_picker_shows_training_images_of_the_chosen_data(server):
+    client = Client(server, verbose=False)
+    grids = {}
+    for choice in ("digits", "patches"):
+        upload, image = client.predict(choice, None, api_name="/lab_preview")
+        assert upload["visible"] is False
+        with Image.open(image) as picture:
+            grids[choice] = picture.size
+    assert grids["digits"][1] > grids["patches"][1]  # a row per class: ten digits, five photos
+    upload, image = client.predict("zip", None, api_name="/lab_preview")
+    assert upload["visible"] is True and image is None  # the upload appears; nothing to show yet
+
+
+def test_a_zip_of_class_folders_trains_and_a_bad_zip_is_refused(server, class_zip, tmp_path):
+    client = Client(server, verbose=False)
+    _, image = client.predict("zip", handle_file(str(class_zip)), api_name="/lab_preview")
+    with Image.open(image) as picture:
+        assert picture.height > 60  # three rows of images
+    plot, text = client.predict([20], "quick", 30, "zip", handle_file(str(class_zip)), api_name="/degradation")
+    assert {row[2] for row in plot["data"]} == {"plain-20", "residual-20"} and "Measured just now" in text
+    fake = tmp_path / "photos.zip"
+    fake.write_bytes(b"not a zip at all")
+    for api, args in (("/lab_preview", ("zip", handle_file(str(fake)))), ("/degradation", ([20], "quick", 30, "zip", handle_file(str(fake))))):
+        with pytest.raises(Exception, match="photos.zip is not a readable zip archive") as refused:
+            client.predict(*args, api_name=api)
+        assert str(tmp_path) not in str(refused.value)  # no server path either way
+    with pytest.raises(Exception, match="Upload a .zip of class folders first"):
+        client.predict([20], "quick", 30, "zip", None, api_name="/degradation")
+    small = tmp_path / "small.zip"
+    with zipfile.ZipFile(small, "w") as z:
+        for name in ("a/1.png", "a/2.png", "b/1.png", "b/2.png"):
+            buffer = io.BytesIO()
+            Image.new("RGB", (16, 16), "red" if name[0] == "a" else "blue").save(buffer, "PNG")
+            z.writestr(name, buffer.getvalue())
+    with pytest.raises(Exception, match="fewer than one batch of 64"):
+        client.predict([20], "quick", 30, "zip", handle_file(str(small)), api_name="/degradation")
+
+
+def test_too_few_steps_are_refused_in_the_request_language(server):
+    with pytest.raises(Exception, match="at least 30 steps"):
+        Client(server, verbose=False).predict([20], "quick", 5, api_name="/degradation")
+    with pytest.raises(Exception, match="请至少选择 30 步"):
+        Client(server, verbose=False, headers={"Accept-Language": "zh-CN"}).predict([20], "quick", 5, api_name="/degradation")
 
 
 def test_stop_ends_the_run_and_frees_the_cpu(server):
@@ -55,7 +110,7 @@ def test_stop_ends_the_run_and_frees_the_cpu(server):
     assert idle_after is not None and idle_after < 10, idle_after
     # The next job in the training group starts at once.
     start = time.monotonic()
-    plot, _ = Client(server, verbose=False).predict([20], "quick", 5, api_name="/degradation")
+    plot, _ = Client(server, verbose=False).predict([20], "quick", 30, api_name="/degradation")
     assert {row[2] for row in plot["data"]} == {"plain-20", "residual-20"} and time.monotonic() - start < 60
 
 

@@ -8,6 +8,7 @@ takes the same batch, with the same schedule, so what differs is the architectur
 
     python -m train.lab                                   # the default preset: depths 20 and 56
     python -m train.lab --preset quick --out lab.json --plot lab.png
+    python -m train.lab --data patches --preset quick       # patches of the example photos instead of the digits
     python -m train.lab --data cifar10 --width 16 --image-size 32 --steps 64000 --depths 20 32 44 56
 
 The running training error is the error of the training batches as they are trained on
@@ -33,11 +34,12 @@ from torch import Tensor, nn
 from resnet.cifar import SHORTCUTS, blocks_per_stage, cifar_resnet
 from resnet.devices import default_device
 
-from .lab_data import CIFAR10_URL, LabData, load_data
+from .data import DataError
+from .lab_data import CIFAR10_URL, DIGITS, PATCHES, LabData, load_data
 from .lab_describe import PAPER_TABLE6, describe, describe_text
 
 __all__ = [
-    "CIFAR10_URL", "PRESETS", "PAPER_TABLE6", "SMOOTHING", "LabData", "LabResult", "NetworkResult",
+    "CIFAR10_URL", "DIGITS", "PATCHES", "PRESETS", "PAPER_TABLE6", "SMOOTHING", "LabData", "LabResult", "NetworkResult",
     "batch_order", "describe", "describe_text", "load_data", "lr_at", "main", "run",
 ]
 
@@ -211,8 +213,9 @@ def run(
         steps: SGD steps per network.
         width: filters of the first stage (the paper's 16; 8 is four times cheaper).
         image_size: side of the images, in pixels (8 to 64).
-        data: None for patches of the photos in examples/ (the class is the photo a patch comes from),
-            an ImageFolder folder or a .zip of class folders, or ``"cifar10"``; see ``load_data``.
+        data: None or ``"digits"`` for the UCI handwritten digits shipped with the package, ``"patches"``
+            for patches of the photos in examples/ (the class is the photo a patch comes from), an
+            ImageFolder folder or a .zip of class folders, or ``"cifar10"``; see ``load_data``.
         seed: seeds the data, the initial weights and the batch order.
         shortcut: ``"A"`` (zero-padded identity, the paper's CIFAR choice) or ``"B"`` (projections).
         batch_size: images per step.
@@ -227,7 +230,8 @@ def run(
         A ``LabResult`` with networks ``"plain-20"``, ``"residual-20"``, ... in that order.
 
     Raises:
-        ValueError: a bad depth, size or setting; ``train.DataError`` for unusable data.
+        ValueError: a bad depth, size or setting; ``train.DataError`` for unusable data (also for fewer
+            training images than ``batch_size``).
     """
     depths = [int(d) for d in depths]
     if not depths or len(set(depths)) != len(depths):
@@ -243,8 +247,13 @@ def run(
         blocks_per_stage(depth)  # raises now, naming a depth that is not 6n+2
     device = torch.device(device) if device is not None else default_device()
     lab_set: LabData = load_data(data, image_size=image_size, seed=seed)
+    if len(lab_set.train_y) < batch_size:
+        raise DataError(
+            f"{lab_set.source} has {len(lab_set.train_y)} training images, fewer than one batch of {batch_size}: use more images",
+            code="lab_too_few", count=len(lab_set.train_y), batch=batch_size,
+        )
     normalize = lab_set.normalizer()
-    order = batch_order(len(lab_set.train_y), batch_size, seed=seed)  # raises now if batch_size does not fit the data
+    order = batch_order(len(lab_set.train_y), batch_size, seed=seed)
 
     trainers = []
     for depth in depths:
@@ -299,7 +308,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--steps", type=int, help="SGD steps per network")
     parser.add_argument("--width", type=int, help="filters of the first stage (the paper: 16)")
     parser.add_argument("--image-size", type=int, help="image side in pixels")
-    parser.add_argument("--data", default=None, help="ImageFolder folder, .zip of class folders, or cifar10 (default: photo patches)")
+    parser.add_argument("--data", default=None, help="digits (default: the shipped handwritten digits), patches (of the example photos), cifar10, an ImageFolder folder or a .zip of class folders")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--shortcut", choices=SHORTCUTS, default="A", help="A: zero-padded identity (default); B: projections")
     parser.add_argument("--device", default=None, help="cpu, cuda or mps (default: the best available)")

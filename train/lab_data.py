@@ -1,4 +1,5 @@
-"""The lab's images, held in memory as uint8 tensors: patches of the shipped photos, a user's folder or zip, or CIFAR-10."""
+"""The lab's images, held in memory as uint8 tensors: the shipped handwritten digits (the default), patches of the
+example photos, a user's folder or zip, or CIFAR-10."""
 
 from __future__ import annotations
 
@@ -18,9 +19,14 @@ from resnet.transforms import load_image
 from .data import DataError, image_folder, in_memory, random_patches, stratified_split
 from .zips import read_zip_samples
 
-__all__ = ["CIFAR10_URL", "LabData", "load_data"]
+__all__ = ["CIFAR10_URL", "DIGITS", "LabData", "PATCHES", "load_data"]
 
-# The offline data: patches of the photos the app ships; the class is the photo a patch comes from.
+DIGITS, PATCHES = "digits", "patches"  # the two offline sets, by the name ``load_data`` takes
+# UCI handwritten digits (scikit-learn's copy, written by scripts/make_digits.py; licence in examples/LICENSES.md):
+# 1,797 images of 8 x 8 counts 0..16, shipped inside the package so that an installed copy finds them.
+DIGITS_FILE = Path(__file__).resolve().parent / "digits.npz"
+DIGITS_HELD_OUT = 0.2  # a fifth of each digit held out
+# The other offline set: patches of the photos the app ships; the class is the photo a patch comes from.
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 PATCHES_PER_CLASS = (256, 64)  # training, held out
 SHRINK_TO = 12  # image sizes: each photo's shorter side is shrunk to this, so a patch shows part of a scene, not grain
@@ -56,8 +62,10 @@ def load_data(data: Optional[str | Path], *, image_size: int, seed: int) -> LabD
     """The lab's images, at ``image_size`` pixels square, held in memory.
 
     Args:
-        data: ``None``: patches of the photos in examples/, the class being the photo a patch comes
-            from; a fixed training set of 256 a class from one half of a 4 x 4 checkerboard of tiles
+        data: ``None`` or ``"digits"``: the UCI handwritten digits shipped with the package (1,797
+            images of 10 digits, 8 x 8 pixels scaled to ``image_size``, grey in three equal channels;
+            a fifth of each digit held out). ``"patches"``: patches of the photos in examples/, the
+            class being the photo a patch comes from; a fixed training set of 256 a class from one half of a 4 x 4 checkerboard of tiles
             of each photo, and 64 held out from the other half (so no patch overlaps the other set).
             A folder (``<class>/<image>``) or a .zip of class folders: centre-cropped and resized,
             a fifth of each class held out. ``"cifar10"``: CIFAR-10's training and test sets through
@@ -71,7 +79,9 @@ def load_data(data: Optional[str | Path], *, image_size: int, seed: int) -> LabD
     Raises:
         train.DataError: the folder or zip is unusable, or CIFAR-10 could not be fetched (the message says what to do).
     """
-    if data is None:
+    if data is None or str(data) == DIGITS:
+        return _digits(image_size, seed)
+    if str(data) == PATCHES:
         return _photo_patches(image_size, seed)
     if str(data) == "cifar10":
         return _cifar10(image_size)
@@ -81,6 +91,19 @@ def load_data(data: Optional[str | Path], *, image_size: int, seed: int) -> LabD
 def _stack(images: Sequence[Image.Image], labels: Sequence[int], size: int) -> list[Tensor]:
     pixels = torch.from_numpy(np.stack([np.asarray(im.convert("RGB")) for im in images])) if images else torch.zeros(0, size, size, 3)
     return [pixels.permute(0, 3, 1, 2).to(torch.uint8).contiguous(), torch.tensor(labels, dtype=torch.long)]
+
+
+def _digits(image_size: int, seed: int) -> LabData:
+    with np.load(DIGITS_FILE) as stored:  # plain arrays: np.load refuses pickled objects by default
+        counts, labels = torch.from_numpy(stored["images"]), torch.from_numpy(stored["labels"]).long()
+    grey = (counts.float() * (255 / 16)).unsqueeze(1)  # 16 set bitmap pixels (a block all ink) -> 255
+    grey = F.interpolate(grey, size=(image_size, image_size), mode="bilinear", antialias=True, align_corners=False)
+    images = grey.round().clamp(0, 255).to(torch.uint8).expand(-1, 3, -1, -1).contiguous()
+    tensors = []
+    for split in stratified_split(labels.tolist(), DIGITS_HELD_OUT, seed):
+        index = torch.tensor(split, dtype=torch.long)
+        tensors += [images[index], labels[index]]
+    return LabData(*tensors, [str(d) for d in range(10)], "UCI handwritten digits")
 
 
 def _photo_patches(image_size: int, seed: int) -> LabData:
@@ -108,7 +131,7 @@ def _folder_images(path: Path, image_size: int, seed: int) -> LabData:
     else:
         dataset, source = image_folder(path), path.name
     if len(dataset) > MAX_IMAGES:
-        raise DataError(f"{path} holds {len(dataset)} images, over the lab's limit of {MAX_IMAGES}; use fewer")
+        raise DataError(f"{path.name} holds {len(dataset)} images, over the lab's limit of {MAX_IMAGES}; use fewer", code="too_many_images", count=len(dataset), limit=MAX_IMAGES)
     tensors = []
     for split in stratified_split(dataset.targets, 0.2, seed):
         images = [ImageOps.fit(dataset[i][0], (image_size, image_size), Image.Resampling.BICUBIC) for i in split]

@@ -1,4 +1,4 @@
-"""The lab's curves in the layout of the paper's Fig. 6, drawn with Pillow alone.
+"""The lab's pictures, drawn with Pillow alone: the curves in the layout of the paper's Fig. 6, and a grid of training images.
 
 Two panels side by side, plain nets on the left and residual nets on the right; each shows the
 running training error (%) against the step, one line per depth, with a legend. A depth has the
@@ -14,8 +14,9 @@ from PIL import Image, ImageDraw, ImageFont
 
 if TYPE_CHECKING:
     from .lab import LabResult
+    from .lab_data import LabData
 
-__all__ = ["COLOURS", "plot_curves"]
+__all__ = ["COLOURS", "plot_curves", "sample_grid"]
 
 # One colour a depth, in the order of the run's depths (the paper: 20, 32, 44, 56, 110).
 COLOURS = ((230, 159, 0), (0, 114, 178), (0, 158, 115), (213, 94, 0), (204, 121, 167), (86, 180, 233))
@@ -78,3 +79,34 @@ def _tick_step(span: float) -> float:
     raw = max(span, 1e-9) / 6
     power = 10 ** math.floor(math.log10(raw))
     return next(power * m for m in (1, 2, 5, 10) if power * m >= raw)
+
+
+def sample_grid(data: LabData, *, per_class: int = 8, max_classes: int = 10, cell: int = 32) -> Image.Image:
+    """Training images of ``data`` as one picture: a row per class, its first ``per_class`` images, the class name at the left.
+
+    Args:
+        data: a ``train.lab.LabData``.
+        per_class: images a row.
+        max_classes: rows at most (the first classes in order).
+        cell: side of each image in pixels; small images are enlarged without smoothing, so their pixels show.
+
+    Returns:
+        An RGB image.
+    """
+    if per_class < 1 or max_classes < 1 or cell < 8:
+        raise ValueError(f"need per_class >= 1, max_classes >= 1 and cell >= 8, got {per_class}, {max_classes}, {cell}")
+    font = ImageFont.load_default(size=14)
+    classes = data.classes[:max_classes]
+    label_width = 8 + max(int(font.getlength(name)) for name in classes)
+    gap = 2
+    image = Image.new("RGB", (label_width + per_class * (cell + gap), len(classes) * (cell + gap)), "white")
+    draw = ImageDraw.Draw(image)
+    for row, name in enumerate(classes):
+        top = row * (cell + gap)
+        draw.text((label_width - 6, top + cell // 2), name, fill="black", font=font, anchor="rm")
+        members = (data.train_y == row).nonzero().flatten()[:per_class]
+        for column, index in enumerate(members.tolist()):
+            pixels = data.train_x[index].permute(1, 2, 0).numpy()
+            tile = Image.fromarray(pixels).resize((cell, cell), Image.Resampling.NEAREST)
+            image.paste(tile, (label_width + column * (cell + gap), top))
+    return image

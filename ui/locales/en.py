@@ -287,7 +287,8 @@ STRINGS: dict[str, str] = {
         "**Why shortcuts?** A deeper *plain* network fits its own training data worse than a shallower one: the "
         "*degradation problem* (He et al. 2015, Fig. 1 and Fig. 6). Here the paper's CIFAR networks (6n+2 layers, "
         "three stages, option A shortcuts) are trained live on this device, plain and residual twins side by side, on "
-        "the same batches of patches cut from the example photos. The curves show the running training error."
+        "the same batches of the data you choose: by default handwritten digits (UCI), each scaled to 16 x 16 pixels. "
+        "The curves show the running training error; at the end each network's error over its whole training set is measured."
     ),
     "lab.depths": "Depths (layers)",
     "lab.preset": "How long",
@@ -303,7 +304,7 @@ STRINGS: dict[str, str] = {
     "lab.samples": "Training images of the chosen data, a row per class",
     "lab.no_zip": "Upload a .zip of class folders first, or choose other data.",
     "lab.few_steps": "Choose at least {steps} steps: fewer show nothing of the effect.",
-    "data.lab_too_few": "the data has {count} training images, fewer than one batch of {batch}; use more images",
+    "lab.too_few": "The data has {count} training images, fewer than one batch of {batch}: use more images.",
     "lab.run": "Run the experiment",
     "lab.stop": "Stop",
     "lab.plot_x": "SGD step",
