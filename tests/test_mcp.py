@@ -69,7 +69,7 @@ def test_classify_answers_what_the_library_answers(mcp_server, hub_models):
     assert [row["label"] for row in answer["top"]] == [label for label, _ in expected]
     assert [row["probability"] for row in answer["top"]] == pytest.approx([p for _, p in expected], abs=1e-3)
     overlay = result.content[1]
-    assert overlay.type == "image" and overlay.mimeType == "image/png" and base64.b64decode(overlay.data)[:4] == b"\x89PNG"
+    assert overlay.type == "image" and overlay.mimeType == "image/jpeg" and base64.b64decode(overlay.data)[:2] == b"\xff\xd8"
 
 
 def test_summary_and_diagram(mcp_server):

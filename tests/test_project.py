@@ -1,8 +1,11 @@
-"""Project rules: the README's test command is what CI runs; the library stays free of the UI."""
+"""Project rules: the README's test command is what CI runs, its front matter is a valid Space card, its Deploy
+section says what works; one list of runtime pins; the library stays free of the UI."""
 
+import json
 import re
 import subprocess
 import sys
+import tomllib
 
 from tests.conftest import ROOT
 
@@ -29,3 +32,41 @@ def test_library_imports_neither_gradio_nor_torchvision_models():
     code = "import sys, resnet, train; print(sorted(m for m in sys.modules if m.split('.')[0] in ('gradio', 'app', 'ui')))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
     assert out.stdout.strip() == "[]"
+
+
+def runtime_pins() -> dict[str, str]:
+    lines = [line.strip() for line in (ROOT / "requirements.txt").read_text().splitlines()]
+    return dict(line.split("==") for line in lines if line and not line.startswith("#"))
+
+
+def test_one_list_of_runtime_pins():
+    # pyproject reads requirements.txt: Spaces and the README's "Set up" command install that file before the package exists
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert "dependencies" not in project["project"] and "dependencies" in project["project"]["dynamic"]
+    assert project["tool"]["setuptools"]["dynamic"]["dependencies"] == {"file": ["requirements.txt"]}
+    assert project["project"]["scripts"] == {"resnet-studio": "ui.app:main"}
+    pins = runtime_pins()
+    assert pins["gradio[mcp]"] == "6.31.0" and "onnx" in pins  # MCP tools and the ONNX export work from the plain install
+    dev = [line.split("==")[0] for line in (ROOT / "requirements-dev.txt").read_text().splitlines()[1:] if "==" in line]
+    assert not set(dev) & set(pins), "a runtime pin repeated in requirements-dev.txt"
+
+
+def test_readme_front_matter_is_a_valid_space_card():
+    from huggingface_hub import SpaceCard
+    from huggingface_hub._space_api import SpaceHardware
+
+    card = SpaceCard.load(ROOT / "README.md")
+    assert card.data.sdk == "gradio" and card.data.sdk_version == runtime_pins()["gradio[mcp]"]
+    assert (ROOT / card.data.app_file).is_file()
+    assert card.data.suggested_hardware in {h.value for h in SpaceHardware}
+    assert card.data.suggested_hardware.startswith("zero-")  # a duplicate lands on the free ZeroGPU hardware
+
+
+def test_readme_deploy_section():
+    readme = (ROOT / "README.md").read_text()
+    deploy = readme.split("## Deploy\n", 1)[1].split("\n## ", 1)[0]
+    assert "pip install . && resnet-studio" in fenced_commands(deploy)
+    for words in ("A CPU Space", "A ZeroGPU Space", "quota", "suggested_hardware: zero-a10g", "MCP"):
+        assert words in deploy, words
+    config = json.loads(re.search(r"```json\n(.*?)```", deploy, re.S).group(1))
+    assert config["mcpServers"]["resnet-studio"]["url"].endswith("/gradio_api/mcp/")
