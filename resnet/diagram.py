@@ -10,21 +10,23 @@ block with ``<details>``, so it needs no script and renders offline, inside Grad
 from __future__ import annotations
 
 import html
-from typing import Iterable, Optional, Sequence
+from typing import Iterable, Mapping, Optional, Sequence
 
 from torch import nn
 
 from .diagram_layout import dims, shortcut_label, trace
-from .diagram_svg import Piece, draw_block, draw_head, draw_stage_heading, draw_stem, svg
+from .diagram_svg import WORDS, Piece, draw_block, draw_head, draw_stage_heading, draw_stem, svg, words_with
 from .tracing import named_stages
 
-__all__ = ["diagram", "diagram_html"]
+__all__ = ["WORDS", "diagram", "diagram_html"]
 
 _OPEN = ' open="open"'  # the XML spelling of HTML's bare ``open``, so the fragment also parses as XML
 _esc = html.escape
 
 
-def diagram(model: nn.Module, input_size: Sequence[int] = (1, 3, 224, 224), *, title: Optional[str] = None) -> str:
+def diagram(
+    model: nn.Module, input_size: Sequence[int] = (1, 3, 224, 224), *, title: Optional[str] = None, words: Optional[Mapping[str, str]] = None
+) -> str:
     """The whole network, unfolded, as one standalone SVG (for download), top to bottom.
 
     Args:
@@ -32,10 +34,16 @@ def diagram(model: nn.Module, input_size: Sequence[int] = (1, 3, 224, 224), *, t
             modes are kept and no hooks remain.
         input_size: the input shape, batch first; the edges show the shapes it produces.
         title: the heading; default: the model's class, blocks per stage and input size.
+        words: translations of the words in ``WORDS`` that the drawing writes (``input``, ``identity`` ...);
+            the rest is the paper's notation, shapes and module names.
 
     Returns:
         SVG text, readable at 900-1200 px width: no script, no link, generic font only.
+
+    Raises:
+        ValueError: as ``resnet.diagram_svg.words_with`` for ``words``; as ``trace`` for the model and input.
     """
+    words = words_with(words)
     layout = trace(model, input_size)
     if title is None:
         counts = ", ".join(str(len(s.blocks)) for s in layout.stages)
@@ -49,36 +57,41 @@ def diagram(model: nn.Module, input_size: Sequence[int] = (1, 3, 224, 224), *, t
         body.append(f'<g transform="translate(0,{y:g})">{piece.markup()}</g>')
         y += piece.y
 
-    place(draw_stem(layout))
+    place(draw_stem(layout, words))
     for stage in layout.stages:
         body.append(f'<g class="stage" data-name="{_esc(stage.call.name)}">')
         place(draw_stage_heading(stage))
         for block in stage.blocks:
-            place(draw_block(block))
+            place(draw_block(block, words))
         body.append("</g>")
-    place(draw_head(layout))
+    place(draw_head(layout, words))
     return svg(Piece(body, y), standalone=True, title=title)
 
 
-def diagram_html(model: nn.Module, input_size: Sequence[int] = (1, 3, 224, 224), *, open_stages: Iterable[str] = ()) -> str:
+def diagram_html(
+    model: nn.Module, input_size: Sequence[int] = (1, 3, 224, 224), *, open_stages: Iterable[str] = (), words: Optional[Mapping[str, str]] = None
+) -> str:
     """The network as an HTML fragment that folds by stage and by block on click, with no script.
 
     Each stage is a ``<details class="stage">`` whose summary reads like ``layer3: 6 x Bottleneck,
     1024 x 14 x 14``; inside it each block is a ``<details class="block-fold">`` holding that block's SVG.
-    The stem and the head are always shown.
+    The stem and the head are always shown. The drawings keep their size (their text stays readable on
+    a phone) in a box that scrolls sideways when the page is narrower.
 
     Args:
         model: as for ``diagram``.
         input_size: as for ``diagram``.
         open_stages: stage names (``"layer2"``) or block names (``"layer3.0"``, which opens its stage too)
             to show unfolded (one name may be given as a string); the rest are folded.
+        words: as for ``diagram``; ``shortcut`` and ``no_shortcut`` also word each block's summary line.
 
     Returns:
         Well-formed HTML for ``gr.HTML`` or any page.
 
     Raises:
-        ValueError: a name in ``open_stages`` is no stage or block of ``model``.
+        ValueError: a name in ``open_stages`` is no stage or block of ``model``; ``words`` as for ``diagram``.
     """
+    words = words_with(words)
     wanted = {open_stages} if isinstance(open_stages, str) else set(open_stages)
     stages = named_stages(model)
     known = {name for name, _ in stages} | {f"{name}.{block}" for name, stage in stages for block, _ in stage.named_children()}
@@ -86,7 +99,7 @@ def diagram_html(model: nn.Module, input_size: Sequence[int] = (1, 3, 224, 224),
         raise ValueError(f"open_stages names no stage or block of this model: {sorted(wanted - known)}; stages are {[n for n, _ in stages]}")
     layout = trace(model, input_size)
     summary_style = ' style="cursor:pointer;padding:4px 0;font-weight:600"'
-    parts = ['<div class="resnet-diagram" style="font-family:sans-serif;max-width:1200px">', svg(draw_stem(layout))]
+    parts = ['<div class="resnet-diagram" style="font-family:sans-serif;max-width:1200px;overflow-x:auto">', svg(draw_stem(layout, words))]
     for stage in layout.stages:
         opened = stage.call.name in wanted or any(b.call.name in wanted for b in stage.blocks)
         parts.append(
@@ -95,12 +108,15 @@ def diagram_html(model: nn.Module, input_size: Sequence[int] = (1, 3, 224, 224),
         )
         for block in stage.blocks:
             call = block.call
-            shortcut = "no shortcut" if block.join is None else f"shortcut: {shortcut_label(block)[0]}"
+            if block.join is None:
+                shortcut = words["no_shortcut"]
+            else:
+                shortcut = words["shortcut"].replace("{shortcut}", shortcut_label(block, identity=words["identity"])[0])
             line = f"{call.name}: {type(call.module).__name__}, {dims(call.input_shape)} → {dims(call.output_shape)}, {shortcut}"
             parts.append(
                 f'<details class="block-fold" data-name="{_esc(call.name)}" style="margin-left:1.5em"{_OPEN if call.name in wanted else ""}>'
-                f'<summary style="cursor:pointer;padding:2px 0">{_esc(line)}</summary>{svg(draw_block(block))}</details>'
+                f'<summary style="cursor:pointer;padding:2px 0">{_esc(line)}</summary>{svg(draw_block(block, words))}</details>'
             )
         parts.append("</details>")
-    parts += [svg(draw_head(layout)), "</div>"]
+    parts += [svg(draw_head(layout, words)), "</div>"]
     return "".join(parts)

@@ -158,15 +158,15 @@ def describe(module: nn.Module) -> tuple[str, str]:
     return type(module).__name__, "other"
 
 
-def shortcut_label(block: Block) -> tuple[str, str, bool]:
+def shortcut_label(block: Block, *, identity: str = "identity") -> tuple[str, str, bool]:
     """A residual block's shortcut as ``(title, detail, is_projection)``: ``("1x1 conv + BN", "256, /2", True)``.
 
     A shortcut with weights is a projection; without (the identity, or the paper's option A, which
-    subsamples and zero-pads) it is drawn as a line, named ``identity`` or by its class.
+    subsamples and zero-pads) it is drawn as a line, named ``identity`` (the word given) or by its class.
     """
     sc = block.shortcut
     if sc is None:
-        return "identity", "", False
+        return identity, "", False
     if next(sc.module.parameters(), None) is None:
         return type(sc.module).__name__, "", False
     parts, detail = [], ""

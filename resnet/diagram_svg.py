@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass, field
-from typing import Optional, Sequence
+from typing import Mapping, Optional, Sequence
 
 from .diagram_layout import Block, Call, Layout, Stage, describe, dims, shortcut_label
 
-__all__ = ["Piece", "draw_block", "draw_head", "draw_stage_heading", "draw_stem", "svg"]
+__all__ = ["WORDS", "Piece", "draw_block", "draw_head", "draw_stage_heading", "draw_stem", "svg", "words_with"]
 
 # The namespace name a standalone .svg file needs to render as a picture; a name, never fetched.
 _SVG_NS = "http://www.w3.org/2000/svg"
@@ -36,6 +36,22 @@ _COLOURS = {  # kind -> (fill, stroke)
     "other": ("#eeeeee", "#666666"),
 }
 _esc = html.escape
+# The few words a diagram writes that are not the paper's notation: pass a translation to ``diagram``.
+WORDS = {"input": "input", "output": "output", "identity": "identity", "shortcut": "shortcut: {shortcut}", "no_shortcut": "no shortcut"}
+
+
+def words_with(words: Optional[Mapping[str, str]]) -> dict[str, str]:
+    """``WORDS`` with ``words`` in place of the defaults it names.
+
+    Raises:
+        ValueError: ``words`` names a word the diagram does not write, or its ``shortcut`` lacks ``{shortcut}``.
+    """
+    given = dict(words or {})
+    if set(given) - set(WORDS):
+        raise ValueError(f"words names no word of the diagram: {sorted(set(given) - set(WORDS))}; the words are {sorted(WORDS)}")
+    if "{shortcut}" not in given.get("shortcut", "{shortcut}"):
+        raise ValueError(f"words['shortcut'] must hold '{{shortcut}}' for the shortcut's name, got {given['shortcut']!r}")
+    return {**WORDS, **given}
 
 
 @dataclass
@@ -95,10 +111,10 @@ def _chain(p: Piece, calls: Sequence[Call]) -> None:
             _edge(p, call.name, call.output_shape, _EDGE)
 
 
-def _shortcut(p: Piece, block: Block, join_y: float) -> None:
+def _shortcut(p: Piece, block: Block, join_y: float, words: Mapping[str, str]) -> None:
     """The shortcut from the fork on the incoming edge down the right-hand lane into the addition at ``join_y``."""
     name, sc = block.call.name, block.shortcut
-    title, detail, projection = shortcut_label(block)
+    title, detail, projection = shortcut_label(block, identity=words["identity"])
     fork = f'<circle cx="{_CX}" cy="{_FORK}" r="3" fill="#d9822b"/>'
     if projection:
         top = (_FORK + join_y) / 2 - 20
@@ -123,7 +139,7 @@ def _shortcut(p: Piece, block: Block, join_y: float) -> None:
     )
 
 
-def draw_block(block: Block) -> Piece:
+def draw_block(block: Block, words: Mapping[str, str] = WORDS) -> Piece:
     """One block in its frame: the incoming edge, the residual branch, the addition and the shortcut beside it."""
     name, kind = block.call.name, type(block.call.module).__name__
     p = Piece()
@@ -139,7 +155,7 @@ def draw_block(block: Block) -> Piece:
             f'<g class="add"><circle cx="{_CX}" cy="{join_y}" r="{_R}" fill="#ffffff" stroke="#555555" stroke-width="1.5"/>'
             f'<text x="{_CX}" y="{join_y + 5}" text-anchor="middle" font-size="15" fill="#111111">+</text></g>'
         )
-        _shortcut(p, block, join_y)
+        _shortcut(p, block, join_y, words)
         p.y = join_y + _R
         if after:
             _edge(p, f"{name}+", branch[-1].output_shape, _EDGE)  # the sum: the block's own tensor, made by no module
@@ -162,10 +178,10 @@ def _io_box(p: Piece, text: str) -> None:
     p.y += _BOX_H
 
 
-def draw_stem(layout: Layout) -> Piece:
+def draw_stem(layout: Layout, words: Mapping[str, str] = WORDS) -> Piece:
     """The input and the stem's layers, down to the edge into the first stage."""
     p = Piece(y=8)
-    _io_box(p, "input")
+    _io_box(p, words["input"])
     _edge(p, "input", layout.input_shape, _EDGE)
     _chain(p, layout.stem)
     p.y += 4
@@ -173,7 +189,7 @@ def draw_stem(layout: Layout) -> Piece:
     return p
 
 
-def draw_head(layout: Layout) -> Piece:
+def draw_head(layout: Layout, words: Mapping[str, str] = WORDS) -> Piece:
     """The edge out of the last stage, the head's layers (pool, fc) and the output."""
     last = layout.stages[-1].blocks[-1].call
     p = Piece()
@@ -181,7 +197,7 @@ def draw_head(layout: Layout) -> Piece:
     _chain(p, layout.head)
     if layout.head:
         _edge(p, layout.head[-1].name, layout.head[-1].output_shape, _EDGE)
-    _io_box(p, "output")
+    _io_box(p, words["output"])
     p.y += 8
     p.parts = ['<g class="head">', *p.parts, "</g>"]
     return p
@@ -196,19 +212,22 @@ def draw_stage_heading(stage: Stage) -> Piece:
 
 
 def svg(p: Piece, *, standalone: bool = False, title: str = "") -> str:
-    """``p`` as an ``<svg>`` element, ``_W`` wide and scaling down with the page.
+    """``p`` as an ``<svg>`` element, ``_W`` wide.
 
     Args:
         p: the drawing.
-        standalone: declare the SVG namespace, as a file of its own needs (inline in HTML the parser knows it).
+        standalone: a file of its own: declare the SVG namespace (inline in HTML the parser knows it) and
+            scale down with the window. Inline, the drawing keeps its size, so its text stays readable on a
+            phone: the page scrolls it sideways (``diagram_html``'s box) instead of shrinking it.
         title: a ``<title>`` to give it.
 
     Returns:
         The SVG markup.
     """
-    ns = f' xmlns="{_SVG_NS}"' if standalone else ""  # inline in HTML, the parser knows <svg> is SVG
+    ns = f' xmlns="{_SVG_NS}"' if standalone else ""
+    fit = "max-width:100%;height:auto" if standalone else "display:block;max-width:none"
     heading = f"<title>{_esc(title)}</title>" if title else ""
     return (
         f'<svg{ns} width="{_W}" height="{p.y:g}" viewBox="0 0 {_W} {p.y:g}" font-family="sans-serif" '
-        f'style="max-width:100%;height:auto">{heading}<rect width="{_W}" height="{p.y:g}" fill="#ffffff"/>{p.markup()}</svg>'
+        f'style="{fit}">{heading}<rect width="{_W}" height="{p.y:g}" fill="#ffffff"/>{p.markup()}</svg>'
     )

@@ -65,7 +65,7 @@ def test_no_key_is_unused():
     used = used_keys()
     dynamic = {  # keys whose last part comes from a variable; listed with the values the code uses
         *(f"column.{c}" for c in ("layer", "type", "input", "output", "kernel/stride", "params", "MACs (M)", "output (kB)",
-                                   "RF size/stride", "depth", "params (M)", "GMACs", "forward ms", "top1", "checkpoint")),
+                                   "RF size/stride", "depth", "params (M)", "GMACs", "forward ms", "fast ms", "top1", "checkpoint")),
         "network.plain", "network.residual",
         *(f"arch.rows.{r}" for r in ("layers", "blocks", "stages")),
         *(f"finetune.strategy.{s}" for s in ("head", "last-stage", "full")),

@@ -26,7 +26,7 @@ from resnet.devices import physical_cores  # noqa: E402
 from resnet.hub import DEFAULT_CHECKPOINTS  # noqa: E402
 from resnet.transforms import MAX_IMAGE_BYTES  # noqa: E402
 
-from . import architecture, classify, finetune, inside, lab, mcp_tools  # noqa: E402
+from . import architecture, classify, finetune, inside, lab, mcp_tools, style  # noqa: E402
 from .i18n import I18N, static  # noqa: E402
 from .models import MODELS, ModelPolicy  # noqa: E402
 from .session import end_session  # noqa: E402
@@ -119,5 +119,5 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     )
     demo.queue(max_size=args.queue_size).launch(
         server_name=args.host, server_port=args.port, share=args.share, max_file_size=f"{MAX_UPLOAD_MB}mb", show_error=True, i18n=I18N,
-        mcp_server=args.mcp,
+        mcp_server=args.mcp, css=style.CSS, js=style.JS,
     )

@@ -19,7 +19,10 @@ __all__ = ["compare", "gradient_flow_plot", "summary", "tab"]
 
 DEPTHS = [(f"ResNet-{name[6:]}", name) for name in resnet.ARCHS]
 TABLE_DEPTHS = {"layers": None, "blocks": 2, "stages": 1}
-COMPARE_COLUMNS = ["depth", "params (M)", "GMACs", "forward ms", "top1", "checkpoint"]
+COMPARE_COLUMNS = ["depth", "params (M)", "GMACs", "fast ms", "top1", "checkpoint"]
+# The gradient-flow chart's x: block numbers as categories in this order, so its ticks are whole blocks
+# (a number axis puts ticks at 0.5, 1.5 ... and starts at 0). ResNet-152 has the most: 3 + 8 + 36 + 3 blocks.
+BLOCK_TICKS = [str(b) for b in range(1, 51)]
 
 
 def _columns(frame: pd.DataFrame, request: Optional[gr.Request]) -> pd.DataFrame:
@@ -33,7 +36,7 @@ def summary(arch: str, input_size: float, network: str, rows: str, request: gr.R
     try:
         s = resnet.summarize(resnet.build(arch, plain=network == "plain"), (1, 3, size, size), depth=TABLE_DEPTHS[rows])
     except ValueError as e:
-        raise gr.Error(text(request, "error.invalid", reason=e)) from e
+        raise gr.Error(text(request, "error.invalid", reason=e), print_exception=False) from e
     totals = text(
         request, "arch.totals", arch=arch, plain=text(request, "arch.totals.plain") if network == "plain" else "", size=size,
         params=f"{s.total_params:,}", param_mb=f"{s.param_bytes / 1e6:.1f}", gmacs=f"{s.total_macs / 1e9:.3f}",
@@ -46,13 +49,18 @@ def summary(arch: str, input_size: float, network: str, rows: str, request: gr.R
 
 
 def compare(input_size: float, request: gr.Request = None) -> pd.DataFrame:
-    """Parameters, MACs, measured latency and ImageNet top-1 for all five depths."""
-    rows = compare_depths(int(input_size), device=resnet.default_device())
+    """Parameters, MACs, forward time on the fast path the Classify tab runs, and ImageNet top-1 for all five depths."""
+    rows = compare_depths(int(input_size), device=resnet.default_device(), fast=True)
     values = [
         [r["arch"], round(r["params"] / 1e6, 2), round(r["gmacs"], 3), round(r["latency_ms"], 1), r["imagenet_top1"], r["checkpoint"]]
         for r in rows
     ]
     return _columns(pd.DataFrame(values, columns=COMPARE_COLUMNS), request)
+
+
+def _shown() -> gr.Dataframe:
+    """The comparison table, hidden until it holds a measurement (empty, it showed the headers "1 2 3")."""
+    return gr.Dataframe(visible=True)
 
 
 @gpu
@@ -62,15 +70,26 @@ def gradient_flow_plot(arch: str, input_size: float, request: gr.Request = None)
     rows, ratios = [], {}
     for network in ("plain", "residual"):
         norms = gradient_flow(arch, plain=network == "plain", input_size=size)
-        ratios[network] = norms[0][1] / norms[-1][1]
+        ratios[network] = _relative(norms[0][1] / norms[-1][1], request)
         label = text(request, f"network.{network}")
-        rows += [{"block": i + 1, "block name": name, "log10 gradient norm": _log10(norm), "network": label} for i, (name, norm) in enumerate(norms)]
-    direction = {k: text(request, "arch.flow.larger" if v >= 1 else "arch.flow.smaller") for k, v in ratios.items()}
-    summary_text = text(
-        request, "arch.flow_text", arch=arch, size=size, plain_ratio=f"{ratios['plain']:.1e}", plain_direction=direction["plain"],
-        residual_ratio=f"{ratios['residual']:.1e}", residual_direction=direction["residual"],
-    )
+        rows += [
+            {"block": str(i + 1), "block name": name, "log10 gradient norm": _log10(norm), "network": label} for i, (name, norm) in enumerate(norms)
+        ]
+    summary_text = text(request, "arch.flow_text", arch=arch, size=size, plain=ratios["plain"], residual=ratios["residual"])
     return pd.DataFrame(rows), summary_text
+
+
+def _relative(ratio: float, request: Optional[gr.Request]) -> str:
+    """The first block's gradient against the last block's, in words: "about 1,700 times" or "about 1/20"."""
+    if ratio >= 1:
+        return text(request, "arch.flow.larger", ratio=_about(ratio))
+    return text(request, "arch.flow.smaller", ratio=_about(1 / ratio))
+
+
+def _about(x: float) -> str:
+    """Two significant figures, in plain digits with thousands separators: 1,700 / 44 / 3.1."""
+    rounded = float(f"{x:.2g}")
+    return f"{rounded:,.0f}" if rounded >= 10 else f"{rounded:g}"
 
 
 def _log10(x: float) -> float:
@@ -87,22 +106,26 @@ def tab(demo: gr.Blocks) -> None:
             rows = gr.Radio(
                 [(static(f"arch.rows.{r}"), r) for r in ("layers", "blocks", "stages")], value="blocks", label=static("arch.rows")
             )
+        totals = gr.Markdown(elem_id="totals")
+        # The whole width for the table: beside a side note its last columns fell outside a 1280 px window.
+        table = gr.Dataframe(elem_id="summary-table", max_height=480, interactive=False, wrap=False)
         with gr.Row():
-            with gr.Column(scale=3):
-                totals = gr.Markdown(elem_id="totals")
-                table = gr.Dataframe(elem_id="summary-table", max_height=480, interactive=False, wrap=False)
-                csv = gr.File(label=static("arch.csv"), elem_id="summary-csv")
+            with gr.Column(scale=2):
+                gr.Markdown(static("arch.blocks_explained"), elem_id="blocks-explained")
             with gr.Column(scale=1):
-                gr.Markdown(static("arch.blocks_explained"))
+                csv = gr.File(label=static("arch.csv"), elem_id="summary-csv")
         with gr.Accordion(static("arch.compare"), open=True):
             compare_button = gr.Button(static("arch.compare_button"))
-            comparison = gr.Dataframe(elem_id="comparison", interactive=False)
+            gr.Markdown(static("arch.compare_note"), elem_id="comparison-note")
+            comparison = gr.Dataframe(elem_id="comparison", interactive=False, visible=False)
         with gr.Accordion(static("arch.flow"), open=True):
             flow_button = gr.Button(static("arch.flow_button"))
-            flow = gr.LinePlot(x="block", y="log10 gradient norm", color="network", elem_id="flow-plot",
+            flow = gr.LinePlot(x="block", y="log10 gradient norm", color="network", elem_id="flow-plot", sort=BLOCK_TICKS,
                                x_title=static("arch.flow_x"), y_title=static("arch.flow_y"), color_title=static("arch.network"), height=320)
             flow_text = gr.Markdown(elem_id="flow-text")
 
     gr.on([demo.load, arch.change, input_size.release, network.change, rows.change], summary, [arch, input_size, network, rows], [table, totals, csv], api_name="summary", concurrency_id="measure")
-    compare_button.click(compare, input_size, comparison, api_name="compare", concurrency_id="measure", concurrency_limit=1)
+    compare_button.click(compare, input_size, comparison, api_name="compare", concurrency_id="measure", concurrency_limit=1).success(
+        _shown, None, comparison, api_visibility="private", queue=False
+    )
     flow_button.click(gradient_flow_plot, [arch, input_size], [flow, flow_text], api_name="gradient_flow", concurrency_id="measure")

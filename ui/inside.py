@@ -25,7 +25,7 @@ from resnet.transforms import ImageError
 from resnet.views import feature_grid, filter_tiles, response_plot
 
 from .classify import EXAMPLES
-from .i18n import error_text, static, text
+from .i18n import error_text, language, static, text
 from .models import ModelPolicy, picker_choices, resolve
 from .session import gpu, session_dir, upload_path
 
@@ -38,6 +38,11 @@ RANDOM_WEIGHTS = "random weights (works offline)"  # the value API clients send;
 SIZES = (32, 512)  # the input sizes the diagram offers, in pixels
 TOP_CHANNELS = 16
 TILE = 64  # pixels per feature-map tile: 4 x 4 tiles make a picture about as wide as the photo
+# The diagram's own words (``resnet.diagram.WORDS``) -> their texts.
+DIAGRAM_WORDS = {
+    "input": "inside.word.input", "output": "inside.word.output", "identity": "inside.word.identity",
+    "shortcut": "inside.word.shortcut", "no_shortcut": "inside.word.no_shortcut",
+}
 
 
 def natural_size(arch: str) -> int:
@@ -54,18 +59,18 @@ def _network(arch: str, plain: bool) -> nn.Module:
 
 
 @lru_cache(maxsize=16)
-def _drawings(arch: str, plain: bool, size: int, title: str) -> tuple[str, str]:
-    """The foldable HTML and the standalone SVG (each trace runs one forward pass; both are kept)."""
+def _drawings(arch: str, plain: bool, size: int, lang: str) -> tuple[str, str]:
+    """The foldable HTML and the standalone SVG in ``lang`` (each trace runs one forward pass; both are kept)."""
     model, input_size = _network(arch, plain), (1, 3, size, size)
-    return resnet.diagram_html(model, input_size), resnet.diagram(model, input_size, title=title)
+    words = {word: text(lang, key, shortcut="{shortcut}") for word, key in DIAGRAM_WORDS.items()}  # the library fills {shortcut}
+    title = text(lang, "inside.svg_title", name=NETWORKS[arch], plain=text(lang, "inside.plain_suffix") if plain else "", size=size)
+    return resnet.diagram_html(model, input_size, words=words), resnet.diagram(model, input_size, title=title, words=words)
 
 
 def diagram(arch: str, network: str, input_size: float, request: gr.Request = None) -> tuple[str, str]:
     """The chosen network's diagram for the page (stages folded) and its whole drawing as an SVG file."""
     size = int(input_size)  # the slider and the dropdowns have checked every value against their ranges and choices
-    plain = network == "plain"
-    title = text(request, "inside.svg_title", name=NETWORKS[arch], plain=text(request, "inside.plain_suffix") if plain else "", size=size)
-    page, svg = _drawings(arch, plain, size, title)
+    page, svg = _drawings(arch, network == "plain", size, language(request))
     path = session_dir(request) / f"diagram-{arch}-{network}-{size}.svg"
     atomic_write(path, lambda tmp: tmp.write_text(svg, encoding="utf-8"))
     return page, str(path)
@@ -102,12 +107,12 @@ def _responses(model: nn.Module, x: torch.Tensor, untrained: bool, request: Opti
         axis_titles=(text(request, "inside.plot_x"), text(request, "inside.plot_y")),
     )
     code, params = describe_responses(residual, plain)
-    numbers = {"smaller": round(params["share"] * params["layers"]), "layers": params["layers"], "ratio": f"{params['median_ratio']:.2f}"}
-    words = {
-        "responses_smaller": text(request, "inside.responses_smaller", **numbers),
-        "responses_larger": text(request, "inside.responses_larger", **numbers),
-        "responses_mixed": text(request, "inside.responses_mixed", **numbers),
-    }[code]
+    layers = params["layers"]
+    smaller = round(params["share"] * layers)
+    counted = layers - smaller if code == "responses_larger" else smaller  # the layers the sentence speaks of
+    count = text(request, "inside.layers_all", layers=layers) if counted == layers else text(request, "inside.layers_some", count=counted, layers=layers)
+    key = {"responses_smaller": "inside.responses_smaller", "responses_larger": "inside.responses_larger", "responses_mixed": "inside.responses_mixed"}[code]
+    words = text(request, key, count=count, ratio=f"{params['median_ratio']:.2f}")
     caveat = text(request, "inside.random_responses") if untrained else text(request, "inside.twin_caveat")
     return plot, text(request, "inside.measure") + f"\n\n{words} {caveat}"
 
@@ -122,7 +127,7 @@ def inside(
     try:
         x, view = classifier.prepare(path)  # the checkpoint's own preprocessing, and what it leaves of the photo
     except ImageError as e:
-        raise gr.Error(text(request, "inside.bad_file", reason=error_text(request, e))) from e
+        raise gr.Error(text(request, "inside.bad_file", reason=error_text(request, e)), print_exception=False) from e
     # A copy of the fp32 network: hooks on the shared model would also see other requests' forward passes.
     model = copy.deepcopy(classifier.model)
     x = x[None].to(classifier.device)

@@ -36,20 +36,25 @@ STRINGS: dict[str, str] = {
     "arch.totals.plain": " (plain)",
     "arch.compare": "All five depths side by side",
     "arch.compare_button": "Measure all depths on this device",
+    "arch.compare_note": (
+        "**forward ms (fast path)**: one photo's forward pass through the network alone (batch 1, random weights: the time does not "
+        "depend on them), on this device's fast path, the one the Classify tab runs (BatchNorm folded into the "
+        "convolutions, bf16 where the processor computes it fast); the median of 3 passes after a warm-up. The time "
+        "the Classify tab shows also counts reading and preprocessing the photo."
+    ),
     "arch.flow": "Gradient flow at initialisation: plain vs residual",
     "arch.flow_button": "Measure gradient flow for the chosen depth",
     "arch.flow_x": "block (input side first)",
     "arch.flow_y": "log10 of the gradient norm",
     "arch.flow_text": (
         "Measured just now ({arch}, one random batch at {size}x{size}, BatchNorm in training mode, random labels): "
-        "in the **plain** net the first block's gradient is **{plain_ratio}** times the last block's "
-        "({plain_direction}); in the **residual** net **{residual_ratio}** times ({residual_direction}). "
+        "in the **plain** net the first block's gradient is {plain}; in the **residual** net it is {residual}. "
         "With BatchNorm, gradients here do not vanish towards the input: without shortcuts they grow by many orders "
         "of magnitude, and with them they stay within a few. The ResNet paper itself says BatchNorm keeps gradients "
         "from vanishing and places the trouble with deep plain nets in optimisation, which is what shortcuts ease."
     ),
-    "arch.flow.larger": "larger",
-    "arch.flow.smaller": "smaller",
+    "arch.flow.larger": "**about {ratio} times the last block's**",
+    "arch.flow.smaller": "**about 1/{ratio} of the last block's**",
     "network.plain": "plain",
     "network.residual": "residual",
     # table columns (the summary's, the comparison's)
@@ -66,6 +71,7 @@ STRINGS: dict[str, str] = {
     "column.params (M)": "params (M)",
     "column.GMACs": "GMACs",
     "column.forward ms": "forward ms (batch 1, this device)",
+    "column.fast ms": "forward ms (fast path)",
     "column.top1": "ImageNet top-1 %",
     "column.checkpoint": "checkpoint",
     "column.class": "class",
@@ -214,6 +220,18 @@ STRINGS: dict[str, str] = {
     "zip.not_image": "{name} (not an image)",
     "zip.no_class": "{name} (not inside a class folder: expected <class>/<image>)",
     "error.invalid": "{reason}",
+    # --- Gradio's own texts (ui/style.py): those its bundled Chinese lacks, and one it writes without its i18n
+    "common.runs": "Runs",
+    "common.runs_description": "View runs saved in this browser",
+    "common.back_to_app": "App",
+    "common.back_to_app_description": "Return to the app",
+    "common.download_all": "Download All",
+    "common.progress": "Progress",
+    "common.run": "Run",
+    "status.queue_position": "In queue: {position} of {size}",
+    "dataframe.filter": "Filter",
+    "dataframe.clear_filter": "Clear filters",
+    "gradio.webcam": "Click to Access Webcam",
     # --- inside the network (ui/inside.py): add keys below this line
     "tab.inside": "Inside the network",
     "inside.intro": (
@@ -241,6 +259,11 @@ STRINGS: dict[str, str] = {
     "inside.bad_file": "Cannot look inside with this file: {reason}",
     "inside.svg_title": "{name}{plain}, input 3 x {size} x {size}",
     "inside.plain_suffix": " (plain)",
+    "inside.word.input": "input",
+    "inside.word.output": "output",
+    "inside.word.identity": "identity",
+    "inside.word.shortcut": "shortcut: {shortcut}",
+    "inside.word.no_shortcut": "no shortcut",
     "inside.view_caption": "input, 3 x {size} x {size}",
     "inside.grid_caption": "{stage}, {channels} x {height} x {width}",
     "inside.series.residual": "residual",
@@ -260,18 +283,18 @@ STRINGS: dict[str, str] = {
         "the same weights with the shortcuts taken out."
     ),
     "inside.responses_smaller": (
-        "Here the residual network responds less than its plain twin in {smaller} of the {layers} layers (median "
-        "ratio {ratio}), as in the paper's figure, where residual functions stay closer to zero than the functions "
-        "a plain network has to learn."
+        "Here the residual network responds less than its plain twin in {count} (median ratio {ratio}), as in the "
+        "paper's figure, where residual functions stay closer to zero than the functions a plain network has to learn."
     ),
     "inside.responses_larger": (
-        "Here the residual network responds more than its plain twin: less in only {smaller} of the {layers} layers "
-        "(median ratio {ratio}), the opposite of the paper's figure."
+        "Here the residual network responds more than its plain twin in {count} (median ratio {ratio}), the opposite "
+        "of the paper's figure."
     ),
     "inside.responses_mixed": (
-        "Here neither network clearly responds less: the residual one is lower in {smaller} of the {layers} layers "
-        "(median ratio {ratio})."
+        "Here neither network clearly responds less: the residual one is lower in {count} (median ratio {ratio})."
     ),
+    "inside.layers_all": "all {layers} layers",
+    "inside.layers_some": "{count} of the {layers} layers",
     "inside.twin_caveat": (
         "The paper compares a plain network trained on its own; this twin was never trained without shortcuts, so "
         "its layers see other inputs than the ones their BatchNorm statistics were measured on: a probe, not a "

@@ -37,20 +37,24 @@ STRINGS: dict[str, str] = {
     "arch.totals.plain": "（普通网络）",
     "arch.compare": "五种深度并排比较",
     "arch.compare_button": "在本设备上测量所有深度",
+    "arch.compare_note": (
+        "**前向 ms（快速路径）**：一张照片单独通过网络做一次前向传播的时间（批大小 1，随机权重：耗时与权重无关），"
+        "走的是本设备上的快速路径，也就是图像分类标签页所用的路径（批量归一化并入卷积，处理器能快速计算 bf16 时用 bf16）；"
+        "预热一次后测 3 次取中位数。图像分类标签页显示的时间还包括读取和预处理照片。"
+    ),
     "arch.flow": "初始化时的梯度流：普通网络 vs 残差网络",
     "arch.flow_button": "测量所选深度的梯度流",
     "arch.flow_x": "残差块（从输入端开始）",
     "arch.flow_y": "梯度范数的 log10",
     "arch.flow_text": (
         "刚刚测得（{arch}，一批 {size}x{size} 的随机输入，批量归一化处于训练模式，随机标签）："
-        "**普通网络**中第一个块的梯度是最后一个块的 **{plain_ratio}** 倍（{plain_direction}）；"
-        "**残差网络**中是 **{residual_ratio}** 倍（{residual_direction}）。"
+        "**普通网络**中第一个块的梯度{plain}；**残差网络**中{residual}。"
         "有了批量归一化，这里的梯度并不会在靠近输入处消失：没有捷径连接时，梯度增长了好几个数量级；"
         "有捷径连接时，只相差几个数量级以内。ResNet 论文本身也指出，批量归一化避免了梯度消失，"
         "深层普通网络的困难在于优化，而捷径连接缓解的正是这一点。"
     ),
-    "arch.flow.larger": "更大",
-    "arch.flow.smaller": "更小",
+    "arch.flow.larger": "**约为最后一个块的 {ratio} 倍**",
+    "arch.flow.smaller": "**约为最后一个块的 1/{ratio}**",
     "network.plain": "普通网络",
     "network.residual": "残差网络",
     # 表格列名
@@ -67,6 +71,7 @@ STRINGS: dict[str, str] = {
     "column.params (M)": "参数量（百万）",
     "column.GMACs": "GMACs",
     "column.forward ms": "前向耗时 ms（批大小 1，本设备）",
+    "column.fast ms": "前向 ms（快速路径）",
     "column.top1": "ImageNet top-1 %",
     "column.checkpoint": "检查点",
     "column.class": "类别",
@@ -209,6 +214,18 @@ STRINGS: dict[str, str] = {
     "zip.not_image": "{name}（不是图片）",
     "zip.no_class": "{name}（不在类别文件夹中：应为 <类别>/<图片>）",
     "error.invalid": "{reason}",
+    # --- Gradio 自带的文字（ui/style.py）：它自带的中文缺少的，以及一处它不经过 i18n 直接写出的
+    "common.runs": "运行记录",
+    "common.runs_description": "查看保存在此浏览器中的运行记录",
+    "common.back_to_app": "应用",
+    "common.back_to_app_description": "返回应用",
+    "common.download_all": "全部下载",
+    "common.progress": "进度",
+    "common.run": "运行",
+    "status.queue_position": "排队中：第 {position} 位，共 {size} 位",
+    "dataframe.filter": "筛选",
+    "dataframe.clear_filter": "清除筛选",
+    "gradio.webcam": "点击访问摄像头",
     # --- inside the network (ui/inside.py): add keys below this line
     "tab.inside": "网络内部",
     "inside.intro": (
@@ -231,6 +248,11 @@ STRINGS: dict[str, str] = {
     "inside.bad_file": "无法用这个文件查看网络内部：{reason}",
     "inside.svg_title": "{name}{plain}，输入 3 x {size} x {size}",
     "inside.plain_suffix": "（普通网络）",
+    "inside.word.input": "输入",
+    "inside.word.output": "输出",
+    "inside.word.identity": "恒等映射",
+    "inside.word.shortcut": "捷径连接：{shortcut}",
+    "inside.word.no_shortcut": "无捷径连接",
     "inside.view_caption": "输入，3 x {size} x {size}",
     "inside.grid_caption": "{stage}，{channels} x {height} x {width}",
     "inside.series.residual": "残差网络",
@@ -248,16 +270,17 @@ STRINGS: dict[str, str] = {
         "分别在这个网络和它的*普通孪生网络*（同样的权重，去掉捷径连接）中测量。"
     ),
     "inside.responses_smaller": (
-        "在这里，{layers} 个层中有 {smaller} 个层，残差网络的响应小于普通孪生网络（比值的中位数为 {ratio}），"
+        "这里，{count}残差网络的响应小于普通孪生网络（比值的中位数为 {ratio}），"
         "与论文的图一致：残差函数比普通网络要学习的函数更接近零。"
     ),
     "inside.responses_larger": (
-        "在这里，残差网络的响应大于普通孪生网络：{layers} 个层中只有 {smaller} 个层更小（比值的中位数为 {ratio}），"
-        "与论文的图相反。"
+        "这里，{count}残差网络的响应大于普通孪生网络（比值的中位数为 {ratio}），与论文的图相反。"
     ),
     "inside.responses_mixed": (
-        "在这里，两个网络的响应没有明显的大小之分：{layers} 个层中有 {smaller} 个层残差网络更小（比值的中位数为 {ratio}）。"
+        "这里，两个网络的响应没有明显的大小之分：{count}残差网络的响应更小（比值的中位数为 {ratio}）。"
     ),
+    "inside.layers_all": "在全部 {layers} 个层中，",
+    "inside.layers_some": "在 {layers} 个层中的 {count} 个层里，",
     "inside.twin_caveat": (
         "论文比较的是单独训练的普通网络；这里的孪生网络从未在没有捷径连接的情况下训练过，它的各层看到的输入"
         "与测得其批量归一化统计量时的输入不同：这是一种探测，不是对论文的复现。"

@@ -1,0 +1,75 @@
+"""The page's own look and behaviour beyond Gradio's defaults: ``CSS`` and a start-up script, ``JS``.
+
+- The Inside tab's diagram scrolls sideways in its box at its drawn size: on a phone, shrinking it to
+  the window made its text 4 px high.
+- The tab bar wraps onto more lines on a narrow screen, where Gradio's default hides the tabs that do
+  not fit behind a "..." menu (three of five on a phone). ``gr.Tabs(overflow_behavior="wrap")`` would
+  say so, but in Gradio 6.31 an explicit ``gr.Tabs`` around our tabs loses one: opening the Fine-tune
+  tab (rendered on first opening) drew it twice and the next tab not at all. So the page keeps Gradio's
+  implicit tab bar; the CSS gives its hidden measuring copy of the buttons no width (all tabs then
+  "fit" and none goes to the menu) and lets the real bar wrap as the "wrap" mode does.
+- ``JS`` (run once when the page loads) sets ``<html lang>`` to the language Gradio chose (so the
+  browser picks Simplified Chinese glyphs and screen readers the right voice), and translates the one
+  text Gradio 6.31 writes without its i18n ("Click to Access Webcam" in ``gr.Image``'s webcam source).
+
+Gradio's own widget texts (upload, buttons, footer) follow the browser's language through its bundled
+translations; the few its Chinese file lacks are keys of ``ui/locales`` (``GRADIO_KEYS``), which
+``launch(i18n=...)`` hands to the browser with ours.
+"""
+
+from __future__ import annotations
+
+import json
+
+from .i18n import LANGUAGES
+
+__all__ = ["CSS", "GRADIO_KEYS", "JS", "UNTRANSLATED"]
+
+# Keys of Gradio's own texts that its bundled zh-CN translation lacks (so a Chinese page showed "Runs",
+# "In queue ..."): ui/locales gives them in both languages, and launch(i18n=...) hands them to the browser.
+GRADIO_KEYS = (
+    "common.runs", "common.runs_description", "common.back_to_app", "common.back_to_app_description", "common.download_all",
+    "common.progress", "common.run", "status.queue_position", "dataframe.filter", "dataframe.clear_filter",
+)
+# Texts Gradio's frontend writes as plain strings, not through its i18n -> our key for them.
+UNTRANSLATED = {"Click to Access Webcam": "gradio.webcam"}
+
+CSS = """
+#inside-diagram .resnet-diagram { overflow-x: auto; -webkit-overflow-scrolling: touch; }
+#inside-diagram .resnet-diagram svg { max-width: none; }
+.tab-wrapper > .tab-container.visually-hidden > button { padding: 0 !important; border: 0 !important; font-size: 0 !important; }
+.tab-wrapper { height: auto !important; }
+.tab-wrapper > .tab-container[role=tablist] { flex-wrap: wrap; height: auto; overflow: visible; }
+.tab-wrapper > .tab-container[role=tablist] > button { height: var(--size-8); }
+"""
+
+
+def _script() -> str:
+    words = {
+        code: {english: strings[key] for english, key in UNTRANSLATED.items() if strings[key] != english}
+        for code, strings in LANGUAGES.items()
+    }
+    # Gradio picks its language as this does: the browser's own tag if it has it, else its first part, else English.
+    return """() => {
+  const words = %s;
+  const tag = navigator.language || "en";
+  const lang = tag in words ? tag : (tag.split("-")[0] in words ? tag.split("-")[0] : "en");
+  document.documentElement.lang = lang;
+  const mine = words[lang] || {};
+  if (!Object.keys(mine).length) return;
+  const swap = (node) => {
+    const walker = document.createTreeWalker(node, NodeFilter.SHOW_TEXT);
+    for (let t = node.nodeType === 3 ? node : walker.nextNode(); t; t = walker.nextNode()) {
+      const said = t.nodeValue.trim();
+      if (said in mine) t.nodeValue = t.nodeValue.replace(said, mine[said]);
+    }
+  };
+  swap(document.body);
+  new MutationObserver((changes) => changes.forEach((c) => {
+    if (c.type === "characterData") swap(c.target); else c.addedNodes.forEach(swap);
+  })).observe(document.body, {childList: true, subtree: true, characterData: true});
+}""" % json.dumps(words, ensure_ascii=False)
+
+
+JS = _script()
+
