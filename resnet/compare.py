@@ -32,7 +32,7 @@ from .model import build
 __all__ = ["NETWORKS", "Network", "NetworkCost", "compare_networks", "count", "published_top1", "to_csv", "to_frame"]
 
 WEIGHTS = "IMAGENET1K_V1"  # the first published weights of every network: one recipe generation for all
-PAPER = "He et al. 2015, Deep Residual Learning for Image Recognition, Table 2 (10-crop testing)"
+PAPER = "He et al. 2015 (the ResNet paper), Table 2, 10-crop testing"
 
 
 @dataclass(frozen=True)
@@ -138,7 +138,7 @@ def published_top1(key: str) -> tuple[float, str]:
 
     weights = get_model_weights(key)[WEIGHTS]
     crop = weights.transforms.keywords.get("crop_size", 224)
-    source = f"torchvision {type(weights).__name__}.{WEIGHTS} meta, acc@1 at a single {crop} crop ({weights.meta['recipe']})"
+    source = f"torchvision {type(weights).__name__}.{WEIGHTS}, acc@1 at one {crop} px crop"
     return float(weights.meta["_metrics"]["ImageNet-1K"]["acc@1"]), source
 
 
