@@ -1,4 +1,4 @@
-"""Command line: ``python -m resnet summary resnet50``, ``python -m resnet predict photo.jpg``, ``python -m resnet check ...``.
+"""Command line: ``python -m resnet summary resnet50``, ``python -m resnet predict photo.jpg``, ``python -m resnet check ...``, ``python -m resnet export ...``.
 
 Examples:
     python -m resnet summary resnet50 --depth 2
@@ -6,13 +6,18 @@ Examples:
     python -m resnet predict photo.jpg --model timm/resnet50.a1_in1k --top-k 5
     python -m resnet check my_resnet.py:resnet50 --arch resnet50   # imports and runs YOUR file
     python -m resnet check my_resnet50.onnx --arch resnet50
+    python -m resnet export runs/r18 --out onnx/ --int8 --calibration my_photos/   # model.onnx (+ model-int8.onnx)
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import sys
+from pathlib import Path
 from typing import Optional, Sequence
+
+from torch import nn
 
 from .model import ARCHS, build
 from .summary import summarize
@@ -42,13 +47,63 @@ def _predict(args: argparse.Namespace) -> int:
     return 0
 
 
-def _check(args: argparse.Namespace) -> int:
-    from .check import check_resnet, load_factory
+def _load_factory(spec: str) -> nn.Module:
+    """Import ``path/to/model.py`` and call its ``factory`` (``"path/to/model.py:factory"``); for the command line only.
 
-    source = load_factory(args.model) if ".py:" in args.model else args.model
+    This runs the user's own code: the app never calls it.
+
+    Raises:
+        ValueError: the spec is malformed, the file or function is missing, or the function returns no ``nn.Module``.
+    """
+    file, _, factory = spec.rpartition(":")
+    path = Path(file)
+    if not file.endswith(".py") or not factory.isidentifier():
+        raise ValueError(f"{spec!r}: write path/to/model.py:function, e.g. my_resnet.py:resnet50")
+    if not path.is_file():
+        raise ValueError(f"no file {file}")
+    module_spec = importlib.util.spec_from_file_location(f"_checked_{path.stem}", path)
+    module = importlib.util.module_from_spec(module_spec)
+    sys.path.insert(0, str(path.resolve().parent))  # so the file's own sibling imports work
+    try:
+        module_spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(path.resolve().parent))
+    if not callable(getattr(module, factory, None)):
+        raise ValueError(f"{file} has no function {factory}")
+    model = getattr(module, factory)()
+    if not isinstance(model, nn.Module):
+        raise ValueError(f"{factory}() returned a {type(model).__name__}, not a torch.nn.Module")
+    return model
+
+
+def _check(args: argparse.Namespace) -> int:
+    from .check import check_resnet
+
+    source = _load_factory(args.model) if ".py:" in args.model else args.model
     report = check_resnet(source, args.arch)
     print(report)
     return 0 if report.matches else 1
+
+
+def _export(args: argparse.Namespace) -> int:
+    from .predict import Classifier
+
+    classifier = Classifier.from_pretrained(args.checkpoint, device="cpu", fast=False)
+    path = classifier.export_onnx(args.out, opset=args.opset)
+    print(f"Wrote {path} and {path.with_name('preprocessing.json')}")
+    if not args.int8:
+        return 0
+    from .quantize import export_int8, image_files
+
+    calibration = image_files(args.calibration)
+    if args.held_out:
+        held_out = image_files(args.held_out)
+    else:  # every fifth image checks the int8 model and is never calibrated on
+        calibration, held_out = [p for i, p in enumerate(calibration) if i % 5], calibration[::5]
+    print(f"Calibrating on {len(calibration)} image(s), checking on {len(held_out)} held-out image(s)...")
+    report = export_int8(classifier, path.parent, calibration, held_out, threshold=args.min_agreement, method=args.calibrate)
+    print(report.describe())
+    return 0 if report.path else 1
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -78,7 +133,20 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     c.add_argument("--arch", choices=ARCHS, required=True, help="the depth you meant to build")
     c.set_defaults(run=_check)
 
+    e = commands.add_parser("export", help="write model.onnx + preprocessing.json (and with --int8 a checked model-int8.onnx)")
+    e.add_argument("checkpoint", help="Hub repo id (optionally @revision) or local checkpoint folder")
+    e.add_argument("--out", required=True, metavar="DIR", help="folder for the files (created if needed)")
+    e.add_argument("--opset", type=int, default=17, help="ONNX opset (default 17)")
+    e.add_argument("--int8", action="store_true", help="also model-int8.onnx, kept only if its top-1 agrees with fp32 on the held-out images")
+    e.add_argument("--calibration", metavar="DIR", help="images like the model's inputs (any depth of folders); needed with --int8")
+    e.add_argument("--held-out", metavar="DIR", help="images to check agreement on (default: every fifth calibration image, set aside)")
+    e.add_argument("--calibrate", choices=("percentile", "minmax", "entropy"), default="percentile", help="activation calibration (default percentile)")
+    e.add_argument("--min-agreement", type=float, default=0.99, help="share of held-out images whose top-1 must agree (default 0.99)")
+    e.set_defaults(run=_export)
+
     args = parser.parse_args(argv)
+    if getattr(args, "int8", False) and not args.calibration:
+        parser.error("--int8 needs --calibration DIR: images to calibrate the int8 ranges on")
     from .config import CheckpointError
 
     try:

@@ -34,7 +34,7 @@ from torch import nn
 
 from .model import ARCHS, build
 
-__all__ = ["MAX_MODEL_BYTES", "CheckReport", "Difference", "Layer", "check_resnet", "load_factory"]
+__all__ = ["MAX_MODEL_BYTES", "CheckReport", "Difference", "Layer", "check_resnet"]
 
 MAX_MODEL_BYTES = 128 * 2**20  # a ResNet-50 is about 100 MB as safetensors or ONNX; ResNet-101/152 need the command line
 _BUFFERS = ("running_mean", "running_var", "num_batches_tracked")
@@ -294,34 +294,3 @@ def _state_report(shapes: Mapping[str, Sequence[int]], arch: str, source: str) -
         sum(p.numel() for p in reference_model.parameters()), "parameters", None,
     )
 
-
-def load_factory(spec: str) -> nn.Module:
-    """Import ``path/to/model.py`` and call its ``factory`` (``"path/to/model.py:factory"``); for the command line only.
-
-    This runs the user's own code: the app never calls it.
-
-    Raises:
-        ValueError: the spec is malformed, the file or function is missing, or the function returns no ``nn.Module``.
-    """
-    import importlib.util
-    import sys
-
-    file, _, factory = spec.rpartition(":")
-    path = Path(file)
-    if not file.endswith(".py") or not factory.isidentifier():
-        raise ValueError(f"{spec!r}: write path/to/model.py:function, e.g. my_resnet.py:resnet50")
-    if not path.is_file():
-        raise ValueError(f"no file {file}")
-    module_spec = importlib.util.spec_from_file_location(f"_checked_{path.stem}", path)
-    module = importlib.util.module_from_spec(module_spec)
-    sys.path.insert(0, str(path.resolve().parent))  # so the file's own sibling imports work
-    try:
-        module_spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(str(path.resolve().parent))
-    if not callable(getattr(module, factory, None)):
-        raise ValueError(f"{file} has no function {factory}")
-    model = getattr(module, factory)()
-    if not isinstance(model, nn.Module):
-        raise ValueError(f"{factory}() returned a {type(model).__name__}, not a torch.nn.Module")
-    return model
