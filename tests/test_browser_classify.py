@@ -56,7 +56,7 @@ def test_one_click_shows_the_label_and_its_overlay_and_a_class_click_shows_that_
     second = expected["confidences"][1]["label"]
     page.locator("#top5 button.confidence-set").nth(1).click()
     expect(page.locator("#gradcam img")).not_to_have_attribute("src", first_src)
-    expect(page.locator("#gradcam")).to_contain_text(f"where the network saw {second}")
+    expect(page.locator("#gradcam-title")).to_contain_text(f"where the network saw {second}")
     _, other = shown_pixels(page)
     assert other.shape == first.shape and np.abs(other - first).mean() > 1  # another class, another map
     assert len(joined) == 1  # the map came from the kept prediction, not a queued network run

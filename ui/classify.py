@@ -13,29 +13,27 @@ import pandas as pd
 from PIL import Image
 
 import resnet
-import train
-from resnet.batching import default_batch_size
 from resnet.files import atomic_write
 from resnet.hub import DEFAULT_CHECKPOINTS
 from resnet.transforms import ImageError
-from train.data import DataError
-from train.zips import read_zip_samples
 
 from .batchers import BATCHERS, auto_batch
 from .i18n import error_text, static, text
-from .models import MODELS, ModelPolicy, Refused, resolve
+from .many_photos import MANY_WIDTHS, classify_many
+from .models import MODELS, ModelPolicy, Refused, resolve, unavailable_text
 from .session import gpu, session_dir, upload_path
 
-__all__ = ["class_map", "classify", "classify_all_depths", "classify_many", "explain", "tab", "top_class_title"]
+__all__ = ["class_map", "classify", "classify_all_depths", "classify_many", "explain", "model_status", "tab", "top_class_title"]
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
-MANY_COLUMNS = ("classify.column.file", "classify.column.top1", "classify.column.probability", "classify.column.top5", "classify.column.error")
-DEPTH_COLUMNS = ("column.depth", "column.checkpoint", "classify.column.top1", "classify.column.probability", "column.forward ms",
-                 "column.top1", "classify.column.majority", "classify.column.deepest")
+DEPTH_COLUMNS = ("column.depth", "column.checkpoint", "classify.column.top1", "classify.column.probability", "classify.column.forward_ms",
+                 "column.top1", "classify.column.agrees")
+# Share of the width per column, so that the last one stays in view at 1280 px (long cells wrap instead).
+DEPTH_WIDTHS = ["10%", "22%", "16%", "10%", "10%", "12%", "20%"]
 
 
 def _bad_file(request: Optional[gr.Request], e: ImageError) -> gr.Error:
-    return gr.Error(text(request, "classify.bad_file", reason=error_text(request, e)))
+    return gr.Error(text(request, "classify.bad_file", reason=error_text(request, e)), print_exception=False)
 
 
 def _png(picture: Image.Image, request: Optional[gr.Request]) -> str:
@@ -74,9 +72,14 @@ def classify(
     return dict(prediction.top), _png(prediction.overlay, request), timing, prediction
 
 
-def top_class_title() -> dict[str, Any]:
-    """The overlay's own title again, after a new photo's top class replaced a clicked class's map."""
-    return gr.update(label=static("classify.overlay"))
+def top_class_title(last: Optional[resnet.Prediction], request: gr.Request = None) -> str:
+    """The overlay's title, naming the top class of the photo just classified (it may replace a clicked class's title).
+
+    The title is Markdown above the picture, not the picture's label, which its icon buttons cover.
+    """
+    if last is None:
+        return gr.skip()
+    return text(request, "classify.map_for", label=last.top[0][0])
 
 
 def class_map(last: Optional[resnet.Prediction], evt: gr.SelectData, request: gr.Request = None) -> Any:
@@ -87,15 +90,32 @@ def class_map(last: Optional[resnet.Prediction], evt: gr.SelectData, request: gr
         evt: the click; its ``value`` is the label clicked.
 
     Returns:
-        An update of the overlay: its picture and a title naming the class.
+        The overlay as a PNG file, and its title naming the class.
     """
     if last is None:  # nothing classified in this session yet
-        return gr.skip()
+        return gr.skip(), gr.skip()
     try:
         _, picture = last.cam_for(evt.value)
     except ValueError as e:
-        raise gr.Error(text(request, "classify.unknown_class", label=evt.value)) from e
-    return gr.update(value=_png(picture, request), label=text(request, "classify.map_for", label=evt.value))
+        raise gr.Error(text(request, "classify.unknown_class", label=evt.value), print_exception=False) from e
+    return _png(picture, request), text(request, "classify.map_for", label=evt.value)
+
+
+def model_status(model_name: str, tuned: dict[str, resnet.Classifier], policy: ModelPolicy, request: gr.Request = None) -> str:
+    """A line under the model picker, at page load and when the pick changes: why the model cannot answer at once and
+    what to do; empty when it can. Cheap: no load and no request (``ui.models.SharedModels.availability``)."""
+    if model_name in tuned:
+        return ""
+    try:
+        source, allow_local = policy.source_for(model_name)
+    except Refused as e:
+        return "⚠️ " + e.message(request)
+    reason = MODELS.availability(source, allow_local=allow_local)
+    if reason is None:
+        return ""
+    if reason == "download":
+        return text(request, "load.download", name=model_name)
+    return "⚠️ " + unavailable_text(model_name, reason, request)
 
 
 @gpu
@@ -114,81 +134,12 @@ def explain(
     path = upload_path(image, request)
     classifier = resolve(model_name, tuned, policy, request)
     if target and target not in classifier.config.labels:
-        raise gr.Error(text(request, "classify.unknown_class", label=target))
+        raise gr.Error(text(request, "classify.unknown_class", label=target), print_exception=False)
     try:
         overlay = classifier.explain(path, target or None).overlay
     except ImageError as e:
         raise _bad_file(request, e) from e
     return _png(overlay, request)
-
-
-def _photos(files: Optional[Sequence[str]], request: Optional[gr.Request]) -> tuple[list[Any], list[str]]:
-    """The uploaded photos, with the photos inside any .zip read in memory; and what the zips skipped, worded."""
-    if not files:
-        raise gr.Error(text(request, "classify.many.none"))
-    photos: list[Any] = []
-    skipped: list[str] = []
-    for path in files:
-        if str(path).lower().endswith(".zip"):
-            try:  # the fine-tune tab's zip reader: sizes, ratios, paths checked; nothing written to disk
-                samples, notes = read_zip_samples(path, max_images=train.MAX_IMAGES, class_folders=False)
-            except DataError as e:
-                raise gr.Error(error_text(request, e)) from e
-            photos += [photo for folder in samples.values() for photo in folder]
-            skipped += [text(request, f"zip.{n.code}", name=n.name) for n in notes]
-        else:
-            photos.append(path)
-        if len(photos) > train.MAX_IMAGES:
-            raise gr.Error(text(request, "classify.many.too_many", limit=train.MAX_IMAGES))
-    return photos, skipped
-
-
-def _top5_text(top: list[tuple[str, float]]) -> str:
-    return "; ".join(f"{label} {p:.1%}" for label, p in top)
-
-
-@gpu
-def classify_many(
-    files: Optional[list[str]],
-    model_name: str,
-    tuned: dict[str, resnet.Classifier],
-    policy: ModelPolicy,
-    request: gr.Request = None,
-    progress: gr.Progress = gr.Progress(),
-) -> tuple[pd.DataFrame, str, str]:
-    """Many photos in batches through the fast path, each photo's error in its row.
-
-    Args:
-        files: photos, and .zip files of photos (read in memory by ``train.zips.read_zip_samples``); at most ``train.MAX_IMAGES``.
-        model_name, tuned, policy: as in ``classify``.
-        progress: fed by ``predict_many`` after each batch.
-
-    Returns:
-        ``(table of file, top-1, probability, top-5 and error; summary line; path of the same table as CSV)``.
-    """
-    photos, skipped = _photos(files, request)
-    classifier = resolve(model_name, tuned, policy, request)
-    desc = text(request, "classify.many.progress")
-    start = time.perf_counter()
-    results = classifier.predict_many(photos, on_progress=lambda done, total: progress((done, total), desc=desc))
-    seconds = time.perf_counter() - start
-    rows = [
-        [r.name, None, None, None, error_text(request, r.error)] if r.error else [r.name, r.top[0][0], round(r.top[0][1], 4), _top5_text(r.top), None]
-        for r in results
-    ]
-    table = pd.DataFrame(rows, columns=[text(request, key) for key in MANY_COLUMNS])
-    csv = session_dir(request) / "photos.csv"
-    atomic_write(csv, lambda tmp: table.to_csv(tmp, index=False))  # the download is the table shown
-    failed = sum(r.error is not None for r in results)
-    status = text(
-        request, "classify.many.done", model=model_name, classified=len(results) - failed, total=len(results), seconds=f"{seconds:.1f}",
-        per_photo=f"{1000 * seconds / len(results):.0f}", batch=default_batch_size(classifier.device),
-    )
-    if failed:
-        status += text(request, "classify.many.failed", failed=failed)
-    if skipped:
-        status += text(request, "classify.many.skipped", notes="; ".join(skipped[:3]) + (" ..." if len(skipped) > 3 else ""))
-    return table, status, str(csv)
 
 
 @gpu
@@ -209,7 +160,7 @@ def classify_all_depths(image: Any, policy: ModelPolicy, request: gr.Request = N
         try:
             checkpoint, allow_local = policy.source_for(source)
         except Refused as e:
-            raise gr.Error(e.message(request)) from e
+            raise gr.Error(e.message(request), print_exception=False) from e
         return MODELS.get(checkpoint, allow_local=allow_local)
 
     try:
@@ -219,7 +170,7 @@ def classify_all_depths(image: Any, policy: ModelPolicy, request: gr.Request = N
     answered = [r for r in rows if r["label"] is not None]
     values = [
         [r["name"], r["source"], r["label"], round(r["probability"], 4), round(r["forward_ms"], 1), r["imagenet_top1"],
-         r["agrees_with_majority"], r["agrees_with_deepest"]]
+         _agreement(r, len(answered), request)]
         for r in answered
     ]
     table = pd.DataFrame(values, columns=[text(request, key) for key in DEPTH_COLUMNS])
@@ -227,9 +178,24 @@ def classify_all_depths(image: Any, policy: ModelPolicy, request: gr.Request = N
     for r in missing:  # the library's message may name folders: the server's log gets it, the page gets the reason
         print(f"ResNet Studio: {r['name']} is not available: {r['error']}", file=sys.stderr, flush=True)
     line = text(request, "classify.depths.answered", answered=len(answered), total=len(rows))
+    if len(answered) == 2:
+        line += text(request, "classify.depths.no_majority")
     if missing:
         line += text(request, "classify.depths.missing", reasons=" ".join(text(request, f"load.{r['reason']}", name=r["source"]) for r in missing))
     return table, line
+
+
+def _agreement(row: dict[str, Any], answered: int, request: Optional[gr.Request]) -> str:
+    """Whom a depth's answer agrees with, in words; a majority only where three or more depths answered."""
+    if answered < 3:
+        return text(request, "classify.agree.deepest" if row["agrees_with_deepest"] else "classify.agree.not_deepest")
+    key = {(True, True): "classify.agree.both", (True, False): "classify.agree.majority", (False, True): "classify.agree.deepest",
+           (False, False): "classify.agree.neither"}
+    return text(request, key[row["agrees_with_majority"], row["agrees_with_deepest"]])
+
+
+def _shown() -> dict[str, Any]:
+    return gr.update(visible=True)
 
 
 def tab(
@@ -247,52 +213,64 @@ def tab(
     """
     batch = auto_batch(resnet.default_device()) if batch is None else batch
     BATCHERS.configure(max_batch=batch)
-    with gr.Tab(static("tab.classify")):
+    with gr.Tab(static("tab.classify"), elem_id="classify-tab"):
         last = gr.State(None, time_to_live=3600)  # this session's last Prediction: other classes' maps without a forward pass
         with gr.Row():
             with gr.Column():
                 image = gr.Image(type="filepath", sources=["upload", "webcam", "clipboard"], label=static("classify.photo"), elem_id="classify-image")
                 model = gr.Dropdown(list(checkpoints), value=default_model, label=static("classify.model"), allow_custom_value=True, elem_id="model-picker")
+                status = gr.Markdown(elem_id="model-status")
                 button = gr.Button(static("classify.button"), variant="primary", elem_id="classify-button")
-                gr.Examples(
-                    [[str(p)] for p in sorted(EXAMPLES.glob("*.*")) if p.suffix in (".png", ".jpg")],
-                    inputs=[image],
-                    label=static("classify.examples"),
-                )
             with gr.Column():
                 with gr.Row():
                     top5 = gr.Label(num_top_classes=5, label=static("classify.top5"), elem_id="top5")
-                    overlay = gr.Image(label=static("classify.overlay"), elem_id="gradcam", interactive=False, format="png")
+                    with gr.Column():
+                        # The title above the picture, not its label: the picture's icon buttons would cover a label.
+                        title = gr.Markdown(static("classify.overlay"), elem_id="gradcam-title")
+                        overlay = gr.Image(show_label=False, elem_id="gradcam", interactive=False, format="png")
                 timing = gr.Markdown(elem_id="timing")
                 gr.Markdown(static("classify.hint"))
                 target = gr.Textbox(visible=False)  # /explain's class, for API clients
+        # After both columns: on a phone the columns stack, and the answer must come before the examples.
+        gr.Examples(
+            [[str(p)] for p in sorted(EXAMPLES.glob("*.*")) if p.suffix in (".png", ".jpg")],
+            inputs=[image],
+            label=static("classify.examples"),
+            elem_id="classify-examples",
+        )
         with gr.Accordion(static("classify.many.title"), open=False):
             files = gr.File(file_count="multiple", file_types=["image", ".zip"], label=static("classify.many.files"), elem_id="many-files")
             many_button = gr.Button(static("classify.many.button"), elem_id="many-button")
             many_status = gr.Markdown(elem_id="many-status")
-            many_table = gr.Dataframe(label=static("classify.many.table"), interactive=False, elem_id="many-table")
-            many_csv = gr.File(label=static("classify.many.csv"), elem_id="many-csv")
+            # Hidden until filled: an empty table would show Gradio's placeholder headers "1 2 3".
+            many_table = gr.Dataframe(
+                label=static("classify.many.table"), interactive=False, wrap=True, column_widths=MANY_WIDTHS, visible=False, elem_id="many-table",
+            )
+            many_csv = gr.File(label=static("classify.many.csv"), interactive=False, visible=False, elem_id="many-csv")
         with gr.Accordion(static("classify.depths.title"), open=False):
             gr.Markdown(static("classify.depths.intro"))
             depths_button = gr.Button(static("classify.depths.button"), elem_id="depths-button")
-            depths_table = gr.Dataframe(interactive=False, elem_id="depths-table")
             depths_line = gr.Markdown(elem_id="depths-line")
+            depths_table = gr.Dataframe(interactive=False, wrap=True, column_widths=DEPTH_WIDTHS, visible=False, elem_id="depths-table")
 
+    # At page load and whenever the pick changes: is the model there, and if not, why and what to do.
+    gr.on(None, model_status, [model, tuned, policy], status, api_visibility="private", queue=False, show_progress="hidden")
+    # One progress area per event: on an error, one message (the toast), not a red badge on every output.
     button.click(
-        classify, [image, model, tuned, policy], [top5, overlay, timing, last], api_name="classify", preprocess=False,
+        classify, [image, model, tuned, policy], [top5, overlay, timing, last], api_name="classify", preprocess=False, show_progress_on=top5,
         concurrency_id="classify", concurrency_limit=max(concurrency, batch), time_limit=120,
-    ).success(top_class_title, None, overlay, api_visibility="private", queue=False)
+    ).success(top_class_title, last, title, api_visibility="private", queue=False)
     # A click's event data comes from the page only (/explain is the API for a chosen class); no network run to queue for.
-    top5.select(class_map, last, overlay, api_visibility="private", queue=False)
+    top5.select(class_map, last, [overlay, title], api_visibility="private", queue=False)
     target.submit(
         explain, [image, model, target, tuned, policy], overlay, api_name="explain", preprocess=False, concurrency_id="classify", time_limit=120,
     )
     many_button.click(
-        classify_many, [files, model, tuned, policy], [many_table, many_status, many_csv], api_name="classify_many",
+        classify_many, [files, model, tuned, policy], [many_table, many_status, many_csv], api_name="classify_many", show_progress_on=many_status,
         concurrency_id="classify_many", concurrency_limit=1, time_limit=1200,
-    )
+    ).success(lambda: (_shown(), _shown()), None, [many_table, many_csv], api_visibility="private", queue=False)
     depths_button.click(
         classify_all_depths, [image, policy], [depths_table, depths_line], api_name="classify_all_depths", preprocess=False,
-        concurrency_id="classify_all_depths", concurrency_limit=1, time_limit=600,
-    )
+        show_progress_on=depths_line, concurrency_id="classify_all_depths", concurrency_limit=1, time_limit=600,
+    ).success(_shown, None, depths_table, api_visibility="private", queue=False)
     return model

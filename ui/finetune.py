@@ -227,7 +227,7 @@ def push_to_hub(repo_id: str, token: str, tuned: dict[str, resnet.Classifier], r
     try:
         url = classifier.push_to_hub(repo_id.strip(), token=token or None)
     except Exception as e:  # huggingface_hub raises many types; the user needs the message
-        raise gr.Error(text(request, "push.failed", repo=repo_id, reason=e)) from e
+        raise gr.Error(text(request, "push.failed", repo=repo_id, reason=e), print_exception=False) from e
     return text(request, "push.done", name=tuned_label(name, request), repo=repo_id, url=url)
 
 

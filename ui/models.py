@@ -24,10 +24,14 @@ import gradio as gr
 
 import resnet
 from resnet.config import CheckpointError
+from resnet.hub import is_cached
 
 from .i18n import text
 
-__all__ = ["MODELS", "TUNED_PREFIX", "ModelPolicy", "Refused", "SharedModels", "picker_choices", "resolve", "tuned_label", "tuned_number"]
+__all__ = [
+    "MODELS", "TUNED_PREFIX", "ModelPolicy", "Refused", "SharedModels", "picker_choices", "resolve", "tuned_label", "tuned_number",
+    "unavailable_text",
+]
 
 TUNED_PREFIX = "fine-tuned "  # names of this session's models: "fine-tuned 2: cats, dogs"
 
@@ -140,8 +144,28 @@ class SharedModels:
                 raise
             with self._lock:
                 self._loaded[source] = classifier
+                self._failed.pop(source, None)
                 self._evict()
             return classifier
+
+    def availability(self, source: str, *, allow_local: bool = True) -> Optional[str]:
+        """Why ``source`` would not answer at once, or None (loaded, or loads without the network). No request, no load.
+
+        Returns:
+            The reason of its last failed load (a ``CheckpointError`` reason, however long ago); else
+            ``"not_cached"`` when not cached and huggingface_hub is offline, ``"download"`` when the first
+            use downloads it; None when it is loaded or cached.
+        """
+        with self._lock:
+            if source in self._loaded:
+                return None
+            if source in self._failed:
+                return self._failed[source][1].reason
+        if is_cached(source, allow_local=allow_local):
+            return None
+        from huggingface_hub import constants
+
+        return "not_cached" if constants.HF_HUB_OFFLINE else "download"
 
     def preload(self, source: str) -> threading.Thread:
         """Load ``source`` in a background thread, so the first request finds it ready; a failure is logged and retried on use."""
@@ -164,8 +188,7 @@ class SharedModels:
             failed = self._failed.get(source)
             if failed and time.monotonic() - failed[0] < self.failure_memory_s:
                 raise CheckpointError(str(failed[1]), reason=failed[1].reason) from failed[1]
-            self._failed.pop(source, None)
-            return None
+            return None  # a failure stays in _failed after its memory for availability(), until a load succeeds
 
     def _evict(self) -> None:
         for name in list(self._loaded):
@@ -188,15 +211,25 @@ def resolve(name: str, tuned: dict[str, resnet.Classifier], policy: ModelPolicy,
     if name in tuned:
         return tuned[name]
     if name.startswith(TUNED_PREFIX):
-        raise gr.Error(text(request, "models.not_in_session", name=name))
+        raise gr.Error(text(request, "models.not_in_session", name=name), print_exception=False)
     try:
         source, allow_local = policy.source_for(name)
         return MODELS.get(source, allow_local=allow_local)
     except Refused as e:
-        raise gr.Error(e.message(request)) from e
+        raise gr.Error(e.message(request), print_exception=False) from e
     except CheckpointError as e:
         print(f"ResNet Studio: could not load {name}: {e}", file=sys.stderr, flush=True)
-        raise gr.Error(text(request, f"load.{e.reason}", name=name) + text(request, "models.advice"), duration=None) from e
+        raise gr.Error(unavailable_text(name, e.reason, request), duration=None, print_exception=False) from e
+
+
+# The load failures whose advice depends on the cause: offline, a Hub that cannot be reached, one that does not answer.
+_ADVICE_BY_REASON = ("not_cached", "unreachable", "timeout")
+
+
+def unavailable_text(name: str, reason: str, request: Optional[gr.Request]) -> str:
+    """Why ``name`` cannot be loaded (a ``CheckpointError`` reason) and what to do, in the request's language; no server paths."""
+    advice = f"models.advice.{reason}" if reason in _ADVICE_BY_REASON else "models.advice"
+    return text(request, f"load.{reason}", name=name) + text(request, advice)
 
 
 def tuned_number(name: str) -> int:

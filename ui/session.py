@@ -32,7 +32,7 @@ def session_dir(request: Optional[gr.Request]) -> Path:
     """This session's folder under ``APP_TMP`` (created on first use); refused once the session has ended."""
     session = (request.session_hash if request and request.session_hash else None) or "no-session"
     if session in _ENDED:
-        raise gr.Error(text(request, "session.ended"))
+        raise gr.Error(text(request, "session.ended"), print_exception=False)  # the page is gone: nobody to tell, nothing went wrong
     folder = APP_TMP / session
     folder.mkdir(parents=True, exist_ok=True)
     return folder
@@ -51,7 +51,7 @@ def end_session(request: gr.Request) -> None:
 def upload_path(image: Any, request: Optional[gr.Request]) -> Any:
     """The file behind an upload: events here skip gradio's own decoding so every file meets resnet.load_image."""
     if image is None:
-        raise gr.Error(text(request, "classify.no_photo"))
+        raise gr.Error(text(request, "classify.no_photo"), print_exception=False)
     if isinstance(image, dict):
         return image.get("path") or image.get("url")
     return image

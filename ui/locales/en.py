@@ -83,7 +83,7 @@ STRINGS: dict[str, str] = {
     "classify.examples": "Example photos (licences in examples/LICENSES.md)",
     "classify.top5": "Top 5",
     "classify.overlay": "Grad-CAM: where the network saw the top class",
-    "classify.timing": "{model}: {ms} ms on {device} (decode, preprocess, forward)",
+    "classify.timing": "{model}: {ms} ms on {device}, end to end (decoding the photo, resizing, one forward pass, the Grad-CAM map)",
     "classify.no_photo": "Add a photo first: upload one, take one with the webcam, paste one, or pick an example.",
     "classify.bad_file": "Cannot classify this file: {reason}",
     "classify.tuned_name": "fine-tuned {number}: {labels}",
@@ -184,8 +184,25 @@ STRINGS: dict[str, str] = {
     "load.not_found": "{name} was not found on the Hugging Face Hub.",
     "load.gated": "{name} is gated on the Hugging Face Hub; this app cannot load it.",
     "load.unreachable": (
-        "The Hugging Face Hub did not answer, and {name} is not in this server's cache. What works without "
-        "the Hub: the models already loaded, fine-tuning from scratch, and the Architecture tab. Try again in a minute."
+        "The Hugging Face Hub did not answer: this server cannot reach it (it may be offline), and {name} is not in "
+        "its cache. What works without the Hub: the models already loaded, fine-tuning from scratch, and the Architecture tab."
+    ),
+    "load.timeout": (
+        "The Hugging Face Hub accepted the connection but did not answer in time, and {name} is not in this server's "
+        "cache. What works without the Hub: the models already loaded, fine-tuning from scratch, and the Architecture tab."
+    ),
+    "load.download": "{name} is not on this server yet: the first Classify downloads it from the Hugging Face Hub (that can take a minute).",
+    "models.advice.not_cached": (
+        " If you run this app: unset HF_HUB_OFFLINE so that it can download the model, point HF_HOME at a Hugging Face "
+        "cache that holds it, or restart it with --model ./folder (a folder with config.json and model.safetensors)."
+    ),
+    "models.advice.unreachable": (
+        " If you run this app without network: set HF_HUB_OFFLINE=1 and point HF_HOME at a Hugging Face cache that holds "
+        "the model, or restart it with --model ./folder (a folder with config.json and model.safetensors)."
+    ),
+    "models.advice.timeout": (
+        " Try again in a minute. If you run this app and the Hub stays silent (a proxy may hold the connection): set "
+        "HF_HUB_OFFLINE=1 and point HF_HOME at a Hugging Face cache that holds the model, or restart it with --model ./folder."
     ),
     "load.not_cached": "{name} is not in the local Hugging Face cache, and this server runs offline (HF_HUB_OFFLINE=1).",
     "load.unsupported": "{name} is not a ResNet this app can load (ResNet-18 to 152, in the timm, transformers or ResNet Studio layout).",
@@ -360,8 +377,13 @@ STRINGS: dict[str, str] = {
     "classify.column.probability": "probability",
     "classify.column.top5": "top 5",
     "classify.column.error": "error",
-    "classify.column.majority": "agrees with the majority",
-    "classify.column.deepest": "agrees with the deepest",
+    "classify.column.agrees": "agrees with",
+    "classify.column.forward_ms": "forward pass ms",
+    "classify.agree.both": "the majority and the deepest",
+    "classify.agree.majority": "the majority",
+    "classify.agree.deepest": "the deepest",
+    "classify.agree.neither": "neither",
+    "classify.agree.not_deepest": "not the deepest",
     "classify.many.title": "Many photos at once",
     "classify.many.files": "Photos, or .zip files of photos (at most {max_images} photos, {max_mb} MB per file)",
     "classify.many.button": "Classify them all",
@@ -376,9 +398,12 @@ STRINGS: dict[str, str] = {
     "classify.depths.title": "All depths: this photo through ResNet-18 to ResNet-152",
     "classify.depths.intro": (
         "The photo above through the checkpoint of every depth this server has (cached, or reachable on the Hub): "
-        "each one's top class, the forward time measured now, its published ImageNet top-1, and whether it agrees "
-        "with the majority of the depths and with the deepest one."
+        "each one's top class, its published ImageNet top-1, and whether it agrees with the deepest one and, where "
+        "three or more answered, with the majority. *forward pass ms* is one forward pass alone, measured now on the "
+        "fast path Classify uses (batch 1, this server's device); Classify's own time also counts decoding the photo "
+        "and the Grad-CAM map."
     ),
+    "classify.depths.no_majority": " With two, there is no majority: each is compared with the deepest.",
     "classify.depths.button": "Classify with every depth",
     "classify.depths.answered": "{answered} of {total} depths answered.",
     "classify.depths.missing": " Not available: {reasons}",

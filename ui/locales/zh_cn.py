@@ -83,7 +83,7 @@ STRINGS: dict[str, str] = {
     "classify.examples": "示例照片（许可证见 examples/LICENSES.md）",
     "classify.top5": "前 5 个类别",
     "classify.overlay": "Grad-CAM：网络在哪里看到了第一名的类别",
-    "classify.timing": "{model}：在 {device} 上用时 {ms} ms（解码、预处理、前向计算）",
+    "classify.timing": "{model}：在 {device} 上端到端用时 {ms} ms（解码照片、缩放、一次前向计算、Grad-CAM 热力图）",
     "classify.no_photo": "请先添加一张照片：上传、用摄像头拍摄、粘贴，或选一张示例。",
     "classify.bad_file": "无法对这个文件分类：{reason}",
     "classify.tuned_name": "微调模型 {number}：{labels}",
@@ -178,8 +178,25 @@ STRINGS: dict[str, str] = {
     "load.not_found": "在 Hugging Face Hub 上找不到 {name}。",
     "load.gated": "{name} 在 Hugging Face Hub 上需要申请访问权限，本应用无法加载。",
     "load.unreachable": (
-        "Hugging Face Hub 没有响应，而 {name} 不在本服务器的缓存中。不依赖 Hub 也能用的："
-        "已经加载的模型、从零微调，以及“网络结构”标签页。请过一分钟再试。"
+        "Hugging Face Hub 没有响应：本服务器连不上它（可能处于离线状态），而 {name} 不在本服务器的缓存中。"
+        "不依赖 Hub 也能用的：已经加载的模型、从零微调，以及“网络结构”标签页。"
+    ),
+    "load.timeout": (
+        "Hugging Face Hub 接受了连接，但没有及时响应，而 {name} 不在本服务器的缓存中。"
+        "不依赖 Hub 也能用的：已经加载的模型、从零微调，以及“网络结构”标签页。"
+    ),
+    "load.download": "{name} 还不在本服务器上：第一次分类时会从 Hugging Face Hub 下载（可能需要一分钟）。",
+    "models.advice.not_cached": (
+        " 如果这个应用由你运行：取消 HF_HUB_OFFLINE 以便下载模型，把 HF_HOME 指向存有该模型的 Hugging Face 缓存，"
+        "或用 --model ./folder（含 config.json 和 model.safetensors 的文件夹）重新启动。"
+    ),
+    "models.advice.unreachable": (
+        " 如果这个应用由你在无网络的环境中运行：设置 HF_HUB_OFFLINE=1 并把 HF_HOME 指向存有该模型的 Hugging Face 缓存，"
+        "或用 --model ./folder（含 config.json 和 model.safetensors 的文件夹）重新启动。"
+    ),
+    "models.advice.timeout": (
+        " 请过一分钟再试。如果这个应用由你运行而 Hub 一直没有响应（可能是代理占住了连接）：设置 HF_HUB_OFFLINE=1 "
+        "并把 HF_HOME 指向存有该模型的 Hugging Face 缓存，或用 --model ./folder 重新启动。"
     ),
     "load.not_cached": "{name} 不在本地 Hugging Face 缓存中，而本服务器处于离线模式（HF_HUB_OFFLINE=1）。",
     "load.unsupported": "{name} 不是本应用能加载的 ResNet（支持 ResNet-18 到 152，timm、transformers 或 ResNet Studio 格式）。",
@@ -341,8 +358,13 @@ STRINGS: dict[str, str] = {
     "classify.column.probability": "概率",
     "classify.column.top5": "前 5 个类别",
     "classify.column.error": "错误",
-    "classify.column.majority": "与多数深度一致",
-    "classify.column.deepest": "与最深的网络一致",
+    "classify.column.agrees": "与谁一致",
+    "classify.column.forward_ms": "前向计算 ms",
+    "classify.agree.both": "多数深度和最深的网络",
+    "classify.agree.majority": "多数深度",
+    "classify.agree.deepest": "最深的网络",
+    "classify.agree.neither": "都不一致",
+    "classify.agree.not_deepest": "与最深的网络不一致",
     "classify.many.title": "一次分类多张照片",
     "classify.many.files": "照片，或装有照片的 .zip 文件（最多 {max_images} 张照片，每个文件最大 {max_mb} MB）",
     "classify.many.button": "全部分类",
@@ -357,9 +379,11 @@ STRINGS: dict[str, str] = {
     "classify.depths.title": "所有深度：这张照片依次通过 ResNet-18 到 ResNet-152",
     "classify.depths.intro": (
         "上面的照片通过本服务器拥有的每个深度的检查点（已缓存，或可从 Hub 获取）："
-        "每个网络的第一名类别、此刻测得的前向耗时、公布的 ImageNet top-1 准确率，"
-        "以及它是否与多数深度一致、是否与最深的网络一致。"
+        "每个网络的第一名类别、公布的 ImageNet top-1 准确率，以及它是否与最深的网络一致；"
+        "有三个或更多深度给出结果时，还看它是否与多数深度一致。*前向计算 ms* 只算一次前向计算，"
+        "此刻在“分类”所用的快速路径上测得（批大小 1，本服务器的设备）；“分类”自己的用时还包括解码照片和 Grad-CAM 热力图。"
     ),
+    "classify.depths.no_majority": "只有两个深度时谈不上多数：每个都只与最深的网络比较。",
     "classify.depths.button": "用每个深度分类",
     "classify.depths.answered": "{total} 个深度中有 {answered} 个给出了结果。",
     "classify.depths.missing": "不可用：{reasons}",
