@@ -92,5 +92,7 @@ def test_chinese_pages_have_no_english_classify_texts(tour_server, tour_browser,
             classify_example(page)
             page.get_by_text("一次分类多张照片").click()  # its file drop zone: Gradio's own texts
         assert english_left(page, ENGLISH + GRADIO_ENGLISH) == []
+        page.locator("#classify-examples").scroll_into_view_if_needed()  # its thumbnails load once in view
+        page.wait_for_function("() => [...document.querySelectorAll('#classify-examples img')].every(i => i.complete && i.naturalWidth > 0)")
         shot(page, "classify", "zh", width, tmp_path)
         close(page)
