@@ -156,17 +156,6 @@ def test_help_documents_the_flags():
         assert flag in out.stdout, flag
 
 
-def test_gpu_work_is_wrapped_by_spaces_when_it_is_importable(tmp_path):
-    fake = tmp_path / "spaces.py"  # the ZeroGPU package's decorator, as far as the app uses it
-    fake.write_text("def GPU(fn):\n    fn.zerogpu = True\n    return fn\n")
-    code = "from ui import classify, finetune; print(all(getattr(f, 'zerogpu', False) for f in (classify.classify, classify.explain, finetune.finetune)))"
-    env = {**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, env=env, timeout=120)
-    assert out.stdout.strip() == "True", out.stderr
-    plain = subprocess.run([sys.executable, "-c", code.replace("all(", "any(")], capture_output=True, text=True, cwd=ROOT, timeout=120)
-    assert plain.stdout.strip() == "False", plain.stderr
-
-
 def test_push_and_naming_messages(server):
     client = Client(server, verbose=False)
     with pytest.raises(AppError, match="Fine-tune a model first"):

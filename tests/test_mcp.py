@@ -20,7 +20,7 @@ from mcp.client.streamable_http import streamable_http_client  # noqa: E402
 
 MODEL = "timm/resnet18.tv_in1k"
 CHELSEA = ROOT / "examples" / "chelsea.png"
-TOOLS = {"classify", "explain", "classify_all_depths", "summary", "compare", "diagram"}
+TOOLS = {"classify", "explain", "classify_all_depths", "summary", "compare", "diagram", "compare_networks", "block_cost"}
 
 
 def data_url(path) -> str:
@@ -80,6 +80,17 @@ def test_summary_and_diagram(mcp_server):
     assert not summary.isError and "25,557,032" in summary.content[0].text  # ResNet-50's parameters
     svg = diagram.content[0].text  # MCP clients show PNG, JPEG, GIF or WebP images, rarely SVG: the markup is readable text
     assert svg.lstrip().startswith(("<svg", "<?xml")) and "layer4" in svg and "conv1" in svg
+
+
+def test_the_lessons_measurements(mcp_server):
+    async def work(session):
+        return await session.call_tool("compare_networks", {}), await session.call_tool("block_cost", {"width": 64, "map_size": 8})
+
+    networks, blocks = call(mcp_server, work)
+    rows = {row["key"]: row for row in json.loads(networks.content[0].text)}
+    assert rows["resnet50"]["params"] == 25_557_032 and rows["vgg16"]["forward_ms"] is None
+    cost = json.loads(blocks.content[0].text)
+    assert [b["kind"] for b in cost["blocks"]] == ["basic", "bottleneck"] and cost["saving"] > 1
 
 
 def test_a_wrong_argument_is_an_error_the_agent_can_read(mcp_server):

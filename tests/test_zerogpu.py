@@ -66,7 +66,7 @@ def probe() -> dict:
     refusal["title"] = "ZeroGPU worker error"  # not a refusal: raised as it is, nothing runs on the CPU
     for strategy, epochs in (("head", 5), ("full", 50), ("full", 500)):
         attempt(f"finetune {strategy} {epochs}", finetune.finetune, finetune.FROM_SCRATCH, strategy, epochs, 0.01, None, {}, policy, zh, None, *slots)
-    attempt("degradation", lab.degradation, [20, 56], "quick", 300, request=zh)
+    attempt("degradation", lab.degradation, depths=[20, 56], preset="quick", steps=300, request=zh)
     refusal["title"] = "ZeroGPU quota exceeded"
     plot, words = attempt("gradient_flow", architecture.gradient_flow_plot, "resnet18", 32, request=zh)
     seen["gradient_flow_cpu"] = {"rows": len(plot), "words": bool(words)}

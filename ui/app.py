@@ -94,7 +94,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--mcp", action="store_true", default=env("GRADIO_MCP_SERVER", "").lower() == "true",
-        help="also serve classify, explain, classify_all_depths, summary, compare and diagram as MCP tools at /gradio_api/mcp/ "
+        help="also serve the stateless actions (classify, explain, summary, diagram ...: ui/mcp_tools.py) as MCP tools at /gradio_api/mcp/ "
         "(default off, or $GRADIO_MCP_SERVER=true)",
     )
     return parser.parse_args(argv)

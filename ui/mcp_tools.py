@@ -11,6 +11,7 @@ Hub, stop, live previews, sample sets, mistakes) are not offered.
 
 # No ``from __future__ import annotations``: gr.api reads each tool's return annotation as a live type
 # (a ``tuple[str, FileData]`` is two outputs; as a string it would be one).
+import dataclasses
 import json
 import sys
 import threading
@@ -24,6 +25,8 @@ from gradio.data_classes import FileData
 from PIL import Image
 
 import resnet
+from resnet.block_cost import block_cost as measure_blocks
+from resnet.compare import compare_networks as measure_networks
 from resnet.hub import DEFAULT_CHECKPOINTS
 from resnet.measure import compare_depths
 from resnet.transforms import ImageError
@@ -190,7 +193,36 @@ def tools(policy: ModelPolicy, default_model: str) -> list[Callable]:
 
     for fn in (classify, explain, classify_all_depths):
         fn.__doc__ = fn.__doc__.format(photo=PHOTO, listed=listed)
-    return [classify, explain, classify_all_depths, summary, compare, diagram]
+    return [classify, explain, classify_all_depths, summary, compare, diagram, compare_networks, block_cost]
+
+
+def compare_networks(timed: bool = False) -> str:
+    """ResNet against other ImageNet networks (AlexNet, VGG, GoogLeNet, Inception-v3, the paper's plain-34, DenseNet, MobileNet, EfficientNet, ConvNeXt, ViT): size, cost and accuracy.
+
+    Args:
+        timed: also time one forward pass of every network on this server's CPU (about a minute); false: counts and published figures only (seconds).
+
+    Returns:
+        JSON text: one row per network with its year, parameters, GMACs counted from the architecture at its input size, published ImageNet top-1 (%) and where that figure comes from, and forward_ms (null when not timed)
+    """
+    return _json([dataclasses.asdict(row) for row in measure_networks(timed=None if timed else ())])
+
+
+def block_cost(width: int = 256, map_size: int = 56) -> str:
+    """Why ResNet-50 uses bottleneck blocks: a basic block and a bottleneck block at the same width, and ResNet-34 against ResNet-50.
+
+    Args:
+        width: channels into and out of each block (the paper's example: 256); a multiple of 4.
+        map_size: height and width of the blocks' input feature map in pixels (ResNet's first stage: 56), 1 to 512.
+
+    Returns:
+        JSON text: both blocks' layers, parameters, multiply-accumulates and forward time measured now; the bottleneck's saving (times fewer parameters); ResNet-34's and ResNet-50's parameters, GMACs and forward time at 224 x 224
+    """
+    try:
+        cost = measure_blocks(int(width), map_size=int(map_size))
+    except ValueError as e:
+        raise gr.Error(str(e), print_exception=False) from e
+    return _json({**dataclasses.asdict(cost), "saving": round(cost.saving, 2)})
 
 
 def _loader(policy: ModelPolicy) -> Callable[[str], resnet.Classifier]:
