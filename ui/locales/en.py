@@ -170,6 +170,11 @@ STRINGS: dict[str, str] = {
     "push.done": "Pushed **{name}** to [{repo}]({url}).",
     # --- models a visitor may load (ui.models)
     "session.ended": "This page was closed; reload it to start again.",
+    # --- ZeroGPU Spaces (ui/zerogpu.py)
+    "zerogpu.quota": "Your free GPU time on this Space is used up for now (Hugging Face gives each visitor a daily ZeroGPU quota; logging in gives more).",
+    "zerogpu.busy": "No GPU was free on this Space just now.",
+    "zerogpu.later": "Please try again later, or run ResNet Studio on your own computer (see Deploy in the README).",
+    "zerogpu.on_cpu": "Running it on the CPU instead: this takes longer.",
     "models.not_in_session": "{name!r} is not a model of this browser session (fine-tuned models stay with the session that made them).",
     "models.refused": (
         "{name!r} is not a model this app offers. Choose one from the list or a model you fine-tuned in "
