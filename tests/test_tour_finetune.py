@@ -67,10 +67,12 @@ def test_desktop_en_from_scratch_with_the_pages_defaults(tour_server, tour_brows
     expect(page.locator("#train-status")).to_contain_text("Done:", timeout=300_000)
     held_out = int(re.search(r"Held-out accuracy (\d+)%", page.locator("#train-status").inner_text()).group(1))
     assert held_out >= 80  # chance is 33%
+    expect(page.locator("#per-class")).to_contain_text("gravel")
     assert legend(page, "accuracy-curve") == {"training (running, augmented)", "held-out (end of epoch)"}
     assert legend(page, "curve") == {"train loss", "held-out loss"}
-    ticks = page.locator("#accuracy-curve .vega-embed .role-axis-label text").all_text_contents()
-    assert "20" in ticks and not any("." in t for t in ticks if not t.endswith("%")), ticks  # whole epochs only
+    for chart in ("curve", "accuracy-curve"):  # whole epochs, in their order (not 1, 1.5, ...; not 1, 10, 11, ..., 2)
+        ticks = page.locator(f"#{chart} .vega-embed .role-axis[aria-label^='X-axis'] .role-axis-label text").all_text_contents()
+        assert ticks == [str(e) for e in range(1, 21)], ticks
 
     # The gallery's heading says what it holds: mistakes, or the least sure right answers.
     gallery = page.locator("#mistakes")
@@ -78,6 +80,8 @@ def test_desktop_en_from_scratch_with_the_pages_defaults(tour_server, tour_brows
     captions = gallery.locator(".caption-label").all_inner_texts()
     heading = "Held-out images the model got wrong" if any("→" in c for c in captions) else "No mistakes: "
     expect(gallery).to_contain_text(heading)
+    cut = gallery.locator(".caption-label").evaluate_all("(els) => els.filter((e) => e.scrollWidth > e.clientWidth + 1).map((e) => e.innerText)")
+    assert cut == [], f"captions cut off: {cut}"
     shot(page, "finetune", "en", "desktop", tmp_path)
 
     # A user error (every class named alike: one class) is said once, and leaves no traceback in the log.
@@ -99,6 +103,7 @@ def test_the_tab_renders_in_each_language_and_width(tour_server, tour_browser, t
     page = open_page(tour_browser, tour_server.url, width=width, lang=lang)
     open_tab(page, "finetune")
     expect(page.locator("#train-button")).to_be_visible()
+    expect(page.locator("#per-class")).to_be_hidden()  # no empty table with headers "1 2 3" before there are results
     if lang == "zh":
         expect(page.locator("#train-button")).to_have_text("开始训练")
         assert english_left(page, ENGLISH) == []

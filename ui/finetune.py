@@ -266,7 +266,7 @@ def tab(checkpoints: Sequence[str], default_model: str, tuned: gr.State, policy:
             curve = curves.loss_plot()
             accuracy = curves.accuracy_plot()
         with gr.Row():
-            per_class = gr.Dataframe(label=static("finetune.per_class"), elem_id="per-class", interactive=False)
+            per_class = gr.Dataframe(label=static("finetune.per_class"), elem_id="per-class", interactive=False, visible=False)  # shown once filled
             confusion = gr.Image(label=static("finetune.confusion"), elem_id="confusion", interactive=False)
         with gr.Accordion(static("mistakes.title"), open=True):
             pair = gr.Dropdown([], label=static("mistakes.filter"), elem_id="mistakes-filter")
@@ -297,6 +297,7 @@ def tab(checkpoints: Sequence[str], default_model: str, tuned: gr.State, policy:
         api_name="finetune", concurrency_id="training", concurrency_limit=1, time_limit=TIME_LIMIT_S,
         show_progress_on=status,  # one progress bar and one error badge, on the status: the charts stay visible
     )
+    training.success(lambda: gr.Dataframe(visible=True), None, per_class, api_visibility="private", queue=False)  # empty, it showed headers "1 2 3"
     stop_button.click(stop, None, status, cancels=[training], api_name="stop_finetune", queue=False)
     pair.input(mistakes.show, [pair, kept], gallery, api_name="mistakes", queue=False)
     confusion.select(mistakes.cell_choice, kept, pair, api_visibility="private", queue=False).success(
