@@ -10,6 +10,7 @@ named ``<tab>-<lang>-<width>.png``; with ``RESNET_STUDIO_SCREENSHOTS=DIR`` they 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from pathlib import Path
 from typing import Iterable, Iterator, Optional
@@ -51,7 +52,7 @@ class TourServer:
 def tour_server(hub_models, tmp_path_factory) -> Iterator[TourServer]:
     """``python app.py --model MODEL`` on a free port with the test Hub cache, its output in a file of the test's."""
     tmp = tmp_path_factory.mktemp("tour")
-    server = AppServer("--model", MODEL, env={"TMPDIR": str(tmp)})
+    server = AppServer("--model", MODEL, env={"TMPDIR": str(tmp)}, timeout=180)  # importing torch + gradio on two shared, busy cores
     with server:
         # AppServer writes its log to .pytest_cache when that exists; find it, else nothing can be read.
         log = Path(getattr(server.log, "name", tmp / "none.log"))
@@ -83,9 +84,18 @@ def close(page) -> None:
     page.context.close()
 
 
-def open_tab(page, elem_id: str) -> None:
-    """Click the tab whose button has ``#<elem_id>-button`` (Gradio's id for a ``gr.Tab(elem_id=...)``)."""
-    page.locator(f"#{elem_id}-button").click()
+def open_tab(page, elem_id: str, *, name: Optional[str] = None) -> None:
+    """Click the tab whose button has ``#<elem_id>-button`` (Gradio's id for a ``gr.Tab(elem_id=...)``).
+
+    On a narrow page Gradio moves tabs that do not fit into its "More tabs" menu, whose buttons have no
+    id: there the tab is found by its shown ``name`` (in the page's language), when given.
+    """
+    button = page.locator(f"#{elem_id}-button")
+    if name is not None and not button.is_visible():
+        page.locator(".overflow-menu > button").click()
+        page.locator(".overflow-dropdown button").filter(has_text=re.compile(f"^{re.escape(name)}$")).click()
+        return
+    button.click()
 
 
 def shot(page, tab: str, lang: str, width: str, tmp_path: Path, *, full_page: bool = True) -> Path:

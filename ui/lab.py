@@ -22,6 +22,7 @@ __all__ = ["DATA_CHOICES", "degradation", "preview", "stop", "summary_text", "ta
 
 REFRESH_S = 1.0  # how often the live curves are redrawn
 TIME_LIMIT_S = 1800  # a run ends here, whatever its settings
+GRID_COLUMNS = 10  # training images a class in the picture of the chosen data
 MIN_STEPS = 30  # fewer steps would give the step axis fractional ticks on a wide chart, and show nothing
 DATA_CHOICES = (lab.DIGITS, lab.PATCHES, "zip")  # the data picker's values; "zip" is the user's upload
 # One colour a network, the same in every run: plain nets in reds, residual nets in blues, darker when deeper.
@@ -98,16 +99,20 @@ def _data_error(error: DataError, request: Optional[gr.Request]) -> gr.Error:
     return gr.Error(message, print_exception=False)
 
 
+def _grid(source: str) -> Image.Image:
+    """Training images of the data ``lab.run`` would load from ``source``, a row per class (the library draws it)."""
+    return sample_grid(lab.load_data(source, image_size=lab.PRESETS["default"]["image_size"], seed=0), per_class=GRID_COLUMNS)
+
+
 def preview(choice: str, zip_file: Any = None, request: gr.Request = None) -> tuple[Any, Optional[Image.Image]]:
     """Show the zip upload only for the zip choice, and a grid of the chosen set's training images (none before an upload)."""
     upload = gr.File(visible=choice == "zip")
     if choice == "zip" and not zip_file:
         return upload, None
     try:
-        data = lab.load_data(_data_source(choice, zip_file, request), image_size=lab.PRESETS["default"]["image_size"], seed=0)
+        return upload, _grid(_data_source(choice, zip_file, request))
     except DataError as e:
         raise _data_error(e, request) from e
-    return upload, sample_grid(data)
 
 
 @gpu
@@ -158,17 +163,17 @@ def tab() -> None:
     with gr.Tab(static("tab.lab"), elem_id="lab"):
         gr.Markdown(static("lab.intro"))
         with gr.Row():
-            with gr.Column(scale=2):
+            with gr.Column(scale=3):
                 data = gr.Radio([(static(f"lab.data.{c}"), c) for c in DATA_CHOICES], value=lab.DIGITS, label=static("lab.data"), elem_id="lab-data")
                 zip_file = gr.File(file_types=[".zip"], label=static("lab.zip"), visible=False, elem_id="lab-zip")
-            samples = gr.Image(
-                sample_grid(lab.load_data(lab.DIGITS, image_size=lab.PRESETS["default"]["image_size"], seed=0)), type="pil",
-                label=static("lab.samples"), interactive=False, buttons=[], height=300, scale=1, elem_id="lab-samples",
-            )
-        with gr.Row():
-            depths = gr.CheckboxGroup(_depth_choices(), value=[20, 56], label=static("lab.depths"), elem_id="lab-depths")
-            preset = gr.Radio([(static(f"lab.preset.{p}"), p) for p in lab.PRESETS], value="quick", label=static("lab.preset"), elem_id="lab-preset")
-            steps = gr.Number(value=preset_steps("quick"), precision=0, label=static("lab.steps"), elem_id="lab-steps")
+                depths = gr.CheckboxGroup(_depth_choices(), value=[20, 56], label=static("lab.depths"), elem_id="lab-depths")
+                preset = gr.Radio([(static(f"lab.preset.{p}"), p) for p in lab.PRESETS], value="quick", label=static("lab.preset"), elem_id="lab-preset")
+                steps = gr.Number(value=preset_steps("quick"), precision=0, label=static("lab.steps"), elem_id="lab-steps")
+            with gr.Column(scale=2, elem_id="lab-samples-column"):
+                gr.Markdown(static("lab.samples"))  # above the picture: an image's own label would cover its first row
+                samples = gr.Image(
+                    _grid(lab.DIGITS), type="pil", show_label=False, interactive=False, buttons=[], elem_id="lab-samples",
+                )
         with gr.Row():
             run_button = gr.Button(static("lab.run"), variant="primary", elem_id="lab-run")
             stop_button = gr.Button(static("lab.stop"), variant="stop", elem_id="lab-stop")
