@@ -68,6 +68,7 @@ def save(page, tmp_path: Path, name: str) -> Path:
 def test_architecture_tab_shows_the_table_and_the_gradient_plot(page, tmp_path):
     from playwright.sync_api import expect
 
+    page.locator("#architecture-button").click()  # "Start here" is the first tab
     expect(page.locator("#totals")).to_contain_text("25,557,032 parameters")
     expect(page.locator("#summary-table")).to_contain_text("layer4.2")
     page.get_by_role("button", name="Measure gradient flow for the chosen depth").click()

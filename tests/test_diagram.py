@@ -181,3 +181,32 @@ def test_a_network_on_the_meta_device_draws_the_same_diagram_without_drawing_any
     assert resnet.diagram(ghost, size) == resnet.diagram(real, size)
     assert resnet.diagram_html(ghost, size, open_stages="layer2") == resnet.diagram_html(real, size, open_stages="layer2")
     assert all(p.is_meta for p in ghost.parameters()) and not any(m._forward_hooks for m in ghost.modules())
+
+
+def test_the_diagrams_own_words_are_given_in_the_callers_language_and_checked():
+    model = resnet.build("resnet18", generator=torch.Generator().manual_seed(0))
+    zh = {"input": "输入", "output": "输出", "identity": "恒等映射", "shortcut": "捷径连接：{shortcut}", "no_shortcut": "无捷径连接"}
+    page = resnet.diagram_html(model, SMALL, words=zh)
+    svg = resnet.diagram(model, SMALL, words=zh, title="ResNet-18")  # the default title is English: the app gives its own
+    for text in (page, svg):
+        drawn = " ".join(ET.fromstring(text).itertext())
+        assert "输入" in drawn and "输出" in drawn and "恒等映射" in drawn
+        assert not re.search(r"\b(input|output|identity|shortcut)\b", drawn), drawn
+    blocks = [e for e in ET.fromstring(page).iter("details") if e.get("class") == "block-fold"]
+    assert blocks[2].find("summary").text == "layer2.0: BasicBlock, 64 x 16 x 16 → 128 x 8 x 8, 捷径连接：1x1 conv + BN"
+    plain = resnet.diagram_html(resnet.build("resnet18", plain=True, generator=torch.Generator().manual_seed(0)), SMALL, words=zh)
+    assert "无捷径连接" in plain
+    assert resnet.diagram_html(model, SMALL, words={}) == resnet.diagram_html(model, SMALL)  # English by default
+    with pytest.raises(ValueError, match="shortcutt"):
+        resnet.diagram(model, SMALL, words={"shortcutt": "x"})
+    with pytest.raises(ValueError, match=r"\{shortcut\}"):
+        resnet.diagram_html(model, SMALL, words={"shortcut": "捷径连接"})
+
+
+def test_on_the_page_the_drawings_keep_their_size_in_a_box_that_scrolls_the_file_scales_with_its_window():
+    model = resnet.build("resnet18", generator=torch.Generator().manual_seed(0))
+    root = ET.fromstring(resnet.diagram_html(model, SMALL, open_stages="layer1.0"))
+    assert "overflow-x:auto" in root.get("style")
+    inline = [e for e in root.iter() if e.tag == "svg"]
+    assert inline and all("max-width:none" in e.get("style") and e.get("width") == "780" for e in inline)  # drawn size, never shrunk
+    assert "max-width:100%" in ET.fromstring(resnet.diagram(model, SMALL)).get("style")

@@ -113,3 +113,18 @@ def test_the_library_stays_language_free():
         assert not re.search(r"[\u4e00-\u9fff]", path.read_text(encoding="utf-8")), path
         assert "ui.i18n" not in path.read_text(encoding="utf-8"), path
     assert Path(ROOT / "ui" / "locales" / "zh_cn.py").is_file()
+
+
+def test_gradios_own_texts_that_its_chinese_lacks_are_given_in_both_languages():
+    import gradio
+
+    from ui.style import GRADIO_KEYS, UNTRANSLATED, UNTRANSLATED_PREFIXES
+
+    assets = Path(gradio.__file__).parent / "templates" / "frontend" / "assets"
+    bundles = "".join(p.read_text(encoding="utf-8", errors="replace") for p in assets.glob("*.js"))
+    for key in [*GRADIO_KEYS, *UNTRANSLATED.values(), *UNTRANSLATED_PREFIXES.values()]:
+        english, chinese = LANGUAGES["en"][key], LANGUAGES["zh-CN"][key]
+        assert english in bundles, (key, english)  # Gradio's very words: the key or the text it writes
+        assert re.search(r"[\u4e00-\u9fff]", chinese), (key, chinese)
+    for english, key in UNTRANSLATED.items():
+        assert LANGUAGES["en"][key] == english

@@ -165,6 +165,30 @@ def english_left(page, texts: Iterable[str]) -> list[str]:
     return [t for t in texts if t in seen]
 
 
+def tabs_out_of_view(page) -> list[str]:
+    """Tab names a person cannot tap without scrolling or a menu: buttons outside the viewport, and
+    "..." when Gradio's overflow menu ("More tabs") is shown."""
+    return page.evaluate(
+        """() => {
+            const vw = document.documentElement.clientWidth, vh = document.documentElement.clientHeight;
+            const out = [...document.querySelectorAll("[role=tablist] > [role=tab]")].filter((b) => {
+                const r = b.getBoundingClientRect();
+                return r.width === 0 || r.left < 0 || r.right > vw + 1 || r.top < 0 || r.bottom > vh;
+            }).map((b) => b.innerText.trim());
+            if (document.querySelectorAll(".overflow-dropdown button").length) out.push("...");  // tabs moved into the menu
+            return out;
+        }"""
+    )
+
+
+def raw_booleans(page) -> list[str]:
+    """Visible table cells that show a raw ``true``/``false`` instead of words."""
+    return page.evaluate(
+        """() => [...document.querySelectorAll("td")].filter((td) => td.offsetParent !== null)
+            .map((td) => td.innerText.trim()).filter((t) => ["true", "false", "True", "False"].includes(t))"""
+    )
+
+
 def visible_box(locator) -> Optional[dict]:
     """The element's box in page coordinates (None when it is not drawn)."""
     return locator.bounding_box()

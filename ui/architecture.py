@@ -98,10 +98,10 @@ def _log10(x: float) -> float:
 
 def tab(demo: gr.Blocks) -> None:
     """Declare the Architecture tab and wire its listeners (the table also fills on page load)."""
-    with gr.Tab(static("tab.architecture")):
+    with gr.Tab(static("tab.architecture"), elem_id="architecture"):
         with gr.Row():
-            arch = gr.Radio(DEPTHS, value="resnet50", label=static("arch.depth"))
-            input_size = gr.Slider(32, 512, value=224, step=32, label=static("arch.input_size"))
+            arch = gr.Radio(DEPTHS, value="resnet50", label=static("arch.depth"), elem_id="architecture-depth")
+            input_size = gr.Slider(32, 512, value=224, step=32, label=static("arch.input_size"), elem_id="architecture-size")
             network = gr.Radio([(static("arch.residual"), "residual"), (static("arch.plain"), "plain")], value="residual", label=static("arch.network"))
             rows = gr.Radio(
                 [(static(f"arch.rows.{r}"), r) for r in ("layers", "blocks", "stages")], value="blocks", label=static("arch.rows")
@@ -115,11 +115,11 @@ def tab(demo: gr.Blocks) -> None:
             with gr.Column(scale=1):
                 csv = gr.File(label=static("arch.csv"), elem_id="summary-csv")
         with gr.Accordion(static("arch.compare"), open=True):
-            compare_button = gr.Button(static("arch.compare_button"))
+            compare_button = gr.Button(static("arch.compare_button"), elem_id="compare-button")
             gr.Markdown(static("arch.compare_note"), elem_id="comparison-note")
             comparison = gr.Dataframe(elem_id="comparison", interactive=False, visible=False)
         with gr.Accordion(static("arch.flow"), open=True):
-            flow_button = gr.Button(static("arch.flow_button"))
+            flow_button = gr.Button(static("arch.flow_button"), elem_id="flow-button")
             flow = gr.LinePlot(x="block", y="log10 gradient norm", color="network", elem_id="flow-plot", sort=BLOCK_TICKS,
                                x_title=static("arch.flow_x"), y_title=static("arch.flow_y"), color_title=static("arch.network"), height=320)
             flow_text = gr.Markdown(elem_id="flow-text")

@@ -145,7 +145,7 @@ def tab(demo: gr.Blocks, checkpoints: Sequence[str], default_model: str, tuned: 
     """Declare the Inside the network tab and wire it (the diagram also draws on page load)."""
     networks = [(name, value) for value, name in NETWORKS.items()]
     photos = [[str(p)] for p in sorted(EXAMPLES.glob("*.*")) if p.suffix in (".png", ".jpg")]
-    with gr.Tab(static("tab.inside")):
+    with gr.Tab(static("tab.inside"), elem_id="inside-tab"):
         gr.Markdown(static("inside.intro"))
         with gr.Accordion(static("inside.diagram"), open=True, elem_id="inside-diagram-part"):
             with gr.Row():

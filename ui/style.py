@@ -10,7 +10,8 @@
   "fit" and none goes to the menu) and lets the real bar wrap as the "wrap" mode does.
 - ``JS`` (run once when the page loads) sets ``<html lang>`` to the language Gradio chose (so the
   browser picks Simplified Chinese glyphs and screen readers the right voice), and translates the one
-  text Gradio 6.31 writes without its i18n ("Click to Access Webcam" in ``gr.Image``'s webcam source).
+  texts Gradio 6.31 writes without its i18n ("Click to Access Webcam" in ``gr.Image``'s webcam source,
+  the start of a slider's aria-labels).
 
 Gradio's own widget texts (upload, buttons, footer) follow the browser's language through its bundled
 translations; the few its Chinese file lacks are keys of ``ui/locales`` (``GRADIO_KEYS``), which
@@ -23,7 +24,7 @@ import json
 
 from .i18n import LANGUAGES
 
-__all__ = ["CSS", "GRADIO_KEYS", "JS", "UNTRANSLATED"]
+__all__ = ["CSS", "GRADIO_KEYS", "JS", "UNTRANSLATED", "UNTRANSLATED_PREFIXES"]
 
 # Keys of Gradio's own texts that its bundled zh-CN translation lacks (so a Chinese page showed "Runs",
 # "In queue ..."): ui/locales gives them in both languages, and launch(i18n=...) hands them to the browser.
@@ -31,8 +32,10 @@ GRADIO_KEYS = (
     "common.runs", "common.runs_description", "common.back_to_app", "common.back_to_app_description", "common.download_all",
     "common.progress", "common.run", "status.queue_position", "dataframe.filter", "dataframe.clear_filter",
 )
-# Texts Gradio's frontend writes as plain strings, not through its i18n -> our key for them.
+# Texts Gradio's frontend writes as plain strings, not through its i18n -> our key for them: whole texts, and
+# the English start of the slider's aria-labels ("number input for Input size (pixels)").
 UNTRANSLATED = {"Click to Access Webcam": "gradio.webcam"}
+UNTRANSLATED_PREFIXES = {"number input for ": "gradio.number_input_for", "range slider for ": "gradio.range_slider_for"}
 
 CSS = """
 #inside-diagram .resnet-diagram { overflow-x: auto; -webkit-overflow-scrolling: touch; }
@@ -44,31 +47,39 @@ CSS = """
 """
 
 
+def _translations(table: dict[str, str]) -> dict[str, dict[str, str]]:
+    """Language -> {Gradio's English: our text}, for the languages whose text differs."""
+    return {code: {en: strings[key] for en, key in table.items() if strings[key] != en} for code, strings in LANGUAGES.items()}
+
+
 def _script() -> str:
-    words = {
-        code: {english: strings[key] for english, key in UNTRANSLATED.items() if strings[key] != english}
-        for code, strings in LANGUAGES.items()
-    }
+    texts, prefixes = _translations(UNTRANSLATED), _translations(UNTRANSLATED_PREFIXES)
     # Gradio picks its language as this does: the browser's own tag if it has it, else its first part, else English.
     return """() => {
-  const words = %s;
+  const texts = %s, prefixes = %s;
   const tag = navigator.language || "en";
-  const lang = tag in words ? tag : (tag.split("-")[0] in words ? tag.split("-")[0] : "en");
+  const lang = tag in texts ? tag : (tag.split("-")[0] in texts ? tag.split("-")[0] : "en");
   document.documentElement.lang = lang;
-  const mine = words[lang] || {};
-  if (!Object.keys(mine).length) return;
+  const text = texts[lang] || {}, prefix = Object.entries(prefixes[lang] || {});
+  if (!Object.keys(text).length && !prefix.length) return;
+  const label = (el) => {
+    const said = el.getAttribute && el.getAttribute("aria-label");
+    const hit = said && prefix.find(([en]) => said.startsWith(en));
+    if (hit) el.setAttribute("aria-label", hit[1] + said.slice(hit[0].length));
+  };
   const swap = (node) => {
+    if (node.nodeType === 1) { label(node); node.querySelectorAll("[aria-label]").forEach(label); }
     const walker = document.createTreeWalker(node, NodeFilter.SHOW_TEXT);
     for (let t = node.nodeType === 3 ? node : walker.nextNode(); t; t = walker.nextNode()) {
       const said = t.nodeValue.trim();
-      if (said in mine) t.nodeValue = t.nodeValue.replace(said, mine[said]);
+      if (said in text) t.nodeValue = t.nodeValue.replace(said, text[said]);
     }
   };
   swap(document.body);
   new MutationObserver((changes) => changes.forEach((c) => {
-    if (c.type === "characterData") swap(c.target); else c.addedNodes.forEach(swap);
-  })).observe(document.body, {childList: true, subtree: true, characterData: true});
-}""" % json.dumps(words, ensure_ascii=False)
+    if (c.type === "attributes") label(c.target); else if (c.type === "characterData") swap(c.target); else c.addedNodes.forEach(swap);
+  })).observe(document.body, {childList: true, subtree: true, characterData: true, attributes: true, attributeFilter: ["aria-label"]});
+}""" % (json.dumps(texts, ensure_ascii=False), json.dumps(prefixes, ensure_ascii=False))
 
 
 JS = _script()

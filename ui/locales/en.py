@@ -254,6 +254,8 @@ STRINGS: dict[str, str] = {
     "dataframe.filter": "Filter",
     "dataframe.clear_filter": "Clear filters",
     "gradio.webcam": "Click to Access Webcam",
+    "gradio.number_input_for": "number input for ",
+    "gradio.range_slider_for": "range slider for ",
     # --- inside the network (ui/inside.py): add keys below this line
     "tab.inside": "Inside the network",
     "inside.intro": (

@@ -248,6 +248,8 @@ STRINGS: dict[str, str] = {
     "dataframe.filter": "筛选",
     "dataframe.clear_filter": "清除筛选",
     "gradio.webcam": "点击访问摄像头",
+    "gradio.number_input_for": "数值输入框：",
+    "gradio.range_slider_for": "滑块：",
     # --- inside the network (ui/inside.py): add keys below this line
     "tab.inside": "网络内部",
     "inside.intro": (
