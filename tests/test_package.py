@@ -61,6 +61,13 @@ def test_modules_and_their_files_come_from_the_installed_package(installed):
     assert photos == "['camera.png', 'chelsea.png']" and textures == "3"
 
 
+def test_every_file_the_app_reads_is_installed(installed):
+    for pattern in ("resnet/**/*.txt", "train/**/*.npz", "ui/**/*.py", "examples/**/*.png", "examples/**/*.jpg", "examples/LICENSES.md"):
+        for path in ROOT.glob(pattern):
+            if "__pycache__" not in path.parts:
+                assert (installed["site"] / path.relative_to(ROOT)).is_file(), path.relative_to(ROOT)
+
+
 def test_the_labs_command_line_answers(installed):
     lab = run(installed, sys.executable, "-m", "train.lab", "--help")
     assert lab.returncode == 0 and "--steps" in lab.stdout, lab.stderr[-2000:]
