@@ -90,13 +90,17 @@ def test_corpus_through_the_app(app_server, tmp_path):
 
 
 def test_oversized_upload_is_refused_by_the_app(app_server, tmp_path):
+    from ui.app import MAX_UPLOAD_MB
+
     name, data, _ = oversized(MAX_IMAGE_BYTES + 1024)
     (tmp_path / name).write_bytes(data)
-    # gradio_client refuses it before sending (its own check); the server must refuse it too, for any client.
-    with pytest.raises(ValueError, match="exceeds the maximum file size of 26214400 bytes"):
+    # Under the server's upload limit (a model file may be larger than a photo), over the photo limit: refused, size named.
+    with pytest.raises(AppError, match=f"{name} is over the {MAX_IMAGE_BYTES // 2**20} MB limit"):
         Client(app_server.url, verbose=False).predict(handle_file(str(tmp_path / name)), DEFAULT, api_name="/classify")
-    response = httpx.post(f"{app_server.url}/gradio_api/upload", files={"files": (name, data, "image/png")}, timeout=60)
-    assert response.status_code == 413 and "exceeded maximum allowed size of 26214400 bytes" in response.text
+    limit = MAX_UPLOAD_MB * 2**20
+    _, data, _ = oversized(limit + 1024)  # over the server's own limit: refused for any client, before any callback
+    response = httpx.post(f"{app_server.url}/gradio_api/upload", files={"files": (name, data, "image/png")}, timeout=120)
+    assert response.status_code == 413 and f"exceeded maximum allowed size of {limit} bytes" in response.text
 
 
 # --- fine-tune uploads ------------------------------------------------------------------------

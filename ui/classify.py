@@ -1,4 +1,4 @@
-"""The Classify tab: a photo's top-5 and its Grad-CAM from one pass; many photos into a table; one photo through every depth."""
+"""The Classify tab: a photo's top-5 and its Grad-CAM from one pass; many photos (``ui.many_photos``); one photo through every depth."""
 
 from __future__ import annotations
 
