@@ -17,8 +17,7 @@ import sys
 import threading
 import time
 import uuid
-from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Callable
 
 import gradio as gr
 from gradio.data_classes import FileData
@@ -77,7 +76,11 @@ def _bad_photo(e: ImageError) -> gr.Error:
 
 
 def tools(policy: ModelPolicy, default_model: str) -> list[Callable]:
-    """The tool functions for a server whose visitors may load what ``policy`` allows, ``default_model`` first."""
+    """The tool functions for a server whose visitors may load what ``policy`` allows, ``default_model`` first.
+
+    The three that take a photo are made here: their ``model`` argument defaults to this server's model and
+    their docstrings (an agent's documentation) list the checkpoints it offers. The others are plain functions.
+    """
     listed = ", ".join(policy.listed)
 
     @gpu
@@ -142,58 +145,61 @@ def tools(policy: ModelPolicy, default_model: str) -> list[Callable]:
                 print(f"ResNet Studio: {row['name']} is not available ({row['reason']})", file=sys.stderr, flush=True)
         return _json(rows)
 
-    def summary(arch: str = "resnet50", input_size: int = 224, network: str = "residual", rows: str = "blocks") -> str:
-        """The per-layer table of a ResNet: every layer's output shape, parameters and multiply-accumulates, and the totals.
-
-        Args:
-            arch: the depth: resnet18, resnet34, resnet50, resnet101 or resnet152.
-            input_size: the square input's side in pixels (32 to 1024; ImageNet models use 224).
-            network: "residual" (the ResNet) or "plain" (the same layers without shortcut connections, as in the paper).
-            rows: "layers" (every layer), "blocks" (one row per residual block) or "stages".
-
-        Returns:
-            the table as plain text, with total parameters and multiply-accumulates at its foot
-        """
-        if rows not in TABLE_DEPTHS or network not in ("residual", "plain"):
-            raise gr.Error(f"rows must be layers, blocks or stages and network residual or plain, got {rows!r} and {network!r}.", print_exception=False)
-        try:
-            model = resnet.build(arch, plain=network == "plain")
-            return str(resnet.summarize(model, (1, 3, int(input_size), int(input_size)), depth=TABLE_DEPTHS[rows]))
-        except ValueError as e:
-            raise gr.Error(str(e), print_exception=False) from e
-
-    def compare(input_size: int = 224) -> str:
-        """All five ResNet depths side by side: parameters, GMACs, forward latency measured now on this server, published ImageNet top-1.
-
-        Args:
-            input_size: the square input's side in pixels (32 to 512).
-
-        Returns:
-            JSON text: one row per depth (arch, params, gmacs, latency_ms, imagenet_top1, checkpoint)
-        """
-        if not 32 <= int(input_size) <= 512:
-            raise gr.Error(f"input_size must be 32 to 512 pixels, got {input_size}.", print_exception=False)
-        return _json(compare_depths(int(input_size), device=resnet.default_device()))
-
-    def diagram(arch: str = "resnet50", network: str = "residual", input_size: int = 224) -> str:
-        """A drawing of a ResNet's architecture from the model itself: every layer with its tensor shapes, the shortcuts, the stages.
-
-        Args:
-            arch: resnet18, resnet34, resnet50, resnet101, resnet152, or the paper's CIFAR nets cifar20, cifar32, cifar44, cifar56, cifar110.
-            network: "residual" or "plain" (the same layers without shortcuts).
-            input_size: the square input's side in pixels (32 to 512; 224 for the ImageNet nets, 32 for the CIFAR ones).
-
-        Returns:
-            the diagram as SVG markup (an agent reads the layers and shapes from its text; saved as a .svg file it displays)
-        """
-        if arch not in NETWORKS or network not in ("residual", "plain") or not 32 <= int(input_size) <= 512:
-            raise gr.Error(f"arch must be one of {', '.join(NETWORKS)}, network residual or plain, input_size 32 to 512.", print_exception=False)
-        title = f"{NETWORKS[arch]}{' (plain)' if network == 'plain' else ''}, {int(input_size)} x {int(input_size)} input"
-        return _drawings(arch, network == "plain", int(input_size), title)[1]
-
     for fn in (classify, explain, classify_all_depths):
         fn.__doc__ = fn.__doc__.format(photo=PHOTO, listed=listed)
     return [classify, explain, classify_all_depths, summary, compare, diagram, compare_networks, block_cost]
+
+
+def summary(arch: str = "resnet50", input_size: int = 224, network: str = "residual", rows: str = "blocks") -> str:
+    """The per-layer table of a ResNet: every layer's output shape, parameters and multiply-accumulates, and the totals.
+
+    Args:
+        arch: the depth: resnet18, resnet34, resnet50, resnet101 or resnet152.
+        input_size: the square input's side in pixels (32 to 1024; ImageNet models use 224).
+        network: "residual" (the ResNet) or "plain" (the same layers without shortcut connections, as in the paper).
+        rows: "layers" (every layer), "blocks" (one row per residual block) or "stages".
+
+    Returns:
+        the table as plain text, with total parameters and multiply-accumulates at its foot
+    """
+    if rows not in TABLE_DEPTHS or network not in ("residual", "plain"):
+        raise gr.Error(f"rows must be layers, blocks or stages and network residual or plain, got {rows!r} and {network!r}.", print_exception=False)
+    try:
+        model = resnet.build(arch, plain=network == "plain")
+        return str(resnet.summarize(model, (1, 3, int(input_size), int(input_size)), depth=TABLE_DEPTHS[rows]))
+    except ValueError as e:
+        raise gr.Error(str(e), print_exception=False) from e
+
+
+def compare(input_size: int = 224) -> str:
+    """All five ResNet depths side by side: parameters, GMACs, forward latency measured now on this server, published ImageNet top-1.
+
+    Args:
+        input_size: the square input's side in pixels (32 to 512).
+
+    Returns:
+        JSON text: one row per depth (arch, params, gmacs, latency_ms, imagenet_top1, checkpoint)
+    """
+    if not 32 <= int(input_size) <= 512:
+        raise gr.Error(f"input_size must be 32 to 512 pixels, got {input_size}.", print_exception=False)
+    return _json(compare_depths(int(input_size), device=resnet.default_device()))
+
+
+def diagram(arch: str = "resnet50", network: str = "residual", input_size: int = 224) -> str:
+    """A drawing of a ResNet's architecture from the model itself: every layer with its tensor shapes, the shortcuts, the stages.
+
+    Args:
+        arch: resnet18, resnet34, resnet50, resnet101, resnet152, or the paper's CIFAR nets cifar20, cifar32, cifar44, cifar56, cifar110.
+        network: "residual" or "plain" (the same layers without shortcuts).
+        input_size: the square input's side in pixels (32 to 512; 224 for the ImageNet nets, 32 for the CIFAR ones).
+
+    Returns:
+        the diagram as SVG markup (an agent reads the layers and shapes from its text; saved as a .svg file it displays)
+    """
+    if arch not in NETWORKS or network not in ("residual", "plain") or not 32 <= int(input_size) <= 512:
+        raise gr.Error(f"arch must be one of {', '.join(NETWORKS)}, network residual or plain, input_size 32 to 512.", print_exception=False)
+    title = f"{NETWORKS[arch]}{' (plain)' if network == 'plain' else ''}, {int(input_size)} x {int(input_size)} input"
+    return _drawings(arch, network == "plain", int(input_size), title)[1]
 
 
 def compare_networks(timed: bool = False) -> str:
