@@ -27,6 +27,7 @@ from train.data import DataError
 from train.zips import read_zip_samples
 from ui import batchers as batchers_module
 from ui import classify as tab
+from ui import session
 from ui.models import ModelPolicy, SharedModels
 
 DEFAULT = "timm/resnet50.tv2_in1k"
@@ -200,6 +201,11 @@ def test_a_users_mistake_is_one_message_and_no_traceback(small, tmp_path):
         with pytest.raises(gr.Error) as e:
             call()
         assert e.value.print_exception is False, e.value.message  # gradio prints a traceback for any other
+    closed = SimpleNamespace(session_hash="classify-test-closed", headers={})
+    session.end_session(closed)  # the page was closed while its request waited in the queue
+    with pytest.raises(gr.Error, match="This page was closed") as e:
+        tab.classify(str(EXAMPLE), "mine", {"mine": small}, ModelPolicy(()), request=closed)
+    assert e.value.print_exception is False
 
 
 def test_the_tab_says_at_page_load_why_the_default_model_cannot_answer(hub_models, monkeypatch):
