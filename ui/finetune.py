@@ -111,7 +111,6 @@ def finetune(
     if train.random_features(start_from, strategy):  # trained as asked, but said before the user waits for it
         caution = text(request, "finetune.random_features", strategy=text(request, f"finetune.strategy.{strategy}"))
         gr.Warning(caution)
-        caution += " "
 
     def work(report, should_stop) -> train.FinetuneResult:
         return train.finetune(
@@ -129,7 +128,7 @@ def finetune(
             status = text(request, "finetune.epoch_status", epoch=record["epoch"], epochs=record["epochs"], loss=f"{record['train_loss']:.3f}")
             if "val_top1" in record:
                 status += text(request, "finetune.epoch_accuracy", accuracy=f"{record['val_top1']:.0%}")
-            yield _update(caution + status + skipped, charts=curves.charts(history, request))
+            yield _update(" ".join(filter(None, (caution, status))) + skipped, charts=curves.charts(history, request))
     try:
         result = job.result()
     except Exception as e:
@@ -167,9 +166,10 @@ def _finish(
         }
     )
     last = result.history[-1]
-    summary_line = caution + text(request, "finetune.done", name=tuned_label(name, request))
+    summary_line = text(request, "finetune.done", name=tuned_label(name, request))
     if "val_top1" in last:
         summary_line += text(request, "finetune.done_accuracy", accuracy=f"{last['val_top1']:.0%}")
+    summary_line += caution + " " if caution else ""  # after the accuracy it explains
     summary_line += curves.fit_note(result.history, request)
     loss, accuracy = curves.charts(result.history, request)
     yield (
