@@ -105,10 +105,9 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     args = parse_args(argv)
     torch.set_num_threads(physical_cores())  # hyper-threads slow convolutions down
     MODELS.configure(max_loaded=args.max_loaded_models, pinned=[args.model])
-    if zerogpu.ON_ZEROGPU:  # loaded before launch, in this process: spaces moves its weights to each lent GPU
-        MODELS.get(args.model)
-    else:
-        MODELS.preload(args.model)  # while the server starts; never on the start-up path
+    loading = MODELS.preload(args.model)  # while the server starts; a failure is logged and retried on use
+    if zerogpu.ON_ZEROGPU:  # there, before launch: spaces moves the weights this process holds to each lent GPU
+        loading.join()
     demo = build_demo(
         args.model,
         allow_hub_models=args.allow_hub_models,
