@@ -24,7 +24,9 @@ REFRESH_S = 1.0  # how often the live curves are redrawn
 TIME_LIMIT_S = 1800  # a run ends here, whatever its settings
 GRID_COLUMNS = 10  # training images a class in the picture of the chosen data
 MIN_STEPS = 30  # fewer steps would give the step axis fractional ticks on a wide chart, and show nothing
-DATA_CHOICES = (lab.DIGITS, lab.PATCHES, "zip")  # the data picker's values; "zip" is the user's upload
+# The data picker's values and their labels' keys; "zip" is the user's upload.
+DATA_LABELS = {lab.DIGITS: "lab.data.digits", lab.PATCHES: "lab.data.patches", "zip": "lab.data.zip"}
+DATA_CHOICES = tuple(DATA_LABELS)
 # One colour a network, the same in every run: plain nets in reds, residual nets in blues, darker when deeper.
 _DEPTHS = (20, 32, 44, 56, 110)
 _PLAIN = ("#fdae61", "#f46d43", "#d73027", "#a50026", "#67001f")
@@ -164,7 +166,7 @@ def tab() -> None:
         gr.Markdown(static("lab.intro"))
         with gr.Row():
             with gr.Column(scale=3):
-                data = gr.Radio([(static(f"lab.data.{c}"), c) for c in DATA_CHOICES], value=lab.DIGITS, label=static("lab.data"), elem_id="lab-data")
+                data = gr.Radio([(static(key), c) for c, key in DATA_LABELS.items()], value=lab.DIGITS, label=static("lab.data"), elem_id="lab-data")
                 zip_file = gr.File(file_types=[".zip"], label=static("lab.zip"), visible=False, elem_id="lab-zip")
                 depths = gr.CheckboxGroup(_depth_choices(), value=[20, 56], label=static("lab.depths"), elem_id="lab-depths")
                 preset = gr.Radio([(static(f"lab.preset.{p}"), p) for p in lab.PRESETS], value="quick", label=static("lab.preset"), elem_id="lab-preset")
