@@ -1,4 +1,4 @@
-"""Command line: ``python -m resnet summary resnet50``, ``python -m resnet predict photo.jpg``, ``python -m resnet check ...``.
+"""Command line: ``python -m resnet summary resnet50``, ``python -m resnet predict photo.jpg``, ``python -m resnet check ...``, ``python -m resnet export ...``.
 
 Examples:
     python -m resnet summary resnet50 --depth 2
@@ -6,6 +6,7 @@ Examples:
     python -m resnet predict photo.jpg --model timm/resnet50.a1_in1k --top-k 5
     python -m resnet check my_resnet.py:resnet50 --arch resnet50   # imports and runs YOUR file
     python -m resnet check my_resnet50.onnx --arch resnet50
+    python -m resnet export runs/r18 --out onnx/ --int8 --calibration my_photos/   # model.onnx (+ model-int8.onnx)
 """
 
 from __future__ import annotations
@@ -84,6 +85,27 @@ def _check(args: argparse.Namespace) -> int:
     return 0 if report.matches else 1
 
 
+def _export(args: argparse.Namespace) -> int:
+    from .predict import Classifier
+
+    classifier = Classifier.from_pretrained(args.checkpoint, device="cpu", fast=False)
+    path = classifier.export_onnx(args.out, opset=args.opset)
+    print(f"Wrote {path} and {path.with_name('preprocessing.json')}")
+    if not args.int8:
+        return 0
+    from .quantize import export_int8, image_files
+
+    calibration = image_files(args.calibration)
+    if args.held_out:
+        held_out = image_files(args.held_out)
+    else:  # every fifth image checks the int8 model and is never calibrated on
+        calibration, held_out = [p for i, p in enumerate(calibration) if i % 5], calibration[::5]
+    print(f"Calibrating on {len(calibration)} image(s), checking on {len(held_out)} held-out image(s)...")
+    report = export_int8(classifier, path.parent, calibration, held_out, threshold=args.min_agreement, method=args.calibrate)
+    print(report.describe())
+    return 0 if report.path else 1
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Parse ``argv`` and run the chosen command; returns the exit status."""
     parser = argparse.ArgumentParser(prog="python -m resnet", description=__doc__.splitlines()[0])
@@ -110,6 +132,17 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     c.add_argument("model", help="model.py:factory (imports your file and calls factory()), a .safetensors state_dict or an .onnx file")
     c.add_argument("--arch", choices=ARCHS, required=True, help="the depth you meant to build")
     c.set_defaults(run=_check)
+
+    e = commands.add_parser("export", help="write model.onnx + preprocessing.json (and with --int8 a checked model-int8.onnx)")
+    e.add_argument("checkpoint", help="Hub repo id (optionally @revision) or local checkpoint folder")
+    e.add_argument("--out", required=True, metavar="DIR", help="folder for the files (created if needed)")
+    e.add_argument("--opset", type=int, default=17, help="ONNX opset (default 17)")
+    e.add_argument("--int8", action="store_true", help="also model-int8.onnx, kept only if its top-1 agrees with fp32 on the held-out images")
+    e.add_argument("--calibration", metavar="DIR", help="images like the model's inputs (any depth of folders); needed with --int8")
+    e.add_argument("--held-out", metavar="DIR", help="images to check agreement on (default: every fifth calibration image, set aside)")
+    e.add_argument("--calibrate", choices=("percentile", "minmax", "entropy"), default="percentile", help="activation calibration (default percentile)")
+    e.add_argument("--min-agreement", type=float, default=0.99, help="share of held-out images whose top-1 must agree (default 0.99)")
+    e.set_defaults(run=_export)
 
     args = parser.parse_args(argv)
     if getattr(args, "int8", False) and not args.calibration:

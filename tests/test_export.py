@@ -96,3 +96,60 @@ def test_snippet_needs_only_onnxruntime_pillow_and_numpy():
     imported = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
     imported |= {node.module.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
     assert imported == {"json", "numpy", "onnxruntime", "PIL"}
+
+
+def _installed_closure(requirement_lines: list) -> set:
+    """Distribution names that ``pip install -r`` of these lines brings in (as installed here), with extras and markers."""
+    from importlib import metadata
+
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    todo, seen = [Requirement(line) for line in requirement_lines], set()
+    while todo:
+        requirement = todo.pop()
+        key = (canonicalize_name(requirement.name), frozenset(requirement.extras))
+        if key in seen:
+            continue
+        seen.add(key)
+        try:
+            requires = metadata.distribution(requirement.name).requires or []
+        except metadata.PackageNotFoundError:
+            continue
+        for line in requires:
+            dependency = Requirement(line)
+            if dependency.marker is None or any(dependency.marker.evaluate({"extra": e}) for e in (requirement.extras or {""})):
+                todo.append(dependency)
+    return {name for name, _ in seen}
+
+
+def test_onnx_and_int8_export_need_only_what_requirements_txt_installs(tmp_path):
+    """The README's install (requirements.txt) exports: every package the export and int8 code import is in its closure."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    script = """
+import json, sys, numpy as np, resnet
+from resnet.config import ModelConfig
+from resnet.quantize import quantize_int8
+from resnet.transforms import Preprocessing
+config = ModelConfig("resnet18", ("a", "b", "c"), Preprocessing.from_crop_pct(32, 0.875))
+classifier = resnet.Classifier(resnet.build("resnet18", num_classes=3), config, device="cpu", fast=False)
+classifier.export_onnx(sys.argv[1])
+images = list(np.random.default_rng(0).standard_normal((16, 3, 32, 32), dtype=np.float32))
+quantize_int8(sys.argv[1], images[:8], images[8:], latency_runs=1)
+print(json.dumps(sorted({name.split(".")[0] for name in sys.modules})))
+"""
+    out = subprocess.run([sys.executable, "-c", script, str(tmp_path)], cwd=root, capture_output=True, text=True, check=True).stdout
+    modules = json.loads(out.strip().splitlines()[-1])
+    from importlib import metadata
+
+    from packaging.utils import canonicalize_name
+
+    owners = metadata.packages_distributions()
+    used = {canonicalize_name(d) for m in modules for d in owners.get(m, [])} - {"resnet-studio"}
+    lines = [line.split("#")[0].strip() for line in (root / "requirements.txt").read_text().splitlines()]
+    missing = used - _installed_closure([line for line in lines if line and not line.startswith("-")])
+    assert not missing, f"the export imports {sorted(missing)}, which requirements.txt does not install"

@@ -4,7 +4,6 @@ the held-out mistakes, a live preview, a download that runs the same with ONNX R
 from __future__ import annotations
 
 import shutil
-import sys
 from typing import Any, Iterator, Optional, Sequence
 
 import gradio as gr
@@ -17,6 +16,7 @@ from resnet.transforms import ImageError
 from train.data import DataError
 
 from . import curves, jobs, mistakes, preview
+from .download import package_model
 from .i18n import error_text, problem_text, static, text
 from .models import TUNED_PREFIX, ModelPolicy, picker_choices, resolve, tuned_label, tuned_number
 from .pictures import confusion_image
@@ -59,20 +59,6 @@ def _keep(result: train.FinetuneResult, tuned: dict, policy: ModelPolicy, reques
             shutil.rmtree(folder, ignore_errors=True)
         (session_dir(request) / f"model-{tuned_number(old)}.zip").unlink(missing_ok=True)
     return name, tuned, dropped
-
-
-def _download(classifier: resnet.Classifier, number: int, request: Optional[gr.Request]) -> tuple[str, str]:
-    """The model's zip: checkpoint, ``model.onnx`` and ``preprocessing.json`` and a card showing how to run them; and a note if ONNX failed."""
-    folder = session_dir(request) / f"model-{number}"
-    note = ""
-    try:
-        classifier.save_pretrained(folder, onnx=True)
-    except Exception as e:  # the exporter raises many types; the checkpoint must still reach the user
-        print(f"ResNet Studio: ONNX export of model {number} failed: {e!r}", file=sys.stderr, flush=True)
-        shutil.rmtree(folder, ignore_errors=True)
-        classifier.save_pretrained(folder)
-        note = text(request, "finetune.onnx_failed", reason=type(e).__name__)
-    return shutil.make_archive(str(folder), "zip", folder), note
 
 
 @gpu
@@ -136,7 +122,7 @@ def finetune(
     if result.stopped:  # the time limit: say so, keep nothing half-trained
         yield _update(_stopped_text(job, request))
         return
-    yield from _finish(result, tuned, policy, caution, skipped, request, progress)
+    yield from _finish(result, samples, tuned, policy, caution, skipped, request, progress)
 
 
 def _step(key: str, request: Optional[gr.Request], progress: gr.Progress) -> tuple:
@@ -147,9 +133,13 @@ def _step(key: str, request: Optional[gr.Request], progress: gr.Progress) -> tup
 
 
 def _finish(
-    result: train.FinetuneResult, tuned: dict, policy: ModelPolicy, caution: str, skipped: str, request: Optional[gr.Request], progress: gr.Progress,
+    result: train.FinetuneResult, samples: dict, tuned: dict, policy: ModelPolicy, caution: str, skipped: str, request: Optional[gr.Request],
+    progress: gr.Progress,
 ) -> Iterator[tuple]:
-    """After the last epoch: keep the model, find its mistakes, package the download (each step named), then show it all."""
+    """After the last epoch: keep the model, find its mistakes, package the download (each step named), then show it all.
+
+    ``samples``: the user's images by class, as trained on; those not held out calibrate the download's int8 model.
+    """
     name, tuned, dropped = _keep(result, tuned, policy, request)
     if dropped:
         skipped += text(request, "finetune.dropped", limit=policy.max_session_models, names="; ".join(tuned_label(d, request) for d in dropped))
@@ -158,7 +148,7 @@ def _finish(
     yield _step("finetune.step.mistakes", request, progress)
     kept = mistakes.keep(result.mistakes(), result.labels, session_dir(request) / f"mistakes-{tuned_number(name)}")
     yield _step("finetune.step.download", request, progress)
-    archive, onnx_note = _download(result.classifier, tuned_number(name), request)
+    archive, onnx_note, download_label = package_model(result, samples, session_dir(request) / f"model-{tuned_number(name)}", request)
     per_class = pd.DataFrame(
         {
             text(request, "column.class"): list(result.per_class_accuracy),
@@ -177,7 +167,7 @@ def _finish(
         summary_line + text(request, "finetune.done_where") + skipped + onnx_note,
         per_class,
         confusion_image(result.confusion, result.labels),
-        gr.DownloadButton(value=archive, visible=True),
+        gr.DownloadButton(download_label, value=archive, visible=True),
         gr.Dropdown(choices=picker_choices(tuned, policy.listed, request), value=name),
         gr.Dropdown(choices=mistakes.choices(kept, request), value=mistakes.ALL),
         mistakes.gallery(kept, mistakes.ALL, request),

@@ -137,6 +137,21 @@ STRINGS: dict[str, str] = {
     "finetune.stopped_early": "Stopped before the first epoch ended; no model was kept.",
     "finetune.not_running": "Nothing is training in this browser session.",
     "finetune.onnx_failed": " The ONNX export failed ({reason}); the zip holds the PyTorch checkpoint only.",
+    "finetune.download_files": "Download the model (.zip: {files})",
+    "finetune.file.separator": ", ",
+    "finetune.file.card": "README.md (model card)",
+    "finetune.int8_kept": (
+        " The zip also holds model-int8.onnx: the same top class as the full-precision model for {agreement} of the {count} held-out"
+        " images, {int8_ms} ms per photo instead of {fp32_ms} ms on this server's processor."
+    ),
+    "finetune.int8_disagrees": (
+        " model-int8.onnx is not in the zip: its top class matched the full-precision model's for only {agreement} of the {count}"
+        " held-out images ({needed} needed)."
+    ),
+    "finetune.int8_no_held_out": " model-int8.onnx is not in the zip: no images were held out to check it on (give each class at least two).",
+    "finetune.int8_no_calibration": " model-int8.onnx is not in the zip: no training images were left to calibrate it on.",
+    "finetune.int8_no_onnxruntime": " model-int8.onnx is not in the zip: ONNX Runtime is not installed on this server (pip install -r requirements.txt).",
+    "finetune.int8_failed": " model-int8.onnx is not in the zip: the int8 conversion failed ({reason}).",
     "finetune.checks_failed": "The images cannot be trained on yet: {problems}.",
     "finetune.warnings": " Check the data: {problems}.",
     "mistakes.title": "Held-out images: the mistakes, or else the least sure answers",

@@ -137,6 +137,18 @@ STRINGS: dict[str, str] = {
     "finetune.stopped_early": "在第一轮结束前已停止；没有保留模型。",
     "finetune.not_running": "当前浏览器会话中没有正在进行的训练。",
     "finetune.onnx_failed": " ONNX 导出失败（{reason}）；zip 中只有 PyTorch 检查点。",
+    "finetune.download_files": "下载模型（.zip：{files}）",
+    "finetune.file.separator": "、",
+    "finetune.file.card": "README.md（模型卡）",
+    "finetune.int8_kept": (
+        " zip 中还有 model-int8.onnx：在 {count} 张留出图像中，它与全精度模型给出相同首选类别的比例为 {agreement}；"
+        "在本服务器的处理器上每张照片用时 {int8_ms} 毫秒（全精度模型 {fp32_ms} 毫秒）。"
+    ),
+    "finetune.int8_disagrees": " zip 中没有 model-int8.onnx：在 {count} 张留出图像中，它与全精度模型的首选类别只有 {agreement} 一致（至少需要 {needed}）。",
+    "finetune.int8_no_held_out": " zip 中没有 model-int8.onnx：没有留出图像可用来检查它（每个类别至少需要两张图像）。",
+    "finetune.int8_no_calibration": " zip 中没有 model-int8.onnx：没有剩余的训练图像可用来校准它。",
+    "finetune.int8_no_onnxruntime": " zip 中没有 model-int8.onnx：本服务器未安装 ONNX Runtime（请运行 pip install -r requirements.txt）。",
+    "finetune.int8_failed": " zip 中没有 model-int8.onnx：int8 转换失败（{reason}）。",
     "finetune.checks_failed": "这些图片还不能用来训练：{problems}。",
     "finetune.warnings": " 请检查数据：{problems}。",
     "mistakes.title": "留出图片：判断错误的，或最没把握的",
