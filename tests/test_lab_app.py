@@ -15,7 +15,7 @@ from tests.test_lab import class_folders_and_zip
 
 @pytest.fixture(scope="module")
 def server(hub_models):
-    with AppServer("--model", "timm/resnet18.tv_in1k") as url:
+    with AppServer("--model", "timm/resnet18.tv_in1k", timeout=180) as url:  # two shared, busy cores
         yield url
 
 
