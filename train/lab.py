@@ -43,8 +43,8 @@ __all__ = [
     "batch_order", "describe", "describe_text", "load_data", "lr_at", "main", "run",
 ]
 
-# Settings the app offers; their times on 2 CPU cores are in docs/LAB.md. Width 8 on 16-pixel
-# patches is what makes the four nets of depth 20 and 56 train in about two minutes there.
+# Settings the app offers; their times and errors on 2 CPU cores are in docs/LAB.md. Width 8 on 16-pixel
+# images is what makes the four nets of depth 20 and 56 train in two to three minutes there.
 PRESETS: dict[str, dict[str, Any]] = {
     "quick": {"depths": (20, 56), "steps": 300, "width": 8, "image_size": 16},
     "default": {"depths": (20, 56), "steps": 800, "width": 8, "image_size": 16},
