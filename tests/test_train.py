@@ -466,3 +466,40 @@ def test_a_short_run_from_scratch_beats_chance_and_decays_its_learning_rate():
     held_out = patches("val", 10, seed=1)
     right = sum(top[0][0] == name for name, images in held_out.items() for top in result.classifier.predict_batch(images, top_k=1))
     assert right >= 16  # of 30 unseen patches (chance: 10; seed 0 gets 20)
+
+
+def _finetune_conv_dtypes(amp: str, strategy: str = "full") -> tuple[set[torch.dtype], "train.FinetuneResult"]:
+    """A one-epoch fine-tune of a random resnet18 with ``amp``, and the dtypes its convolutions computed in (their outputs')."""
+    seen: set[torch.dtype] = set()
+
+    def record(module, inputs, output):
+        if isinstance(module, torch.nn.Conv2d):
+            seen.add(output.dtype)
+
+    handle = torch.nn.modules.module.register_module_forward_hook(record)
+    try:
+        result = train.finetune("resnet18", patches("train", 4, size=48), strategy=strategy, epochs=1, amp=amp, device="cpu")
+    finally:
+        handle.remove()
+    return seen, result
+
+
+@pytest.mark.parametrize("amp, computed", [("bf16", torch.bfloat16), ("off", torch.float32)])
+def test_finetune_precision_switch_casts_the_convolutions_but_never_the_weights(amp, computed):
+    seen, result = _finetune_conv_dtypes(amp)
+    assert seen == {computed}  # bf16: every convolution of training and evaluation autocast; off: none
+    assert {p.dtype for p in result.classifier.model.parameters()} == {torch.float32}  # fp32 master weights
+    assert {b.dtype for b in result.classifier.model.buffers() if b.is_floating_point()} == {torch.float32}  # BatchNorm statistics
+
+
+@pytest.mark.parametrize("flags, computed", [({"avx2", "avx512f", "avx512_bf16"}, torch.bfloat16), ({"avx2", "avx512f"}, torch.float32)])
+def test_finetune_auto_precision_follows_the_cpus_bf16_instructions(monkeypatch, flags, computed):
+    from resnet import devices
+
+    monkeypatch.setattr(devices, "cpu_flags", lambda: frozenset(flags))  # a CPU with or without AVX512-BF16, whatever this one has
+    monkeypatch.setattr(devices.platform, "machine", lambda: "x86_64")
+    monkeypatch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)
+    monkeypatch.delenv("DNNL_MAX_CPU_ISA", raising=False)
+    for strategy in ("full", "head"):  # "head" computes its cached features under the same rule
+        seen, _ = _finetune_conv_dtypes("auto", strategy)
+        assert seen == {computed}, strategy

@@ -30,7 +30,7 @@ class TrainConfig:
     warmup_epochs: float = option(1.0, "linear warm-up length, in epochs (fractions allowed)")
     min_lr: float = option(0.0, "learning rate at the end of the cosine schedule")
     label_smoothing: float = option(0.1, "label smoothing of the cross-entropy loss")
-    amp: str = option("auto", "mixed precision: auto (bf16 on CUDA and on CPUs with AMX/AVX512-BF16), bf16, fp16 (CUDA), off")
+    amp: str = option("auto", "mixed precision: auto (bf16 autocast on CUDA and on CPUs with AMX/AVX512-BF16, fp32 elsewhere), bf16, fp16 (CUDA), off (fp32 everywhere, for comparison)")
     channels_last: bool = option(True, "use the channels-last memory format (faster convolutions on CPU and CUDA)")
     grad_clip: Optional[float] = option(None, "clip the global gradient norm to this value")
     early_stopping: Optional[int] = option(None, "stop after this many epochs without a better held-out top-1")

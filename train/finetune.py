@@ -26,7 +26,7 @@ from torch import nn
 from torch.utils.data import Dataset, TensorDataset
 
 from resnet import ARCHS, Classifier, build
-from resnet.devices import autocast_dtype, default_device
+from resnet.devices import default_device
 from resnet.hub import load_checkpoint
 from resnet.config import ModelConfig
 from resnet.transforms import Preprocessing, eval_transform
@@ -36,7 +36,7 @@ from .augment_extra import RandomRotate90
 from .checks import DataCheckError, Problem, check_decoded
 from .data import TransformedSubset, in_memory, make_loader, stratified_split
 from .config import TrainConfig
-from .loop import fit, set_trainable
+from .loop import amp_dtype, fit, set_trainable
 from .mistakes import Mistake, held_out_mistakes
 from .presets import (
     FINETUNE, SCRATCH, SCRATCH_PREPROCESSING, STRATEGIES, STRATEGY_DEFAULTS, Recipe, default_strategy, finetune_defaults, random_features, scratch_start,
@@ -124,6 +124,7 @@ def finetune(
     views: int = 4,
     cache_features: bool = True,
     rotate90: bool = False,
+    amp: str = "auto",
     device: Optional[str | torch.device] = None,
     on_progress: Optional[Progress] = None,
     should_stop: Optional[Callable[[], bool]] = None,
@@ -148,6 +149,10 @@ def finetune(
             (slower, same result; kept to measure the difference).
         rotate90: also turn training images by random quarter turns; only for classes that look
             the same whatever way up (textures, cells, aerial views).
+        amp: precision of the forward passes, as ``TrainConfig.amp``: ``"auto"`` autocasts to bf16 where
+            ``resnet.devices.fast_dtype`` says the hardware computes it fast (AMX or AVX512-BF16 CPUs, CUDA)
+            and stays fp32 elsewhere; ``"off"`` keeps everything fp32 (to compare); ``"bf16"`` forces it.
+            The weights stay fp32 whatever the choice.
         device: default: CUDA, then MPS, then CPU.
         on_progress: called with plain dicts: ``{"stage": "features", "progress": f}``
             while features are computed, then each epoch's record with ``"stage": "train"``.
@@ -186,6 +191,7 @@ def finetune(
     config = TrainConfig(
         epochs=epochs, batch_size=recipe.batch_size if batch_size is None else batch_size, lr=lr, optimizer="adamw",
         weight_decay=recipe.weight_decay, schedule=recipe.schedule, warmup_epochs=recipe.warmup_share * epochs, label_smoothing=0.1, seed=seed,
+        amp=amp,  # TrainConfig rejects an unknown value, naming it
     )
     train_idx, val_idx = stratified_split(data.targets, held_out, seed)
     report = on_progress or (lambda record: None)
@@ -202,8 +208,9 @@ def finetune(
     if strategy == "head" and cache_features:
         # The frozen backbone runs once; the head alone is trained, on its outputs. Each view of an image is its own sample.
         views_set = AugmentedSubset(data, [i for i in train_idx for _ in range(views)], augment, seed=seed)
-        train_set = _features(model, views_set, device, lambda share: report({"stage": "features", "progress": share}))
-        val_set = _features(model, TransformedSubset(data, val_idx, eval_transform(preprocessing)), device) if val_idx else None
+        precision = amp_dtype(amp, device)
+        train_set = _features(model, views_set, device, precision, lambda share: report({"stage": "features", "progress": share}))
+        val_set = _features(model, TransformedSubset(data, val_idx, eval_transform(preprocessing)), device, precision) if val_idx else None
         trained, config.channels_last, config.amp = model.fc, False, "off"
     else:
         set_trainable(model, {"head": "backbone", "last-stage": "last-stage", "full": "none"}[strategy])
@@ -269,14 +276,14 @@ def _features(
     model: nn.Module,
     images: Dataset,
     device: torch.device,
+    precision: Optional[torch.dtype],
     report: Optional[Callable[[float], None]] = None,
 ) -> TensorDataset:
-    """Pooled backbone features of every ``(image tensor, label)`` in ``images``, with their labels."""
+    """Pooled backbone features of every ``(image tensor, label)`` in ``images``, with their labels, computed under autocast to ``precision`` (None: fp32)."""
     features, targets = [], []
     loader = make_loader(images, 32, shuffle=False)
-    amp_dtype = autocast_dtype(device)  # the precision and layout fit() would train the backbone with
-    model.eval().to(memory_format=torch.channels_last)
-    with torch.no_grad(), torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
+    model.eval().to(memory_format=torch.channels_last)  # the layout fit() would train the backbone in
+    with torch.no_grad(), torch.autocast(device.type, dtype=precision or torch.float32, enabled=precision is not None):
         for n, (x, y) in enumerate(loader, 1):
             x = x.to(device).contiguous(memory_format=torch.channels_last)
             features.append(model.forward_head(model.forward_features(x), pre_logits=True).float())

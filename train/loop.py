@@ -40,7 +40,7 @@ from .evaluate import evaluate, sum_dtype, to_device
 from .device_augment import BatchAugment, DeviceTransforms, epoch_generator
 from .gpu import batches
 
-__all__ = ["fit", "set_trainable"]
+__all__ = ["amp_dtype", "fit", "set_trainable"]
 
 EpochCallback = Callable[[dict[str, Any]], Optional[bool]]
 
@@ -67,7 +67,13 @@ def _train_mode(model: nn.Module) -> None:
             m.eval()
 
 
-def _amp_dtype(amp: str, device: torch.device) -> Optional[torch.dtype]:
+def amp_dtype(amp: str, device: torch.device) -> Optional[torch.dtype]:
+    """The dtype ``TrainConfig.amp`` autocasts to on ``device``; None for fp32 (``"off"``, or ``"auto"`` where
+    ``resnet.devices.fast_dtype`` says the hardware has no fast reduced precision).
+
+    Only the forward pass's matrix products run in it: parameters, their gradients and the optimiser's
+    state stay fp32 (the master weights), and autocast keeps norms' statistics and the loss in fp32.
+    """
     if amp == "off":
         return None
     if amp == "auto":
@@ -244,16 +250,16 @@ def fit(
     device = device or next(inner.parameters()).device
     if out_dir is not None and model_config is None:
         raise ValueError("model_config is needed to write checkpoints to out_dir")
-    amp_dtype = _amp_dtype(config.amp, device)
+    autocast_to = amp_dtype(config.amp, device)
     channels_last = config.channels_last and device.type != "mps"
     if channels_last and inner is model:
         # A DistributedDataParallel model must be converted before it is wrapped (python -m train does).
         inner.to(memory_format=torch.channels_last)
     optimizer = _make_optimizer(inner, config, param_groups)
-    scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
+    scaler = torch.amp.GradScaler(device.type, enabled=autocast_to == torch.float16)
     criterion = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
     stepped = torch.compile(model) if compile else model
-    t = _Trainer(stepped, inner, optimizer, scaler, criterion, device, amp_dtype, channels_last, config.grad_clip, transforms.train if transforms else None)
+    t = _Trainer(stepped, inner, optimizer, scaler, criterion, device, autocast_to, channels_last, config.grad_clip, transforms.train if transforms else None)
 
     steps_per_epoch = max(1, math.ceil(len(train_set) / (config.batch_size * world_size)))
     lr_for = functools.partial(
@@ -281,7 +287,7 @@ def fit(
         record: dict[str, Any] = {"epoch": epoch + 1, **stats}
         if val_set is not None and len(val_set) > 0:
             metrics = evaluate(
-                inner, val_set, batch_size=config.batch_size, device=device, num_classes=num_classes, amp_dtype=amp_dtype,
+                inner, val_set, batch_size=config.batch_size, device=device, num_classes=num_classes, amp_dtype=autocast_to,
                 channels_last=channels_last, workers=config.workers, transform=transforms.eval if transforms else None,
             )
             record.update(val_loss=metrics["loss"], val_top1=metrics["top1"], val_top5=metrics["top5"])
