@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -35,7 +36,7 @@ def probe() -> dict:
     import app  # builds the page: every GPU-worthy callback is wrapped here
     import resnet
     import torch
-    from ui import architecture, classify, finetune, jobs, lab, zerogpu
+    from ui import architecture, classify, finetune, jobs, lab, models, zerogpu
 
     seen = {"cuda_initialized_at_import": torch.cuda.is_initialized(), "durations": {}, "warnings": []}
     seen["wrapped"] = sorted(f.api_name for f in app.demo.fns.values() if hasattr(f.fn, "zerogpu_budget"))
@@ -61,18 +62,26 @@ def probe() -> dict:
         except gr.Error as e:
             return {"error": e.message, "title": e.title}
 
-    seen["classify"] = attempt("classify", classify.classify, EXAMPLE, app.DEFAULT_MODEL, {}, policy, request=zh)
+    # As on the Space: the shared model is loaded in the main process, where spaces' torch says it is on CUDA.
+    source = policy.source_for(app.DEFAULT_MODEL)[0]
+    seen["shared_device"] = models.MODELS.get(source).device.type
+    top, _, timing, _ = attempt("classify", classify.classify, EXAMPLE, app.DEFAULT_MODEL, {}, policy, request=zh)
+    direct = resnet.Classifier.from_pretrained(source, device="cpu").predict(EXAMPLE, top_k=1)[0][0]
+    seen["classify"] = {"model": app.DEFAULT_MODEL, "top1": max(top, key=top.get), "direct_top1": direct, "timing": timing, "loaded": models.MODELS.loaded()}
+    seen["shared_device_after"] = models.MODELS.get(source).device.type  # outside the fallback: the CUDA one again
     attempt("classify_many", classify.classify_many, photos, app.DEFAULT_MODEL, {}, policy, request=zh)
     refusal["title"] = "ZeroGPU worker error"  # not a refusal: raised as it is, nothing runs on the CPU
     for strategy, epochs in (("head", 5), ("full", 50), ("full", 500)):
         attempt(f"finetune {strategy} {epochs}", finetune.finetune, finetune.FROM_SCRATCH, strategy, epochs, 0.01, None, {}, policy, zh, None, *slots)
     attempt("degradation", lab.degradation, depths=[20, 56], preset="quick", steps=300, request=zh)
     refusal["title"] = "ZeroGPU quota exceeded"
+    one_class = ("a", [EXAMPLE], "", None, "", None, "", None, False)  # refused by the data check, after the warning
+    seen["finetune_cpu"] = attempt("finetune cpu", finetune.finetune, app.DEFAULT_MODEL, "head", 1, 0.01, None, {}, policy, zh, None, *one_class)
     plot, words = attempt("gradient_flow", architecture.gradient_flow_plot, "resnet18", 32, request=zh)
     seen["gradient_flow_cpu"] = {"rows": len(plot), "words": bool(words)}
 
     # A generator refused: it runs on the CPU, and so do the job threads it starts.
-    zerogpu.BUDGETS["probe_job"] = zerogpu.Budget(5, cpu_fallback=True)
+    zerogpu.BUDGETS["probe_job"] = zerogpu.Budget(5)
 
     @zerogpu.gpu
     def probe_job(request=None):
@@ -86,8 +95,9 @@ def probe() -> dict:
 
 
 @pytest.fixture(scope="module")
-def zero():
+def zero(hub_models):  # the test Hub cache: the fallback loads the default model
     env = {**os.environ, "SPACES_ZERO_GPU": "true", "SPACES_ZERO_DEVICE_API_URL": "http://127.0.0.1:9/"}  # nothing listens: never called
+    env["PROBE_HUB_CACHE"] = os.environ["HF_HUB_CACHE"]  # the child's conftest import makes an empty cache of its own
     out = subprocess.run([sys.executable, "-m", "tests.test_zerogpu"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -110,6 +120,7 @@ def test_durations_follow_the_work_and_stay_under_the_platforms_limit(zero):
         "finetune full 50": 150,  # 30 s + 50 x 40 x 0.06 s
         "finetune full 500": 300,  # capped
         "degradation": 39,  # 15 s + 2 depths x 2 nets x 300 steps x 0.02 s
+        "finetune cpu": 31,  # 30 s + 1 epoch x 1 image x 0.01 s, rounded up
         "gradient_flow": 20,
         "probe_job": 5,
     }
@@ -118,11 +129,17 @@ def test_durations_follow_the_work_and_stay_under_the_platforms_limit(zero):
 def test_a_used_up_quota_is_said_in_words_and_the_cpu_takes_over_where_it_can(zero):
     from ui.i18n import text
 
-    # classify needs the shared models, which live on the GPU there: the visitor reads why, in their language
-    assert zero["classify"] == {"error": f"{text('zh-CN', 'zerogpu.quota')} {text('zh-CN', 'zerogpu.later')}", "title": "Error"}
-    # gradient flow and jobs build their own networks: they ran on the CPU, after saying so
+    # classify answered from a CPU copy of the shared model (which stays on the GPU), as a CPU Classifier would
+    classified = zero["classify"]
+    assert zero["shared_device"] == zero["shared_device_after"] == "cuda"
+    assert classified["top1"] == classified["direct_top1"] and classified["loaded"] == [classified["loaded"][0]] * 2
+    said = re.escape(text("zh-CN", "classify.timing", model=classified["model"], ms="MS", device="cpu")).replace("MS", r"\d+")
+    assert re.fullmatch(said, classified["timing"]), classified["timing"]  # the answer says where it ran
+    # gradient flow and jobs build their own networks: they ran on the CPU too; each time the visitor read why
     assert zero["gradient_flow_cpu"] == {"rows": 2 * 8, "words": True}  # ResNet-18's 8 blocks, plain and residual
-    assert zero["warnings"] == [f"{text('zh-CN', 'zerogpu.quota')} {text('zh-CN', 'zerogpu.on_cpu')}"] * 2
+    on_cpu, slow = (f"{text('zh-CN', 'zerogpu.quota')} {text('zh-CN', key)}" for key in ("zerogpu.on_cpu", "zerogpu.on_cpu_slow"))
+    assert zero["warnings"] == [on_cpu, on_cpu, slow, on_cpu, on_cpu]  # classify, classify_many, fine-tune, gradient flow, job
+    assert "error" in zero["finetune_cpu"]  # the one-class data, refused on the CPU as it would be on the GPU
     assert zero["job_devices"] == ["cpu", "cpu"] and zero["main_device"] == "cuda"
 
 
@@ -143,4 +160,7 @@ def test_a_callback_without_a_budget_is_refused_everywhere():
 
 
 if __name__ == "__main__":
+    from huggingface_hub import constants  # imported above by spaces, so the variable alone would come too late
+
+    constants.HF_HUB_CACHE = os.environ["PROBE_HUB_CACHE"]
     print(json.dumps(probe()))

@@ -6,11 +6,14 @@ The rules (SECURITY.md):
   only from the operator (``--model``): a name a visitor sends is never read as a path.
 - Every refusal has the same words, whatever the name is and whether such a folder exists.
 - Loaded models live in an LRU of at most ``max_loaded`` entries; the operator's default is pinned.
+- Each entry is one checkpoint on one device: a request that ``resnet.devices.use_device`` sends elsewhere (the CPU,
+  when ZeroGPU lends no GPU) gets its own copy there, made from the loaded one and counted in the same budget.
 - The Hub gets one short attempt; a failure is remembered for ``failure_memory_s`` seconds per repo.
 """
 
 from __future__ import annotations
 
+import copy
 import fnmatch
 import re
 import sys
@@ -29,7 +32,7 @@ from resnet.hub import is_cached
 from .i18n import text
 
 __all__ = [
-    "MODELS", "TUNED_PREFIX", "ModelPolicy", "Refused", "SharedModels", "picker_choices", "resolve", "tuned_label", "tuned_number",
+    "MODELS", "TUNED_PREFIX", "ModelPolicy", "Refused", "SharedModels", "on_device", "picker_choices", "resolve", "tuned_label", "tuned_number",
     "unavailable_text",
 ]
 
@@ -85,6 +88,8 @@ class ModelPolicy:
 class SharedModels:
     """Pretrained classifiers shared by all users: loaded on first use, one load at a time, at most ``max_loaded`` kept.
 
+    Each is kept per device: ``get`` answers with the copy on ``resnet.default_device()``, the request's device.
+
     Args:
         max_loaded: how many loaded models to keep; the least recently used unpinned one goes first.
         pinned: sources never evicted (the operator's default model).
@@ -111,7 +116,7 @@ class SharedModels:
         self._load = load
         self._lock = threading.Lock()  # guards the two dicts below
         self._loading = threading.Lock()  # one load at a time: at most max_loaded + 1 models in memory
-        self._loaded: OrderedDict[str, resnet.Classifier] = OrderedDict()
+        self._loaded: OrderedDict[tuple[str, str], resnet.Classifier] = OrderedDict()  # by (source, device type)
         self._failed: dict[str, tuple[float, CheckpointError]] = {}
 
     def configure(self, *, max_loaded: int, pinned: Sequence[str]) -> None:
@@ -125,25 +130,31 @@ class SharedModels:
     def loaded(self) -> list[str]:
         """The sources loaded now, least recently used first."""
         with self._lock:
-            return list(self._loaded)
+            return [source for source, _ in self._loaded]
 
     def get(self, source: str, *, allow_local: bool = True) -> resnet.Classifier:
-        """The classifier for ``source``, loading it if needed; raises ``CheckpointError`` (remembered for a while)."""
-        cached = self._cached(source)
+        """The classifier for ``source`` on this request's device, loading it if needed; raises ``CheckpointError`` (remembered for a while).
+
+        Loaded on another device already, it is copied (no second read of the checkpoint).
+        """
+        key = (source, resnet.default_device().type)
+        cached = self._cached(key)
         if cached is not None:
             return cached
         with self._loading:
-            cached = self._cached(source)  # another request may have loaded it while this one waited
+            cached = self._cached(key)  # another request may have loaded it while this one waited
             if cached is not None:
                 return cached
+            with self._lock:
+                elsewhere = next((c for (s, _), c in self._loaded.items() if s == source), None)
             try:
-                classifier = self._load(source, hub_timeout=self.hub_timeout, allow_local=allow_local)
+                classifier = on_device(elsewhere, key[1]) if elsewhere else self._load(source, hub_timeout=self.hub_timeout, allow_local=allow_local)
             except CheckpointError as e:
                 with self._lock:
                     self._failed[source] = (time.monotonic(), e)
                 raise
             with self._lock:
-                self._loaded[source] = classifier
+                self._loaded[key] = classifier
                 self._failed.pop(source, None)
                 self._evict()
             return classifier
@@ -157,7 +168,7 @@ class SharedModels:
             use downloads it; None when it is loaded or cached.
         """
         with self._lock:
-            if source in self._loaded:
+            if any(s == source for s, _ in self._loaded):
                 return None
             if source in self._failed:
                 return self._failed[source][1].reason
@@ -180,22 +191,29 @@ class SharedModels:
         thread.start()
         return thread
 
-    def _cached(self, source: str) -> Optional[resnet.Classifier]:
+    def _cached(self, key: tuple[str, str]) -> Optional[resnet.Classifier]:
         with self._lock:
-            if source in self._loaded:
-                self._loaded.move_to_end(source)
-                return self._loaded[source]
-            failed = self._failed.get(source)
+            if key in self._loaded:
+                self._loaded.move_to_end(key)
+                return self._loaded[key]
+            failed = self._failed.get(key[0])
             if failed and time.monotonic() - failed[0] < self.failure_memory_s:
                 raise CheckpointError(str(failed[1]), reason=failed[1].reason) from failed[1]
             return None  # a failure stays in _failed after its memory for availability(), until a load succeeds
 
     def _evict(self) -> None:
-        for name in list(self._loaded):
+        for key in list(self._loaded):
             if len(self._loaded) <= self.max_loaded:
                 break
-            if name not in self.pinned:
-                del self._loaded[name]  # requests still using it keep their reference
+            if key[0] not in self.pinned:
+                del self._loaded[key]  # requests still using it keep their reference
+
+
+def on_device(classifier: resnet.Classifier, device: str) -> resnet.Classifier:
+    """``classifier`` itself when it runs on ``device`` (a type: "cpu", "cuda"), else a copy there (weights copied, its own fast path)."""
+    if classifier.device.type == device:
+        return classifier
+    return resnet.Classifier(copy.deepcopy(classifier.model), classifier.config, device, fast=classifier.fast is not None)
 
 
 MODELS = SharedModels()  # the server's one shared cache; app.py sizes it from its flags
@@ -208,8 +226,8 @@ def resolve(name: str, tuned: dict[str, resnet.Classifier], policy: ModelPolicy,
         gr.Error: in the request's language; never with the library's message, which may name folders
             on this server (that one goes to the server's log).
     """
-    if name in tuned:
-        return tuned[name]
+    if name in tuned:  # made on the GPU, asked for on the CPU (ZeroGPU refused): a copy for this request
+        return on_device(tuned[name], resnet.default_device().type)
     if name.startswith(TUNED_PREFIX):
         raise gr.Error(text(request, "models.not_in_session", name=name), print_exception=False)
     try:

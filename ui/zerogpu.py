@@ -8,8 +8,9 @@ This module is the app's one switch for it:
   Elsewhere ``gpu`` returns the callback unchanged and ``spaces`` is never imported.
 - ``gpu``: the decorator the tabs put on their callbacks; ``BUDGETS`` says, per callback name, how many
   seconds it asks for (from its photos, epochs or steps), capped at ``MAX_DURATION_S``.
-- When ZeroGPU refuses (the visitor's quota is used up, no GPU is free), the visitor is told so in words and,
-  for the actions that do not need the GPU-resident shared models, the same callback runs on the CPU.
+- When ZeroGPU refuses (the visitor's quota is used up, no GPU is free), the visitor is told so in words and the
+  same callback runs on the CPU: inside ``resnet.devices.use_device("cpu")`` every network it builds or fine-tunes
+  lands there, and ``ui.models`` answers with CPU copies of the shared and session models (they live on the GPU).
 """
 
 from __future__ import annotations
@@ -59,18 +60,17 @@ PER_LAB_STEP_S = 0.02  # one training step of one small CIFAR net
 
 @dataclass(frozen=True)
 class Budget:
-    """How long a callback asks the GPU for, and whether it can run on the CPU instead when refused.
+    """How long a callback asks the GPU for, and what the visitor reads when it runs on the CPU instead.
 
     Args:
         base: seconds for everything but the counted work (loading models, first-call set-up).
         work: seconds for the counted work, from the call's arguments by name.
-        cpu_fallback: True when the callback builds its own networks (it then runs on the CPU if refused);
-            False when it needs the shared pretrained models, which live on the GPU on ZeroGPU.
+        on_cpu: the locale key said when ZeroGPU refuses and the callback runs on the CPU.
     """
 
     base: float
     work: Callable[[Mapping[str, Any]], float] = lambda args: 0.0
-    cpu_fallback: bool = False
+    on_cpu: str = "zerogpu.on_cpu"
 
 
 def _photo_count(files: Any) -> int:
@@ -94,9 +94,9 @@ BUDGETS: dict[str, Budget] = {
     "classify_many": Budget(20, lambda args: _photo_count(args.get("files")) * PER_PHOTO_S),
     "classify_all_depths": Budget(60),  # five checkpoints, each loaded and moved to the GPU
     "inside": Budget(30),
-    "finetune": Budget(30, _finetune_work),
-    "degradation": Budget(15, _lab_work, cpu_fallback=True),
-    "gradient_flow_plot": Budget(20, cpu_fallback=True),
+    "finetune": Budget(30, _finetune_work, on_cpu="zerogpu.on_cpu_slow"),  # minutes where the GPU takes seconds
+    "degradation": Budget(15, _lab_work),
+    "gradient_flow_plot": Budget(20),
 }
 
 
@@ -132,15 +132,13 @@ def _request(args: tuple, kwargs: Mapping[str, Any]) -> Optional[gr.Request]:
 
 
 def _refused(fn: Callable, error: gr.Error, args: tuple, kwargs: Mapping[str, Any]) -> None:
-    """Tell the visitor ZeroGPU lent no GPU; raise when ``fn`` cannot run on the CPU instead."""
+    """Tell the visitor ZeroGPU lent no GPU and that ``fn`` runs on the CPU; re-raise ``error`` when it is no refusal."""
     key = REFUSALS.get(getattr(error, "title", ""))
     if key is None:  # the task's own error, not a refusal
         raise error
     request = _request(args, kwargs)
     print(f"ResNet Studio: ZeroGPU lent no GPU for {fn.__name__} ({error.title}: {error.message})", file=sys.stderr, flush=True)
-    if not BUDGETS[fn.__name__].cpu_fallback:
-        raise gr.Error(f"{text(request, key)} {text(request, 'zerogpu.later')}", print_exception=False) from error
-    gr.Warning(f"{text(request, key)} {text(request, 'zerogpu.on_cpu')}")
+    gr.Warning(f"{text(request, key)} {text(request, BUDGETS[fn.__name__].on_cpu)}")
 
 
 def _with_fallback(fn: Callable, on_gpu: Callable) -> Callable:

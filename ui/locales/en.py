@@ -188,8 +188,8 @@ STRINGS: dict[str, str] = {
     # --- ZeroGPU Spaces (ui/zerogpu.py)
     "zerogpu.quota": "Your free GPU time on this Space is used up for now (Hugging Face gives each visitor a daily ZeroGPU quota; logging in gives more).",
     "zerogpu.busy": "No GPU was free on this Space just now.",
-    "zerogpu.later": "Please try again later, or run ResNet Studio on your own computer (see Deploy in the README).",
     "zerogpu.on_cpu": "Running it on the CPU instead: this takes longer.",
+    "zerogpu.on_cpu_slow": "Fine-tuning on the CPU instead: this can take many minutes (fewer epochs or photos, or “Head only”, make it quicker).",
     "models.not_in_session": "{name!r} is not a model of this browser session (fine-tuned models stay with the session that made them).",
     "models.refused": (
         "{name!r} is not a model this app offers. Choose one from the list or a model you fine-tuned in "

@@ -185,8 +185,8 @@ STRINGS: dict[str, str] = {
     # --- ZeroGPU Spaces (ui/zerogpu.py)
     "zerogpu.quota": "你在这个 Space 上的免费 GPU 时间暂时用完了（Hugging Face 为每位访客提供每日 ZeroGPU 配额，登录后配额更多）。",
     "zerogpu.busy": "这个 Space 暂时没有空闲的 GPU。",
-    "zerogpu.later": "请稍后再试，或在自己的电脑上运行 ResNet Studio（见 README 的 Deploy 一节）。",
     "zerogpu.on_cpu": "改为在 CPU 上运行，会慢一些。",
+    "zerogpu.on_cpu_slow": "改为在 CPU 上微调，可能需要好几分钟（减少轮数或照片，或选“只训练分类头”策略，会快一些）。",
     "models.not_in_session": "{name!r} 不是当前浏览器会话的模型（微调模型只属于创建它的会话）。",
     "models.refused": "{name!r} 不是本应用提供的模型。请从列表中选择，或选择你在本会话中微调的模型；本服务器允许{rule}。",
     "models.rule.none": "的只有这些",
