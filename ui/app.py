@@ -24,9 +24,10 @@ import torch  # noqa: E402
 
 from resnet.devices import physical_cores  # noqa: E402
 from resnet.hub import DEFAULT_CHECKPOINTS  # noqa: E402
+from resnet.check import MAX_MODEL_BYTES  # noqa: E402
 from resnet.transforms import MAX_IMAGE_BYTES  # noqa: E402
 
-from . import architecture, classify, finetune, inside, lab, mcp_tools, style  # noqa: E402
+from . import architecture, classify, finetune, inside, lab, lesson, mcp_tools, style  # noqa: E402
 from .i18n import I18N, static  # noqa: E402
 from .models import MODELS, ModelPolicy  # noqa: E402
 from .session import end_session  # noqa: E402
@@ -35,7 +36,9 @@ __all__ = ["CHECKPOINTS", "DEFAULT_MODEL", "ModelPolicy", "build_demo", "main", 
 
 DEFAULT_MODEL = os.environ.get("RESNET_STUDIO_MODEL", DEFAULT_CHECKPOINTS["resnet50"][0])
 CHECKPOINTS = [checkpoint for checkpoint, _ in DEFAULT_CHECKPOINTS.values()] + ["timm/resnet50.a1_in1k", "microsoft/resnet-50"]
-MAX_UPLOAD_MB = MAX_IMAGE_BYTES // 2**20
+# The server's cap on any upload: a ResNet-50's weights for the lesson's check (resnet.check.MAX_MODEL_BYTES). Photos keep
+# their own smaller cap, MAX_IMAGE_BYTES, which resnet.load_image enforces in every callback that reads one.
+MAX_UPLOAD_MB = max(MAX_IMAGE_BYTES, MAX_MODEL_BYTES) // 2**20
 
 
 def build_demo(
@@ -60,6 +63,7 @@ def build_demo(
         policy = gr.State(rules)  # what this server lets a visitor load; server-side, never sent by clients
         gr.Markdown(static("app.intro"))
         # One line per tab, in the page's order.
+        lesson.tab(demo)  # first: "Start here"
         architecture.tab(demo)
         picker = classify.tab(checkpoints, default_model, tuned, policy, concurrency=classify_concurrency, batch=batch)
         finetune.tab(checkpoints, default_model, tuned, policy, picker)
