@@ -13,6 +13,7 @@ from train import lab, lab_describe
 from train.checks import MESSAGES
 from train.finetune import MAX_IMAGES
 from ui.i18n import LANGUAGES, language, text
+from ui.models import _ADVICE_BY_REASON
 
 SOURCES = [ROOT / "app.py", *sorted((ROOT / "ui").glob("*.py"))]
 # Keys built at run time from a code: the family prefix and where its codes come from.
@@ -72,6 +73,7 @@ def test_no_key_is_unused():
         *(f"finetune.series.{k}" for k in ("train_loss", "val_loss", "train_top1", "val_top1")),
         *(f"lab.preset.{p}" for p in lab.PRESETS),
         *(f"lab.{code}" for code in LAB_CODES),
+        *(f"models.advice.{reason}" for reason in _ADVICE_BY_REASON),
     }
     unused = set(LANGUAGES["en"]) - used - dynamic
     assert not unused, sorted(unused)
