@@ -1,7 +1,7 @@
 """The app in a real browser: Debian's Chromium, headless, driven by playwright (no browser download).
 
 Screenshots of each tab go to the test's tmp folder; with RESNET_STUDIO_SCREENSHOTS=DIR they are
-also copied there (docs/screenshots holds the README's pictures, made this way).
+also copied there (the README's pictures come from the tour, tests/test_tour_*.py).
 """
 
 import os

@@ -1,6 +1,6 @@
 """The Classify tab in a real browser (Debian's Chromium, headless): one click gives the label and its overlay; a click on a class shows its map.
 
-With RESNET_STUDIO_SCREENSHOTS=DIR the screenshot is also copied there (docs/screenshots/classify.png).
+With RESNET_STUDIO_SCREENSHOTS=DIR the screenshot is also copied there.
 """
 
 import io

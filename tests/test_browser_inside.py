@@ -1,7 +1,7 @@
 """The Inside the network tab in a real browser: the diagram folds by stage inside gr.HTML, and a photo goes inside.
 
 Screenshots go to the test's tmp folder, and with RESNET_STUDIO_SCREENSHOTS=DIR also there
-(docs/screenshots/diagram.png and inside.png, linked from the README, are made this way).
+(the README's pictures come from the tour, tests/test_tour_*.py).
 """
 
 import os
