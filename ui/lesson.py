@@ -195,7 +195,7 @@ def tab(demo: gr.Blocks) -> None:
             with gr.Row():
                 timed = gr.Checkbox(value=True, label=static("lesson.compare.timed"), elem_id="lesson-compare-timed")
                 measure_button = gr.Button(static("lesson.compare.button"), elem_id="lesson-compare-button")
-            networks = gr.Dataframe(interactive=False, elem_id="lesson-networks", max_height=420, wrap=True)
+            networks = gr.Dataframe(interactive=False, elem_id="lesson-networks", max_height=420, wrap=False)  # one line a row; scrolls sideways
             networks_csv = gr.File(label=static("lesson.compare.csv"), elem_id="lesson-networks-csv")
         with gr.Accordion(static("lesson.step6.title"), open=True):
             gr.Markdown(static("lesson.step6"))
