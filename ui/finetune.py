@@ -120,7 +120,7 @@ def finetune(
     except Exception as e:
         raise _user_error(e, request) from e
     if result.stopped:  # the time limit: say so, keep nothing half-trained
-        yield _update(_stopped_text(job, request))
+        yield _update(_stopped_text(job, request), charts=curves.charts(history, request))
         return
     yield from _finish(result, samples, tuned, policy, caution, skipped, request, progress)
 
