@@ -134,7 +134,7 @@ def main() -> None:
     print("| network | " + " | ".join(CALIBRATIONS) + " |\n|---|" + "---|" * len(CALIBRATIONS))
     for arch, (by_method, _, _) in results.items():
         print(f"| {arch} | " + " | ".join(by_method[m] for m in CALIBRATIONS) + " |")
-    print("\nBatch 1 at 224 px, median ms (percentile calibration); int8 / fp32 target <= 0.5x:\n")
+    print("\nBatch 1 at 224 px, median ms (default calibration: minmax, moving average); int8 / fp32 target <= 0.5x:\n")
     print("| network | session | fp32 ms | int8 ms | int8 / fp32 | agreement at 224 px |\n|---|---|---|---|---|---|")
     for arch, (_, rows, agree) in results.items():
         for name, fp32, int8 in rows:
