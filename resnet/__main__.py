@@ -140,7 +140,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     e.add_argument("--int8", action="store_true", help="also model-int8.onnx, kept only if its top-1 agrees with fp32 on the held-out images")
     e.add_argument("--calibration", metavar="DIR", help="images like the model's inputs (any depth of folders); needed with --int8")
     e.add_argument("--held-out", metavar="DIR", help="images to check agreement on (default: every fifth calibration image, set aside)")
-    e.add_argument("--calibrate", choices=("percentile", "minmax", "entropy"), default="percentile", help="activation calibration (default percentile)")
+    e.add_argument("--calibrate", choices=("minmax", "percentile", "entropy"), default="minmax", help="activation calibration (default minmax: ranges averaged over the calibration batches, as the app does)")
     e.add_argument("--min-agreement", type=float, default=0.99, help="share of held-out images whose top-1 must agree (default 0.99)")
     e.set_defaults(run=_export)
 
