@@ -134,9 +134,9 @@ def test_a_sessions_files_are_removed_when_its_page_closes(hub_models, browser, 
 @pytest.mark.parametrize(
     "lang, tabs, button, measured",
     [
-        ("zh-CN", ["网络结构", "图像分类", "微调"], "测量所选深度的梯度流", "刚刚测得"),
-        ("en-US", ["Architecture", "Classify", "Fine-tune"], "Measure gradient flow for the chosen depth", "Measured just now"),
-        ("fr-FR", ["Architecture", "Classify", "Fine-tune"], "Measure gradient flow for the chosen depth", "Measured just now"),  # no French: English
+        ("zh-CN", ["从这里开始", "网络结构", "图像分类", "微调"], "测量所选深度的梯度流", "刚刚测得"),
+        ("en-US", ["Start here", "Architecture", "Classify", "Fine-tune"], "Measure gradient flow for the chosen depth", "Measured just now"),
+        ("fr-FR", ["Start here", "Architecture", "Classify", "Fine-tune"], "Measure gradient flow for the chosen depth", "Measured just now"),  # no French: English
     ],
 )
 def test_the_page_speaks_the_browsers_language(browser, url, tmp_path, lang, tabs, button, measured):
@@ -150,11 +150,12 @@ def test_the_page_speaks_the_browsers_language(browser, url, tmp_path, lang, tab
         page.set_default_timeout(60_000)
         page.goto(url)
         expect(page.get_by_role("tab").first).to_have_text(tabs[0])
-        assert [t.inner_text() for t in page.get_by_role("tab").all()][:3] == tabs
+        assert [t.inner_text() for t in page.get_by_role("tab").all()][:4] == tabs
+        page.locator("#architecture-button").click()
         expect(page.locator("#totals")).to_contain_text("25,557,032")  # written by the server, in this language
         if lang == "zh-CN":
             expect(page.locator("#totals")).to_contain_text("个参数")
-        page.locator("input[type=radio][value=resnet18]").check()  # a quick measurement
+        page.locator("#architecture-depth input[type=radio][value=resnet18]").check()  # a quick measurement
         expect(page.locator("#totals")).to_contain_text("11,689,512")
         page.get_by_role("button", name=button).click()
         expect(page.locator("#flow-text")).to_contain_text(measured)

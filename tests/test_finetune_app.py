@@ -220,3 +220,16 @@ def test_the_overfitting_sentence_and_the_gallery_heading_say_what_is_shown(tmp_
     assert shown.label.startswith("No mistakes: ") and shown.columns == mistakes.MIN_COLUMNS
     wrong = {"labels": ["a", "b"], "items": [{**right["items"][0], "predicted": "b", "correct": False}]}
     assert mistakes.gallery(wrong, mistakes.ALL, "en").label.startswith("Held-out images the model got wrong")
+
+
+def test_offline_without_the_default_model_the_page_starts_from_scratch(hub_models):
+    # The README's offline first visit: the default checkpoint is not in the cache and the Hub is off, so the
+    # page's own defaults must be a start that trains (from scratch, its recipe), said in the visitor's language.
+    from ui.finetune import FROM_SCRATCH, offline_start, start_defaults
+
+    source, strategy, epochs, lr, said = offline_start("timm/resnet50.not_in_this_cache", "zh-CN")
+    assert (source, strategy, epochs, lr) == (FROM_SCRATCH, *start_defaults(FROM_SCRATCH))
+    assert strategy == "full" and "从零训练" in said and "timm/resnet50.not_in_this_cache" in said
+    import gradio as gr
+
+    assert offline_start("timm/resnet18.tv_in1k") == (gr.skip(),) * 5  # cached: the page keeps its defaults

@@ -104,7 +104,9 @@ def test_an_unreachable_hub_fails_fast_and_is_remembered(tmp_path):
         second = time.monotonic() - start
     assert "Hugging Face Hub did not answer" in message and "fine-tuning from scratch" in message
     assert str(tmp_path) not in message  # nothing about the server's folders
-    assert first < 5 and second < first, (first, second)
+    # A closed port refuses at once (about 1 s idle); the bound only catches a retry loop, generous for 2 loaded cores
+    # (it failed at 5 s with the machine at load 30). The remembered failure needs no connection: faster than the first.
+    assert first < 20 and second < first, (first, second)
 
 
 # --- the rules as library code -------------------------------------------------------------------------

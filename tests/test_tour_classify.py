@@ -67,6 +67,10 @@ def test_desktop_english(tour_server, tour_browser, tmp_path):
     expect(page.locator(".toast-body")).to_contain_text("Cannot classify this file: not an image format")
     errors = page.evaluate("""() => [...document.querySelectorAll('.error')].filter(e => e.offsetParent !== null && !e.closest('.toast-body')).length""")
     assert errors <= 2, f"{errors} error marks: the toast and the answer's badge at most"
+    # Nothing of the cat stays beside the refusal: its map, its title and its time went with the new file.
+    expect(page.locator("#gradcam img")).to_have_count(0)
+    expect(page.locator("#timing")).to_have_text("")
+    expect(page.locator("#gradcam-title")).to_have_text("Grad-CAM: where the network saw the top class")
     classify_example(page, 0)
     page.locator("button#classify-button").click()
     close(page)  # while its request may still run: the session's end must not print a traceback either

@@ -66,7 +66,7 @@ def build_demo(
         lesson.tab(demo)  # first: "Start here"
         architecture.tab(demo)
         picker = classify.tab(checkpoints, default_model, tuned, policy, concurrency=classify_concurrency, batch=batch)
-        finetune.tab(checkpoints, default_model, tuned, policy, picker)
+        finetune.tab(demo, checkpoints, default_model, tuned, policy, picker)
         lab.tab()
         inside.tab(demo, checkpoints, default_model, tuned, policy)
         demo.unload(end_session)

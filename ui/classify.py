@@ -82,6 +82,11 @@ def top_class_title(last: Optional[resnet.Prediction], request: gr.Request = Non
     return text(request, "classify.map_for", label=last.top[0][0])
 
 
+def clear_answer(request: gr.Request = None) -> tuple[Any, ...]:
+    """A new photo: the last photo's answer, map, title and time go, so nothing on screen belongs to another photo."""
+    return None, None, text(request, "classify.overlay"), "", None
+
+
 def class_map(last: Optional[resnet.Prediction], evt: gr.SelectData, request: gr.Request = None) -> Any:
     """The overlay of the class clicked in the top 5, from the last prediction's features: the network does not run again.
 
@@ -260,6 +265,7 @@ def tab(
         classify, [image, model, tuned, policy], [top5, overlay, timing, last], api_name="classify", preprocess=False, show_progress_on=top5,
         concurrency_id="classify", concurrency_limit=max(concurrency, batch), time_limit=120,
     ).success(top_class_title, last, title, api_visibility="private", queue=False)
+    image.change(clear_answer, None, [top5, overlay, title, timing, last], api_visibility="private", queue=False, show_progress="hidden")
     # A click's event data comes from the page only (/explain is the API for a chosen class); no network run to queue for.
     top5.select(class_map, last, [overlay, title], api_visibility="private", queue=False)
     target.submit(

@@ -18,12 +18,12 @@ from train.data import DataError
 from . import curves, jobs, mistakes, preview
 from .download import package_model
 from .i18n import error_text, problem_text, static, text
-from .models import TUNED_PREFIX, ModelPolicy, picker_choices, resolve, tuned_label, tuned_number
+from .models import MODELS, TUNED_PREFIX, ModelPolicy, picker_choices, resolve, tuned_label, tuned_number
 from .pictures import confusion_image
 from .samples import CLASS_SLOTS, add_snapshot, collect_samples, sample_set
 from .session import gpu, session_dir
 
-__all__ = ["FROM_SCRATCH", "finetune", "push_to_hub", "start_defaults", "stop", "strategy_defaults", "tab"]
+__all__ = ["FROM_SCRATCH", "finetune", "offline_start", "push_to_hub", "start_defaults", "stop", "strategy_defaults", "tab"]
 
 FROM_SCRATCH = "resnet18 (from scratch: works offline)"  # the value API clients send; the page shows it translated
 SCRATCH_ARCH = "resnet18"  # what FROM_SCRATCH trains: train.finetune's random initialisation of this architecture
@@ -207,6 +207,14 @@ def start_defaults(source: Optional[str]) -> tuple[str, int, float]:
     return (strategy, *strategy_defaults(strategy, source))
 
 
+def offline_start(default_model: str, request: gr.Request = None) -> tuple[Any, ...]:
+    """At page load: when the default model cannot load here (offline and not cached, or its last load failed),
+    start from scratch with the scratch recipe and say why; otherwise change nothing. No load, no request."""
+    if MODELS.availability(default_model) in (None, "download"):
+        return gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+    return FROM_SCRATCH, *start_defaults(FROM_SCRATCH), text(request, "finetune.offline_start", model=default_model)
+
+
 def push_to_hub(repo_id: str, token: str, tuned: dict[str, resnet.Classifier], request: gr.Request = None) -> str:
     """Upload the latest fine-tuned model of this session to the Hub."""
     if not tuned:
@@ -221,7 +229,7 @@ def push_to_hub(repo_id: str, token: str, tuned: dict[str, resnet.Classifier], r
     return text(request, "push.done", name=tuned_label(name, request), repo=repo_id, url=url)
 
 
-def tab(checkpoints: Sequence[str], default_model: str, tuned: gr.State, policy: gr.State, picker: gr.Dropdown) -> None:
+def tab(demo: gr.Blocks, checkpoints: Sequence[str], default_model: str, tuned: gr.State, policy: gr.State, picker: gr.Dropdown) -> None:
     """Declare the Fine-tune tab and wire it; a finished run updates ``picker`` (the Classify tab's)."""
     kept = gr.State(None, time_to_live=3600)  # the mistakes of this session's last fine-tune (ui.mistakes.keep)
     initial_strategy, initial_epochs, initial_lr = start_defaults(default_model)
@@ -278,6 +286,11 @@ def tab(checkpoints: Sequence[str], default_model: str, tuned: gr.State, policy:
             pushed = gr.Markdown()
 
     sample_button.click(sample_set, None, slots, api_name="sample_set")
+    # Offline without the default model, the page's own defaults must still train: from scratch, said on the status.
+    def start_here(request: gr.Request = None) -> tuple[Any, ...]:
+        return offline_start(default_model, request)
+
+    demo.load(start_here, None, [source, strategy, epochs, lr, status], api_visibility="private", queue=False)
     # A start from random weights trains everything with the scratch recipe; a strategy picked by hand gets its own numbers.
     source.input(start_defaults, source, [strategy, epochs, lr], api_name="start_defaults")
     strategy.input(strategy_defaults, [strategy, source], [epochs, lr], api_name="strategy_defaults")

@@ -100,6 +100,7 @@ STRINGS: dict[str, str] = {
     "finetune.snapshot": "Webcam snapshot",
     "finetune.zip": "...or one .zip of class folders (<class>/<image>)",
     "finetune.start_from": "Start from",
+    "finetune.offline_start": "{model} cannot be loaded on this server right now (it is not in the server's cache and the Hub cannot be reached), so training starts from scratch, which needs no download. Pick another start above once a model is available.",
     "finetune.from_scratch": "resnet18 (from scratch: works offline)",
     "finetune.strategy": "What to train",
     "finetune.strategy.head": "Head only (fast)",

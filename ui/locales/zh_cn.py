@@ -100,6 +100,7 @@ STRINGS: dict[str, str] = {
     "finetune.snapshot": "摄像头拍照",
     "finetune.zip": "……或一个按类别分文件夹的 .zip（<类别>/<图片>）",
     "finetune.start_from": "起点模型",
+    "finetune.offline_start": "{model} 目前无法在此服务器上加载（服务器的缓存中没有它，也连不上 Hub），因此改为从零训练，无需下载。有可用模型后，可在上方选择其他起点。",
     "finetune.from_scratch": "resnet18（从零训练：可离线使用）",
     "finetune.strategy": "训练哪些部分",
     "finetune.strategy.head": "只训练分类头（快）",
