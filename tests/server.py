@@ -23,16 +23,19 @@ def free_port() -> int:
 class AppServer:
     """``with AppServer(env=...) as url:``: the app answers HTTP 200 at ``url`` inside the block."""
 
-    def __init__(self, *args: str, env: Optional[dict] = None, port: Optional[int] = None, timeout: float = 60):
+    def __init__(self, *args: str, env: Optional[dict] = None, port: Optional[int] = None, timeout: float = 60, log: Optional[Path] = None):
         self.port = port or free_port()
         self.args = list(args) if "--port" in args or (env or {}).get("GRADIO_SERVER_PORT") else ["--port", str(self.port), *args]
         self.env = {**os.environ, **(env or {})}
         self.timeout = timeout
         self.url = f"http://127.0.0.1:{self.port}"
         self.startup_seconds: Optional[float] = None
+        self.log_path = log  # the server's output; None: .pytest_cache when it exists, else nowhere
 
     def __enter__(self) -> str:
-        self.log = open(ROOT / ".pytest_cache" / f"app-{self.port}.log", "w") if (ROOT / ".pytest_cache").is_dir() else subprocess.DEVNULL
+        if self.log_path is None and (ROOT / ".pytest_cache").is_dir():  # pytest makes it only at a run's end: absent on a fresh clone
+            self.log_path = ROOT / ".pytest_cache" / f"app-{self.port}.log"
+        self.log = open(self.log_path, "w") if self.log_path else subprocess.DEVNULL
         start = time.monotonic()
         self.proc = subprocess.Popen([sys.executable, "app.py", *self.args], cwd=ROOT, env=self.env, stdout=self.log, stderr=subprocess.STDOUT)
         while time.monotonic() - start < self.timeout:

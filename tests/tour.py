@@ -52,10 +52,9 @@ class TourServer:
 def tour_server(hub_models, tmp_path_factory) -> Iterator[TourServer]:
     """``python app.py --model MODEL`` on a free port with the test Hub cache, its output in a file of the test's."""
     tmp = tmp_path_factory.mktemp("tour")
-    server = AppServer("--model", MODEL, env={"TMPDIR": str(tmp)}, timeout=180)  # importing torch + gradio on two shared, busy cores
+    server = AppServer("--model", MODEL, env={"TMPDIR": str(tmp)}, timeout=180, log=tmp / "server.log")  # importing torch + gradio on two shared, busy cores
     with server:
-        # AppServer writes its log to .pytest_cache when that exists; find it, else nothing can be read.
-        log = Path(getattr(server.log, "name", tmp / "none.log"))
+        log = server.log_path
         yield TourServer(server, log)
 
 
