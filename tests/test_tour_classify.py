@@ -89,6 +89,8 @@ def test_phone_english_answer_above_the_examples(tour_server, tour_browser, tmp_
 
 
 def test_chinese_pages_have_no_english_classify_texts(tour_server, tour_browser, tmp_path):
+    from playwright.sync_api import expect
+
     for width in ("desktop", "phone"):
         page = open_page(tour_browser, tour_server.url, width=width, lang="zh")
         open_tab(page, "classify-tab")
@@ -99,4 +101,10 @@ def test_chinese_pages_have_no_english_classify_texts(tour_server, tour_browser,
         page.locator("#classify-examples").scroll_into_view_if_needed()  # its thumbnails load once in view
         page.wait_for_function("() => [...document.querySelectorAll('#classify-examples img')].every(i => i.complete && i.naturalWidth > 0)")
         shot(page, "classify", "zh", width, tmp_path)
+        if width == "phone":  # a refused file: the toast's title is Chinese too (gr.Error's own title is "Error")
+            bad = tmp_path / "notes.jpg"
+            bad.write_text("a text file renamed .jpg")
+            page.locator("#classify-image input[type=file]").set_input_files(str(bad))
+            page.locator("button#classify-button").click()
+            expect(page.locator(".toast-title")).to_have_text("错误")
         close(page)

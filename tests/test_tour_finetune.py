@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from tests.tour import browser_only, close, english_left, open_page, open_tab, shot, tracebacks
+from tests.tour import WIDTHS, browser_only, close, english_left, open_page, open_tab, shot, tracebacks
 
 pytestmark = browser_only
 
@@ -83,6 +83,11 @@ def test_desktop_en_from_scratch_with_the_pages_defaults(tour_server, tour_brows
     cut = gallery.locator(".caption-label").evaluate_all("(els) => els.filter((e) => e.scrollWidth > e.clientWidth + 1).map((e) => e.innerText)")
     assert cut == [], f"captions cut off: {cut}"
     shot(page, "finetune", "en", "desktop", tmp_path)
+    page.set_viewport_size(WIDTHS["phone"])  # the same results on a phone: captions wrap in their narrower tiles
+    page.wait_for_timeout(500)
+    cut = gallery.locator(".caption-label").evaluate_all("(els) => els.filter((e) => e.scrollWidth > e.clientWidth + 1).map((e) => e.innerText)")
+    assert cut == [], f"captions cut off at phone width: {cut}"
+    page.set_viewport_size(WIDTHS["desktop"])
 
     # A user error (every class named alike: one class) is said once, and leaves no traceback in the log.
     mark = tour_server.mark()

@@ -265,7 +265,7 @@ def tab(
         classify, [image, model, tuned, policy], [top5, overlay, timing, last], api_name="classify", preprocess=False, show_progress_on=top5,
         concurrency_id="classify", concurrency_limit=max(concurrency, batch), time_limit=120,
     ).success(top_class_title, last, title, api_visibility="private", queue=False)
-    image.change(clear_answer, None, [top5, overlay, title, timing, last], api_visibility="private", queue=False, show_progress="hidden")
+    image.input(clear_answer, None, [top5, overlay, title, timing, last], api_visibility="private", queue=False, show_progress="hidden")
     # A click's event data comes from the page only (/explain is the API for a chosen class); no network run to queue for.
     top5.select(class_map, last, [overlay, title], api_visibility="private", queue=False)
     target.submit(

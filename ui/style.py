@@ -34,12 +34,13 @@ GRADIO_KEYS = (
 )
 # Texts Gradio's frontend writes as plain strings, not through its i18n -> our key for them: whole texts, and
 # the English start of the slider's aria-labels ("number input for Input size (pixels)").
-UNTRANSLATED = {"Click to Access Webcam": "gradio.webcam"}
+UNTRANSLATED = {"Click to Access Webcam": "gradio.webcam", "Error": "gradio.error", "Warning": "gradio.warning"}  # toast titles: gr.Error's default
 UNTRANSLATED_PREFIXES = {"number input for ": "gradio.number_input_for", "range slider for ": "gradio.range_slider_for"}
 
 CSS = """
 #inside-diagram .resnet-diagram { overflow-x: auto; -webkit-overflow-scrolling: touch; }
 #inside-diagram .resnet-diagram svg { max-width: none; }
+#mistakes .caption-label { white-space: normal; max-width: calc(100% - 8px); }
 .tab-wrapper > .tab-container.visually-hidden > button { padding: 0 !important; border: 0 !important; font-size: 0 !important; }
 .tab-wrapper { height: auto !important; }
 .tab-wrapper > .tab-container[role=tablist] { flex-wrap: wrap; height: auto; overflow: visible; }

@@ -269,6 +269,8 @@ STRINGS: dict[str, str] = {
     "status.queue_position": "In queue: {position} of {size}",
     "dataframe.filter": "Filter",
     "dataframe.clear_filter": "Clear filters",
+    "gradio.error": "Error",
+    "gradio.warning": "Warning",
     "gradio.webcam": "Click to Access Webcam",
     "gradio.number_input_for": "number input for ",
     "gradio.range_slider_for": "range slider for ",

@@ -260,6 +260,8 @@ STRINGS: dict[str, str] = {
     "status.queue_position": "排队中：第 {position} 位，共 {size} 位",
     "dataframe.filter": "筛选",
     "dataframe.clear_filter": "清除筛选",
+    "gradio.error": "错误",
+    "gradio.warning": "警告",
     "gradio.webcam": "点击访问摄像头",
     "gradio.number_input_for": "数值输入框：",
     "gradio.range_slider_for": "滑块：",
