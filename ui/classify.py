@@ -20,7 +20,7 @@ from resnet.transforms import ImageError
 from .batchers import BATCHERS, auto_batch
 from .i18n import error_text, static, text
 from .many_photos import MANY_WIDTHS, classify_many
-from .models import MODELS, ModelPolicy, Refused, resolve, unavailable_text
+from .models import MODELS, ModelPolicy, Refused, resolve, shared_loader, unavailable_text
 from .session import gpu, session_dir, upload_path
 
 __all__ = ["class_map", "classify", "classify_all_depths", "classify_many", "explain", "model_status", "tab", "top_class_title"]
@@ -161,15 +161,8 @@ def classify_all_depths(image: Any, policy: ModelPolicy, request: gr.Request = N
     """
     path = upload_path(image, request)
 
-    def load(source: str) -> resnet.Classifier:  # through the shared cache: its memory budget and Hub rules hold
-        try:
-            checkpoint, allow_local = policy.source_for(source)
-        except Refused as e:
-            raise gr.Error(e.message(request), print_exception=False) from e
-        return MODELS.get(checkpoint, allow_local=allow_local)
-
     try:
-        rows = resnet.compare_checkpoints(path, {arch: checkpoint for arch, (checkpoint, _) in DEFAULT_CHECKPOINTS.items()}, load=load)
+        rows = resnet.compare_checkpoints(path, {arch: checkpoint for arch, (checkpoint, _) in DEFAULT_CHECKPOINTS.items()}, load=shared_loader(policy, request))
     except ImageError as e:
         raise _bad_file(request, e) from e
     answered = [r for r in rows if r["label"] is not None]

@@ -32,7 +32,7 @@ from resnet.transforms import ImageError
 
 from .i18n import error_text
 from .inside import NETWORKS, _drawings
-from .models import MODELS, ModelPolicy, Refused, resolve
+from .models import ModelPolicy, resolve, shared_loader
 from .session import APP_TMP, gpu
 
 __all__ = ["register", "tools"]
@@ -137,7 +137,7 @@ def tools(policy: ModelPolicy, default_model: str) -> list[Callable]:
         """
         try:
             with BUSY:
-                rows = resnet.compare_checkpoints(_path(image), {arch: c for arch, (c, _) in DEFAULT_CHECKPOINTS.items()}, load=_loader(policy))
+                rows = resnet.compare_checkpoints(_path(image), {arch: c for arch, (c, _) in DEFAULT_CHECKPOINTS.items()}, load=shared_loader(policy, None))
         except ImageError as e:
             raise _bad_photo(e) from e
         for row in rows:  # the library's message may name folders on this server: the log gets it, the agent the reason
@@ -231,15 +231,6 @@ def block_cost(width: int = 256, map_size: int = 56) -> str:
     return _json({**dataclasses.asdict(cost), "saving": round(cost.saving, 2)})
 
 
-def _loader(policy: ModelPolicy) -> Callable[[str], resnet.Classifier]:
-    def load(source: str) -> resnet.Classifier:  # through the shared cache: its memory budget and Hub rules hold
-        try:
-            checkpoint, allow_local = policy.source_for(source)
-        except Refused as e:
-            raise gr.Error(e.message(None), print_exception=False) from e
-        return MODELS.get(checkpoint, allow_local=allow_local)
-
-    return load
 
 
 def register(demo: gr.Blocks, policy: ModelPolicy, default_model: str) -> list[str]:

@@ -244,6 +244,19 @@ def resolve(name: str, tuned: dict[str, resnet.Classifier], policy: ModelPolicy,
 _ADVICE_BY_REASON = ("not_cached", "unreachable", "timeout")
 
 
+def shared_loader(policy: ModelPolicy, request: Optional[gr.Request]) -> Callable[[str], resnet.Classifier]:
+    """``source -> Classifier`` through the shared cache, so its memory budget and this server's Hub rules hold."""
+
+    def load(source: str) -> resnet.Classifier:
+        try:
+            checkpoint, allow_local = policy.source_for(source)
+        except Refused as e:
+            raise gr.Error(e.message(request), print_exception=False) from e
+        return MODELS.get(checkpoint, allow_local=allow_local)
+
+    return load
+
+
 def unavailable_text(name: str, reason: str, request: Optional[gr.Request]) -> str:
     """Why ``name`` cannot be loaded (a ``CheckpointError`` reason) and what to do, in the request's language; no server paths."""
     advice = f"models.advice.{reason}" if reason in _ADVICE_BY_REASON else "models.advice"

@@ -1,5 +1,7 @@
 """English: every text the app shows (also the fallback for languages the app does not have)."""
 
+from .lesson import EN as LESSON
+
 STRINGS: dict[str, str] = {
     # --- page and tabs
     "app.intro": "# ResNet Studio\nSee how ResNet is built, classify your photos, fine-tune one on your own images.",
@@ -433,133 +435,6 @@ STRINGS: dict[str, str] = {
     "classify.depths.answered": "{answered} of {total} depths answered.",
     "classify.depths.missing": " Not available: {reasons}",
     "data.zip_no_images": "the zip holds no images",
-    # --- the lesson, "Start here" (ui/lesson.py): add keys below this line
-    "tab.lesson": "Start here",
-    "lesson.intro": (
-        "## New to ResNet? Start here.\n"
-        "The story of ResNet in six steps, in the order of the tutorial this app grew from. Each step says what matters "
-        "in a few sentences and gives you something live: a measurement made here, or a button that opens the tab where "
-        "you can explore it. Nothing here needs a download."
-    ),
-    "lesson.step1.title": "1. The residual block: y = F(x) + x",
-    "lesson.step1": (
-        "A residual block does not learn the mapping it should compute, H(x), directly. Its layers learn the "
-        "*residual* F(x) = H(x) − x, and a shortcut adds the input back:\n\n$$y = F(x) + x$$\n\n"
-        "If the best a block can do is to change nothing, its layers only have to push F towards zero, which is much "
-        "easier than making a stack of nonlinear layers behave as an identity. The shortcut costs no parameters and one "
-        "addition. See it beside every block of a real network, drawn from the model itself:"
-    ),
-    "lesson.step2.title": "2. Why: vanishing gradients and degradation",
-    "lesson.step2": (
-        "For years, stacking more layers stopped helping. Vanishing gradients were largely tamed by careful "
-        "initialisation and BatchNorm, yet a deeper *plain* network still ended with a **higher training error** than a "
-        "shallower one: the *degradation* problem (He et al. 2015, Fig. 1). It is not overfitting, since the error on "
-        "the training data itself is worse; the deeper net is harder to optimise. Shortcuts remove it. Below is a run of "
-        "this app's own experiment, shown at once from a file shipped with the project; run it live in the Residual "
-        "learning tab, or compare gradients at initialisation in the Architecture tab."
-    ),
-    "lesson.step3.title": "3. The architecture: basic and bottleneck blocks, 18 to 152 layers",
-    "lesson.step3": (
-        "Every ResNet is a 7x7 convolution stem, four stages of blocks (each stage halves the feature map and doubles "
-        "the width), global average pooling and one linear layer. ResNet-18 and 34 use the **basic block**: two 3x3 "
-        "convolutions. ResNet-50, 101 and 152 use the **bottleneck**: a 1x1 convolution narrows the channels by 4, a 3x3 "
-        "works at that width, a 1x1 widens back. Why: at 256 channels, two 3x3 convolutions cost about 17 times what "
-        "the bottleneck costs (the paper's Fig. 5), which is how ResNet-50 is 16 layers deeper than ResNet-34 at about "
-        "the same computation. Measure it here, at any width:"
-    ),
-    "lesson.step4.title": "4. Applications and transfer learning",
-    "lesson.step4": (
-        "A ResNet trained on ImageNet's 1.2 million photos has learned features (edges, textures, parts of objects) that "
-        "are useful far beyond its 1000 classes, and it became the default backbone for object detection (Faster R-CNN, "
-        "Mask R-CNN), segmentation and much more. *Transfer learning* reuses those features: keep the trained layers, "
-        "replace the last one, and train on a few images of your own. Its weakness: deep networks **overfit small data "
-        "sets**. Trained from scratch on a few dozen images, the whole network fits its training images far better than "
-        "held-out ones; training only the head on pretrained features generalises much better. The Fine-tune tab plots "
-        "training against held-out accuracy for every epoch, so you can watch it happen."
-    ),
-    "lesson.step5.title": "5. ResNet against other networks",
-    "lesson.step5": (
-        "Accuracy against cost, for networks from before and after ResNet. Parameters and multiply-accumulates (GMACs, "
-        "one image) are counted here from each architecture, without weights; top-1 is the published ImageNet accuracy "
-        "of each network's first weights in torchvision (plain-34: the paper's Table 2). The paper's Fig. 3 trio is "
-        "ringed: VGG-19 needs 19.6 GMACs, the 34-layer plain net and ResNet-34 about 3.6, and only the residual one gains "
-        "from its depth. The button also times every network here, one image at a time, all in 32-bit floats."
-    ),
-    "lesson.step6.title": "6. Check the ResNet you wrote",
-    "lesson.step6": (
-        "Wrote your own ResNet? Save its weights with `safetensors.torch.save_file(model.state_dict(), \"model.safetensors\")`, "
-        "or the whole network with `torch.onnx.export(model, torch.zeros(1, 3, 224, 224), \"model.onnx\")`, and upload "
-        "the file (a ResNet-50 is about 100 MB: that is fine; pickled .pt files are never opened). You get the first "
-        "layer whose shape departs from the reference of the depth you meant, the parameter totals side by side and, "
-        "for ONNX, the convolutions inside blocks with no ReLU after them. It catches two common mistakes: a bottleneck "
-        "with no ReLU after its first two convolutions, and a ResNet-50 that keeps the basic block's widths (16-channel "
-        "1x1 layers, a 512-input classifier instead of 2048). On your own computer, without uploading: "
-        "`python -m resnet check my_resnet.py:resnet50 --arch resnet50`."
-    ),
-    "lesson.open.inside": "See the shortcuts in Inside the network",
-    "lesson.open.lab": "Run the degradation experiment live",
-    "lesson.open.flow": "Gradient flow in the Architecture tab",
-    "lesson.open.architecture": "Every layer of 18 to 152 in the Architecture tab",
-    "lesson.open.classify": "Classify your photos with a pretrained ResNet",
-    "lesson.open.finetune": "Fine-tune on your own images (and watch it overfit)",
-    "lesson.lab.provenance": (
-        "Training error of plain and residual nets, from `{command}`, run on {machine} on {date}. "
-        "Final training error: {finals}."
-    ),
-    "lesson.lab.missing": "No recorded run ships with this copy of the app: run the experiment live in the Residual learning tab.",
-    "lesson.blocks.width": "Input width (channels, a multiple of 4)",
-    "lesson.blocks.map_size": "Feature map size (pixels)",
-    "lesson.blocks.button": "Compare the two blocks, and ResNet-34 with ResNet-50",
-    "lesson.blocks.basic": "basic",
-    "lesson.blocks.bottleneck": "bottleneck",
-    "lesson.blocks.bad_width": "The width must be a positive multiple of 4 (the bottleneck narrows it by 4), got {width}.",
-    "lesson.blocks.summary": (
-        "Measured just now on {device}: at {width} channels on a {size}x{size} map the bottleneck has **{params}x fewer "
-        "parameters** and **{macs}x fewer MACs** than the basic block. ResNet-50 is {deeper} layers deeper than ResNet-34, "
-        "yet needs only {gmacs}x its GMACs; its forward pass took {time}x as long here (time depends on the device, "
-        "counts do not)."
-    ),
-    "lesson.compare.x": "GMACs per image (log scale)",
-    "lesson.compare.y": "ImageNet top-1 (%)",
-    "lesson.compare.resnet": "ResNet",
-    "lesson.compare.other": "other networks",
-    "lesson.compare.fig3": "ringed: the paper's Fig. 3 (VGG-19, plain-34, ResNet-34)",
-    "lesson.compare.area": "marker area = parameters",
-    "lesson.compare.timed": "Also time every network here (about a minute on two CPU cores)",
-    "lesson.compare.button": "Count again (and time) on this device",
-    "lesson.compare.csv": "The comparison as CSV",
-    "lesson.check.file": "Your model: .safetensors (a state_dict) or .onnx",
-    "lesson.check.arch": "The depth you meant to build",
-    "lesson.check.button": "Check it",
-    "lesson.check.no_file": "Upload your model first: a .safetensors state_dict or an .onnx file.",
-    "lesson.check.wrong_type": "{name} is neither .safetensors nor .onnx. Save the state_dict with safetensors, or export to ONNX (pickled .pt/.pth files are never opened).",
-    "lesson.check.too_large": "{name} is over the {limit_mb} MB limit. Check a larger model on your own computer: python -m resnet check.",
-    "lesson.check.unreadable": "{name} could not be read as a model file: it may be damaged or truncated. Save or export it again.",
-    "lesson.check.layers": "Compared with **{arch}**: yours has {layers} convolution and linear layers, the reference {reference}.",
-    "lesson.check.same_shapes": "Every layer's weight shape matches the reference.",
-    "lesson.check.nothing": "nothing",
-    "lesson.check.first": "**First difference, at layer {index}**: yours is {theirs}; the reference has {reference}.",
-    "lesson.check.total.parameters": "Parameters: yours **{theirs}**, the reference **{reference}**.",
-    "lesson.check.total.conv_linear_weights": (
-        "Weights of the convolutions and linear layers (ONNX exporters fold BatchNorm into the convolutions, so only "
-        "these are compared): yours **{theirs}**, the reference **{reference}**."
-    ),
-    "lesson.check.missing_relus": "**No ReLU after {count} convolution(s) inside blocks**: {names}. The paper puts a ReLU after each but the last of a block.",
-    "lesson.check.relus_ok": "Every convolution is followed by a ReLU, or by the residual sum.",
-    "lesson.check.no_graph": "A state_dict holds no graph, so activations cannot be checked: upload an .onnx export for that.",
-    "lesson.column.block": "block",
-    "lesson.column.convolutions": "convolutions",
-    "lesson.column.params": "params",
-    "lesson.column.MACs (M)": "MACs (M)",
-    "lesson.column.forward ms": "forward ms (batch 1, fp32)",
-    "lesson.column.network": "network",
-    "lesson.column.layers": "layers",
-    "lesson.column.GMACs": "GMACs",
-    "lesson.column.year": "year",
-    "lesson.column.input": "input",
-    "lesson.column.params (M)": "params (M)",
-    "lesson.column.top1": "ImageNet top-1 %",
-    "lesson.column.top1 source": "source of top-1",
     # --- fine-tune, finished (ui/finetune.py and its new modules): add keys below this line
     "finetune.random_features": (
         "With random weights, “{strategy}” trains a classifier on random features: expect held-out accuracy near chance. "
@@ -571,4 +446,5 @@ STRINGS: dict[str, str] = {
     ),
     "finetune.step.mistakes": "Finding the held-out mistakes and drawing their Grad-CAM maps...",
     "finetune.step.download": "Packaging the download (checkpoint and ONNX)...",
+    **LESSON,  # the lesson tab's texts (ui/locales/lesson.py)
 }
