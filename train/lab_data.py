@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from PIL import Image, ImageOps
 from torch import Tensor
 
+from resnet.assets import EXAMPLES, example_photos
 from resnet.transforms import load_image
 
 from .data import DataError, image_folder, in_memory, random_patches, stratified_split
@@ -26,8 +27,7 @@ DIGITS, PATCHES = "digits", "patches"  # the two offline sets, by the name ``loa
 # 1,797 images of 8 x 8 counts 0..16, shipped inside the package so that an installed copy finds them.
 DIGITS_FILE = Path(__file__).resolve().parent / "digits.npz"
 DIGITS_HELD_OUT = 0.2  # a fifth of each digit held out
-# The other offline set: patches of the photos the app ships; the class is the photo a patch comes from.
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+# The other offline set: patches of the photos the app ships (resnet.assets); the class is the photo a patch comes from.
 PATCHES_PER_CLASS = (256, 64)  # training, held out
 SHRINK_TO = 12  # image sizes: each photo's shorter side is shrunk to this, so a patch shows part of a scene, not grain
 GRID = 4  # each photo is cut into 4 x 4 tiles; patches come from the white squares (training) or the black (held out)
@@ -107,7 +107,7 @@ def _digits(image_size: int, seed: int) -> LabData:
 
 
 def _photo_patches(image_size: int, seed: int) -> LabData:
-    paths = sorted(p for p in EXAMPLES.iterdir() if p.suffix.lower() in (".png", ".jpg"))
+    paths = example_photos()
     parts: tuple[list, list] = ([], [])
     for target, path in enumerate(paths):
         photo = load_image(path)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import sys
 import threading
 import time
-from pathlib import Path
 from typing import Any, Optional, Sequence
 
 import gradio as gr
@@ -13,6 +12,7 @@ import pandas as pd
 from PIL import Image
 
 import resnet
+from resnet.assets import EXAMPLES, example_photos  # EXAMPLES: ui/inside.py imports it from here
 from resnet.files import atomic_write
 from resnet.hub import DEFAULT_CHECKPOINTS
 from resnet.transforms import ImageError
@@ -25,7 +25,6 @@ from .session import gpu, session_dir, upload_path
 
 __all__ = ["class_map", "classify", "classify_all_depths", "classify_many", "explain", "model_status", "tab", "top_class_title"]
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 DEPTH_COLUMNS = ("column.depth", "column.checkpoint", "classify.column.top1", "classify.column.probability", "classify.column.forward_ms",
                  "column.top1", "classify.column.agrees")
 # Share of the width per column, so that the last one stays in view at 1280 px (long cells wrap instead).
@@ -231,7 +230,7 @@ def tab(
                 target = gr.Textbox(visible=False)  # /explain's class, for API clients
         # After both columns: on a phone the columns stack, and the answer must come before the examples.
         gr.Examples(
-            [[str(p)] for p in sorted(EXAMPLES.glob("*.*")) if p.suffix in (".png", ".jpg")],
+            [[str(p)] for p in example_photos()],
             inputs=[image],
             label=static("classify.examples"),
             elem_id="classify-examples",

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, Optional
 
 import gradio as gr
 from PIL import Image
 
 import train
+from resnet.assets import TEXTURES
 from train.data import random_patches
 from train.zips import read_zip_samples
 
@@ -17,7 +17,6 @@ from .session import session_dir
 
 __all__ = ["CLASS_SLOTS", "add_snapshot", "collect_samples", "sample_set"]
 
-TEXTURES = Path(__file__).resolve().parents[1] / "examples" / "textures"
 CLASS_SLOTS = 4
 
 
