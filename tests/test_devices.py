@@ -25,32 +25,51 @@ def test_cpu_flags_and_model_are_what_lscpu_reports():
     assert devices.cpu_model() == fields.get("Model name", devices.cpu_model())
 
 
-def test_one_precision_for_inference_and_training(monkeypatch):
+FP32, BF16 = torch.float32, torch.bfloat16
+AVX512_BF16 = frozenset({"avx2", "avx512f", "avx512_bf16"})
+
+# Written out by hand, not derived from the rule: (machine, CPU flags, oneDNN cap or None, fast dtype on the CPU).
+CPU_PRECISION_CASES = [
+    ("x86_64", frozenset({"avx2", "avx512f"}), None, FP32),  # AVX-512 without BF16
+    ("x86_64", frozenset({"avx2", "amx_bf16"}), None, BF16),  # Sapphire Rapids' AMX
+    ("AMD64", AVX512_BF16, None, BF16),  # Windows spells x86-64 so
+    ("aarch64", frozenset({"amx_bf16", "avx512_bf16"}), None, FP32),  # x86 flag names count on x86 only
+    ("arm64", AVX512_BF16, None, FP32),
+    ("x86_64", AVX512_BF16, ("ONEDNN_MAX_CPU_ISA", "avx2"), FP32),  # capped below bf16: emulated, slower than fp32
+    ("x86_64", AVX512_BF16, ("DNNL_MAX_CPU_ISA", " AVX512_CORE_VNNI "), FP32),  # the older name, spaces and case
+    ("x86_64", AVX512_BF16, ("ONEDNN_MAX_CPU_ISA", "AVX512_CORE_AMX"), BF16),  # a cap at or above bf16 leaves it fast
+]
+
+
+@pytest.mark.parametrize("machine,flags,cap,expected", CPU_PRECISION_CASES)
+def test_one_precision_for_inference_and_training_on_the_cpu(monkeypatch, machine, flags, cap, expected):
+    monkeypatch.setattr(devices.platform, "machine", lambda: machine)
+    monkeypatch.setattr(devices, "cpu_flags", lambda: flags)
+    monkeypatch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)
+    monkeypatch.delenv("DNNL_MAX_CPU_ISA", raising=False)
+    if cap is not None:
+        monkeypatch.setenv(*cap)
     cpu = torch.device("cpu")
-    monkeypatch.setattr(devices, "cpu_flags", lambda: frozenset({"avx2", "avx512f"}))
-    assert devices.fast_dtype(cpu) == torch.float32 and devices.autocast_dtype(cpu) is None
-    monkeypatch.setattr(devices, "cpu_flags", lambda: frozenset({"avx2", "amx_bf16"}))
-    expected = torch.bfloat16 if platform.machine().lower() in ("x86_64", "amd64") else torch.float32
     assert devices.fast_dtype(cpu) == expected
-    assert devices.autocast_dtype(cpu) == (None if expected == torch.float32 else expected)
+    assert devices.autocast_dtype(cpu) == (None if expected == FP32 else expected)  # training autocasts to the same precision
+
+
+def test_one_precision_on_gpus(monkeypatch):
     assert devices.fast_dtype(torch.device("mps")) == torch.float32
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: False)
     assert devices.fast_dtype(torch.device("cuda")) == torch.float16 == devices.autocast_dtype(torch.device("cuda"))
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
+    assert devices.fast_dtype(torch.device("cuda")) == torch.bfloat16 == devices.autocast_dtype(torch.device("cuda"))
 
 
-def test_onednn_capped_below_avx512_bf16_means_fp32(monkeypatch):
-    cpu = torch.device("cpu")
-    monkeypatch.setattr(devices, "cpu_flags", lambda: frozenset({"avx2", "avx512f", "avx512_bf16"}))
+def test_the_onednn_cap_is_read_from_either_name(monkeypatch):
     monkeypatch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)
     monkeypatch.delenv("DNNL_MAX_CPU_ISA", raising=False)
-    x86 = platform.machine().lower() in ("x86_64", "amd64")
-    assert devices.onednn_isa_cap() is None and devices.fast_dtype(cpu) == (torch.bfloat16 if x86 else torch.float32)
-    for name, cap in (("ONEDNN_MAX_CPU_ISA", "avx2"), ("DNNL_MAX_CPU_ISA", " AVX512_CORE_VNNI ")):
+    assert devices.onednn_isa_cap() is None
+    for name, cap, read in (("ONEDNN_MAX_CPU_ISA", "avx2", "AVX2"), ("DNNL_MAX_CPU_ISA", " AVX512_CORE_VNNI ", "AVX512_CORE_VNNI")):
         monkeypatch.setenv(name, cap)
-        assert devices.onednn_isa_cap() == cap.strip().upper() and devices.fast_dtype(cpu) == torch.float32
+        assert devices.onednn_isa_cap() == read
         monkeypatch.delenv(name)
-    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX512_CORE_AMX")  # a cap at or above bf16 leaves it fast
-    assert devices.fast_dtype(cpu) == (torch.bfloat16 if x86 else torch.float32)
 
 
 @pytest.mark.skipif(platform.machine().lower() not in ("x86_64", "amd64"), reason="oneDNN's ISA levels are x86's")

@@ -27,6 +27,8 @@ def _cpu_reports(*flags: str) -> bool:
 
 # bf16 where the CPU has AMX or AVX512-BF16 (Sapphire Rapids), fp32 elsewhere (e.g. an AVX2-only EPYC).
 EXPECTED_CPU_DTYPE = torch.bfloat16 if _cpu_reports("amx_bf16", "avx512_bf16") else torch.float32
+# The fused kernels on x86-64 wherever PyTorch itself says it was built with oneDNN (not resnet.fast's own check).
+EXPECTED_CPU_BACKEND = "onednn" if platform.machine() in ("x86_64", "AMD64") and torch.backends.mkldnn.is_available() else "eager"
 needs_onednn = pytest.mark.skipif(not onednn_available(), reason="this PyTorch build has no oneDNN CPU kernels")
 
 
@@ -54,7 +56,7 @@ def test_fast_path_relative_logit_error_is_small(arch):
     exact = resnet.Classifier(model, config, device="cpu", fast=False)
     fast = resnet.Classifier(model, config, device="cpu")
     assert fast.fast is not None and fast.fast.dtype == EXPECTED_CPU_DTYPE
-    assert fast.fast.backend == ("onednn" if onednn_available() else "eager")
+    assert fast.fast.backend == EXPECTED_CPU_BACKEND
     x = torch.randn(4, 3, 224, 224, generator=torch.Generator().manual_seed(0))
     assert relative_error(fast.logits(x), exact.logits(x)) <= 0.02
 
@@ -136,12 +138,30 @@ def test_eager_fp32_fast_path_and_opt_out():
     assert resnet.Classifier(model, resnet.ModelConfig("resnet18", ("a", "b", "c")), device="cpu", fast=False).fast is None
 
 
-def test_oneDNN_is_the_default_on_x86_only(monkeypatch):
+# Written out by hand: (machine, whether the build has the oneDNN kernels, backend asked for, backend used).
+BACKEND_CASES = [
+    ("x86_64", True, None, "onednn"),
+    ("AMD64", True, None, "onednn"),
+    ("x86_64", False, None, "eager"),  # a PyTorch built without oneDNN
+    ("arm64", True, None, "eager"),  # not measured there: the eager path
+    ("aarch64", True, None, "eager"),
+    ("x86_64", True, "eager", "eager"),  # asked for
+]
+
+
+@pytest.mark.parametrize("machine,has_onednn,asked,expected", BACKEND_CASES)
+def test_oneDNN_is_the_default_on_x86_only(monkeypatch, machine, has_onednn, asked, expected):
+    if expected == "onednn" and not torch.backends.mkldnn.is_available():
+        pytest.skip("this PyTorch build has no oneDNN CPU kernels to run")
     model = resnet.resnet18(num_classes=3).eval()
-    monkeypatch.setattr(resnet.fast.platform, "machine", lambda: "arm64")
-    assert optimize_for_inference(model, CPU, 64).backend == "eager"
-    monkeypatch.setattr(resnet.fast.platform, "machine", lambda: "x86_64")
-    assert optimize_for_inference(model, CPU, 64).backend == ("onednn" if onednn_available() else "eager")
+    monkeypatch.setattr(resnet.fast.platform, "machine", lambda: machine)
+    monkeypatch.setattr(resnet.fast, "onednn_available", lambda: has_onednn)
+    assert optimize_for_inference(model, CPU, 64, backend=asked).backend == expected
+
+
+def test_oneDNN_is_available_only_where_pytorch_has_it(monkeypatch):
+    monkeypatch.setattr(torch.backends.mkldnn, "is_available", lambda: False)
+    assert not onednn_available()
 
 
 def test_backend_is_checked():
