@@ -28,6 +28,34 @@ def counting(steps_done: list, limit: int = 10_000):
     return work
 
 
+class Stepped:
+    """Work that takes a step only when the test allows one (``allow``), at most ``limit`` steps in all.
+
+    What the work does is then set by the test, not by the machine's speed: no sleeps, no timing.
+    """
+
+    def __init__(self, limit: int = 10, clock: list | None = None, step_seconds: float = 0.0):
+        self.done: list = []
+        self.limit = limit
+        self.clock, self.step_seconds = clock, step_seconds  # a fake clock the work advances at each step
+        self._go = threading.Semaphore(0)
+
+    def allow(self, steps: int = 1) -> None:
+        self._go.release(steps)
+
+    def __call__(self, report, should_stop):
+        for step in range(self.limit):
+            if self.clock is None:
+                self._go.acquire()
+            if should_stop():
+                break
+            self.done.append(step)
+            report({"step": step})
+            if self.clock is not None:
+                self.clock[0] += self.step_seconds
+        return len(self.done)
+
+
 def test_watch_yields_every_record_and_result_is_the_return_value():
     done: list = []
     with jobs.start("count", request("a"), counting(done, limit=5), time_limit=60) as job:
@@ -47,44 +75,47 @@ def test_stop_ends_the_work_at_its_next_step_and_says_which_job():
 
 
 def test_closing_the_generator_that_watches_stops_the_work():
-    done: list = []
+    work, started = Stepped(), []
 
     def callback():
-        with jobs.start("count", request("c"), counting(done), time_limit=60) as job:
+        with jobs.start("count", request("c"), work, time_limit=60) as job:
+            started.append(job)
             for record in job.watch():
                 yield record
 
     events = callback()
-    next(events)
+    work.allow()
+    assert next(events) == {"step": 0}
     events.close()  # what gradio does to a cancelled event
-    time.sleep(0.1)
-    steps = len(done)
-    time.sleep(0.2)
-    assert len(done) == steps < 20
+    work.allow(work.limit)  # room for every remaining step: only the stop keeps the work from taking them
+    assert started[0].result() == 1 and work.done == [0]
 
 
-def test_the_time_limit_stops_the_work():
-    done: list = []
-    start = time.monotonic()
-    with jobs.start("count", request("d"), counting(done), time_limit=0.2) as job:
-        list(job.watch())
-    assert job.result() == len(done) and time.monotonic() - start < 1
+def test_the_time_limit_stops_the_work(monkeypatch):
+    clock = [1000.0]  # a fake clock, read by ui.jobs only; the work advances it by 1 s a step
+    monkeypatch.setattr(jobs, "time", SimpleNamespace(monotonic=lambda: clock[0]))
+    work = Stepped(limit=10_000, clock=clock, step_seconds=1.0)
+    with jobs.start("count", request("d"), work, time_limit=2.5) as job:
+        records = list(job.watch())
+    # Steps start at 1000, 1001 and 1002 s; at 1003 s the 2.5 s have passed and the work ends.
+    assert records == [{"step": 0}, {"step": 1}, {"step": 2}] and job.result() == 3 == len(work.done)
 
 
 def test_the_end_of_a_session_stops_its_jobs_and_no_other():
-    mine, theirs = [], []
-    job = jobs.start("count", request("e"), counting(mine), time_limit=60)
-    other = jobs.start("count", request("f"), counting(theirs), time_limit=60)
-    time.sleep(0.1)
+    mine, theirs = Stepped(), Stepped()
+    job = jobs.start("count", request("e"), mine, time_limit=60)
+    other = jobs.start("count", request("f"), theirs, time_limit=60)
+    mine.allow()
+    assert next(job.watch()) == {"step": 0}
     session.end_session(request("e"))
-    finished = threading.Thread(target=lambda: list(job.watch()))
-    finished.start()
-    finished.join(timeout=2)
-    assert not finished.is_alive() and job.result() == len(mine)
+    mine.allow(mine.limit)
+    assert list(job.watch()) == [] and job.result() == 1 == len(mine.done)  # no step after the session ended
     assert not other.should_stop()
+    theirs.allow(2)
+    assert [next(other.watch()), next(other.watch())] == [{"step": 0}, {"step": 1}]  # the other session's job goes on
     jobs.stop("count", request("f"))
-    list(other.watch())
-    assert other.result() == len(theirs)
+    theirs.allow(theirs.limit)
+    assert list(other.watch()) == [] and other.result() == 2 == len(theirs.done)
 
 
 def test_an_error_of_the_work_reaches_result():
