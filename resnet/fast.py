@@ -13,7 +13,9 @@ Steps, each safe in eval mode:
    compares it with the compiled graph). On CUDA and MPS, on CPUs other than x86-64 (not measured)
    and with a PyTorch built without oneDNN, the folded network runs eagerly in channels-last instead.
 
-The head (pooling and ``fc``) stays eager and fp32, so Grad-CAM can take gradients through it.
+The head (pooling and ``fc``) stays eager and fp32: one small matrix product gains nothing from reduced
+precision, and the class activation maps weigh the features by the same fp32 ``fc`` rows that gave the
+probabilities.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from typing import Any, Optional, Sequence
 
 import torch
 from torch import Tensor, nn
+from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from .devices import fast_dtype
 from .model import BasicBlock, Bottleneck, ResNet, check_input
@@ -41,19 +44,7 @@ __all__ = [
 
 def _fold(conv: nn.Conv2d, bn: nn.Module) -> nn.Conv2d:
     """A convolution computing ``bn(conv(x))`` with BatchNorm's running statistics (``conv`` itself if ``bn`` is no BatchNorm)."""
-    if not isinstance(bn, nn.BatchNorm2d):
-        return conv
-    scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
-    with torch.device("meta"):  # every value is written below: nothing to draw (nor to take from the global generator)
-        fused = nn.Conv2d(
-            conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride, conv.padding, conv.dilation, conv.groups, bias=True
-        )
-    fused = fused.to_empty(device=conv.weight.device)
-    bias = conv.bias if conv.bias is not None else torch.zeros_like(bn.running_mean)
-    with torch.no_grad():
-        fused.weight.copy_(conv.weight * scale.reshape(-1, 1, 1, 1))
-        fused.bias.copy_((bias - bn.running_mean) * scale + bn.bias)
-    return fused
+    return fuse_conv_bn_eval(conv, bn) if isinstance(bn, nn.BatchNorm2d) else conv
 
 
 def fold_batchnorm(model: ResNet) -> ResNet:
@@ -253,7 +244,13 @@ def optimize_for_inference(
         backend: ``"onednn"`` or ``"eager"``; default: ``"onednn"`` on an x86-64 CPU whose PyTorch has it
             (where it was measured), else ``"eager"``. If the oneDNN kernels fail to build or run, the eager
             path is used, with a warning.
+
+    Raises:
+        ValueError: an unknown ``backend``, ``"onednn"`` off the CPU, or a ``model`` not in eval mode
+            (``fuse_conv_bn_eval`` folds only eval-mode BatchNorm).
     """
+    if any(module.training for module in model.modules()):
+        raise ValueError("model must be in eval mode (call model.eval() first): the fast path computes the eval-mode network")
     if backend not in (None, "onednn", "eager"):
         raise ValueError(f"backend must be 'onednn' or 'eager', got {backend!r}")
     if backend == "onednn" and device.type != "cpu":
