@@ -13,28 +13,24 @@ from .fast import optimize_for_inference
 from .hub import DEFAULT_CHECKPOINTS
 from .model import ARCHS, ResNet, build
 from .summary import summarize
+from .tracing import hooked
 
 __all__ = ["forward_latency", "compare_depths", "gradient_flow"]
 
 
 def forward_latency(model: torch.nn.Module, input_size: tuple[int, ...], repeats: int = 5, device: Optional[torch.device] = None) -> float:
-    """Median seconds of one eval-mode forward pass (after one warm-up pass)."""
+    """Median seconds of one eval-mode forward pass (after one warm-up pass); each module keeps its own mode afterwards."""
     device = device or next(model.parameters()).device
     x = torch.randn(input_size, generator=torch.Generator().manual_seed(0)).to(device)
-    was_training = model.training
-    model.eval()
     times = []
-    try:
-        with torch.inference_mode():
-            for i in range(repeats + 1):
-                start = time.perf_counter()
-                model(x)
-                if device.type == "cuda":
-                    torch.cuda.synchronize(device)
-                if i:  # the first pass warms up allocators and kernels
-                    times.append(time.perf_counter() - start)
-    finally:
-        model.train(was_training)
+    with hooked(model), torch.inference_mode():  # eval mode; each module's own mode back afterwards
+        for i in range(repeats + 1):
+            start = time.perf_counter()
+            model(x)
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+            if i:  # the first pass warms up allocators and kernels
+                times.append(time.perf_counter() - start)
     return statistics.median(times)
 
 

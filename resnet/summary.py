@@ -18,6 +18,7 @@ import torch
 from torch import Tensor, nn
 
 from .files import atomic_write
+from .tracing import hooked
 
 __all__ = ["FRAME_COLUMNS", "LayerRow", "Summary", "summarize"]
 
@@ -167,7 +168,8 @@ def summarize(model: nn.Module, input_size: Sequence[int] = (1, 3, 224, 224), *,
     """Run one forward pass and tabulate every layer.
 
     Args:
-        model: any ``nn.Module``; its train/eval mode is restored afterwards and no hooks remain.
+        model: any ``nn.Module``; it runs in eval mode, then each module gets its own train/eval mode back
+            (a BatchNorm frozen in eval mode inside a training network stays so) and no hooks remain.
         input_size: shape of the dummy input, batch first.
         depth: ``None`` for one row per leaf module; ``1`` groups rows into stages
             (``layer1`` ...), ``2`` into residual blocks (``layer1.0`` ...), with
@@ -224,26 +226,15 @@ def summarize(model: nn.Module, input_size: Sequence[int] = (1, 3, 224, 224), *,
         if stack:
             stack[-1].see(call.rf_out)
 
-    was_training = model.training
-    handles = []
+    param = next(model.parameters(), None)
+    x = torch.zeros(input_size, device=param.device if param is not None else None)
     try:
-        for module in names:
-            handles.append(module.register_forward_pre_hook(pre_hook))
-            handles.append(module.register_forward_hook(post_hook))
-        param = next(model.parameters(), None)
-        x = torch.zeros(input_size, device=param.device if param is not None else None)
-        model.eval()
-        try:
-            with torch.no_grad():
-                model(x)
-        except (RuntimeError, ValueError) as e:
-            ran = [c.name for c in calls if c.is_leaf and c.output_shape]
-            where = f" after {ran[-1]}" if ran else ""
-            raise ValueError(f"forward pass failed for input_size={input_size}{where}: {e}") from e
-    finally:
-        for h in handles:
-            h.remove()
-        model.train(was_training)
+        with hooked(model, pre_hooks=[(m, pre_hook) for m in names], hooks=[(m, post_hook) for m in names]), torch.no_grad():
+            model(x)
+    except (RuntimeError, ValueError) as e:
+        ran = [c.name for c in calls if c.is_leaf and c.output_shape]
+        where = f" after {ran[-1]}" if ran else ""
+        raise ValueError(f"forward pass failed for input_size={input_size}{where}: {e}") from e
 
     leaves = [c.row() for c in calls if c.is_leaf]
     if depth is None:

@@ -8,7 +8,11 @@ import torch
 from torch import nn
 
 import resnet
+from resnet.inspect import layer_responses, stage_outputs
+from resnet.measure import forward_latency
 from resnet.summary import FRAME_COLUMNS, summarize
+from resnet.tracing import hooked
+from train.evaluate import evaluate
 
 # torchvision's published GFLOPS for these weights (they count multiply-accumulates).
 PUBLISHED_GMACS = {"resnet18": 1.814, "resnet34": 3.664, "resnet50": 4.089, "resnet101": 7.801, "resnet152": 11.514}
@@ -133,6 +137,56 @@ def test_summary_restores_mode_and_leaves_no_hooks(training):
     summarize(model)
     assert all(m.training == training for m in model.modules())
     assert all(not m._forward_hooks and not m._forward_pre_hooks for m in model.modules())
+
+
+def frozen_norms(num_classes: int = 1000) -> nn.Module:
+    """A ResNet-18 in training mode whose BatchNorms are frozen in eval mode, as fine-tuning leaves it."""
+    model = resnet.build("resnet18", num_classes=num_classes, generator=torch.Generator().manual_seed(0)).train()
+    for m in model.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            m.eval()
+    return model
+
+
+def run_evaluate(model: nn.Module) -> None:
+    data = torch.utils.data.TensorDataset(torch.randn(2, 3, 32, 32, generator=torch.Generator().manual_seed(1)), torch.tensor([0, 2]))
+    evaluate(model, data, batch_size=2, device=torch.device("cpu"), num_classes=3)
+
+
+# Every pass that runs the network in eval mode (with hooks or without) hands each module back its own mode.
+PASSES = {
+    "summarize": lambda model: summarize(model, input_size=(1, 3, 32, 32)),
+    "stage_outputs": lambda model: stage_outputs(model, torch.zeros(1, 3, 32, 32)),
+    "layer_responses": lambda model: layer_responses(model, torch.zeros(2, 3, 32, 32)),
+    "evaluate": run_evaluate,
+    "forward_latency": lambda model: forward_latency(model, (1, 3, 32, 32), repeats=1),
+}
+
+
+@pytest.mark.parametrize("name", list(PASSES))
+def test_batchnorms_frozen_in_eval_mode_stay_frozen_inside_a_training_model(name):
+    model = frozen_norms(num_classes=3)
+    modes = {n: m.training for n, m in model.named_modules()}
+    assert modes["layer1.0.conv1"] and not modes["layer1.0.bn1"]  # a mixed model, not all-train or all-eval
+    PASSES[name](model)
+    assert {n: m.training for n, m in model.named_modules()} == modes
+    assert all(not m._forward_hooks and not m._forward_pre_hooks for m in model.modules())
+
+
+def test_hooked_runs_in_the_mode_asked_and_restores_each_module_even_when_the_body_raises():
+    model = frozen_norms()
+    modes = {n: m.training for n, m in model.named_modules()}
+    seen = []
+    with pytest.raises(RuntimeError, match="body failed"):
+        with hooked(model, training=True, pre_hooks=[(model.bn1, lambda m, i: seen.append(("pre", m.training)))],
+                    hooks=[(model.bn1, lambda m, i, o: seen.append(("post", m.training)))]), torch.no_grad():
+            model(torch.zeros(2, 3, 32, 32))
+            raise RuntimeError("body failed")
+    assert seen == [("pre", True), ("post", True)]  # training=True: every module in training mode inside, frozen norms too
+    assert {n: m.training for n, m in model.named_modules()} == modes
+    assert all(not m._forward_hooks and not m._forward_pre_hooks for m in model.modules())
+    with hooked(model):
+        assert not any(m.training for m in model.modules())
 
 
 def test_failed_forward_still_restores_mode_and_removes_hooks():

@@ -8,6 +8,8 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset
 
+from resnet.tracing import hooked
+
 from .device_augment import BatchAugment
 from .gpu import batches
 
@@ -32,12 +34,11 @@ def evaluate(
     ``dataset`` may be a ``train.gpu.DeviceTensorSet``; ``transform`` (a deterministic
     ``train.device_augment.BatchAugment``) turns its uint8 batches into the network's input on ``device``.
     """
-    was_training = model.training
-    model.eval()
     loss_sum, counts, count = torch.zeros((), dtype=sum_dtype(device), device=device), torch.zeros(2, dtype=torch.long, device=device), 0
     confusion = torch.zeros(num_classes**2, dtype=torch.long, device=device)
     k = min(5, num_classes)
-    try:
+    # Eval mode, then each module's own mode back: fine-tuning's frozen BatchNorms stay in eval mode.
+    with hooked(model):
         for x, y in batches(dataset, batch_size, shuffle=False, workers=workers, device=device):
             x, y = to_device(x, y, device, channels_last, transform)
             with torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
@@ -48,8 +49,6 @@ def evaluate(
             counts += torch.stack([(topk[:, 0] == y).sum(), (topk == y[:, None]).any(dim=1).sum()])
             count += len(y)
             confusion += torch.bincount(y * num_classes + topk[:, 0], minlength=num_classes**2)
-    finally:
-        model.train(was_training)
     if count == 0:
         raise ValueError("cannot evaluate on an empty dataset")
     top1, top5 = counts.tolist()  # the one wait for the device, after the last batch
