@@ -3,7 +3,8 @@
 ``Classifier.predict_many`` runs a list of photos in batches and reports each photo's answer
 or error (``ManyResult``). ``MicroBatcher`` serves callers in many threads, such as a web
 server's workers: each call waits a few milliseconds for company, and the requests that
-arrived together run as one forward pass, which costs less per photo than one pass each.
+arrived together run as one batch call (for a classifier, one forward pass), which costs less
+per photo than one pass each. It knows nothing of classifiers: it takes the batch function.
 """
 
 from __future__ import annotations
@@ -14,15 +15,11 @@ import threading
 import time
 from concurrent.futures import Future
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Optional
+from typing import Any, Callable, Generic, Optional, Sequence, TypeVar
 
 import torch
 
-from .cam import Prediction
 from .transforms import ImageError, ImageSource
-
-if TYPE_CHECKING:  # predict.py imports this module; the classifier is only a type here
-    from .predict import Classifier
 
 __all__ = ["ManyResult", "MicroBatcher", "default_batch_size", "image_name"]
 
@@ -63,54 +60,54 @@ class ManyResult:
 
 _CLOSE = object()  # put on the queue by close(): the worker serves what came before it, then stops
 
+Item = TypeVar("Item")
+Result = TypeVar("Result")
 
-class MicroBatcher:
-    """Concurrent ``classify`` calls gathered into one forward pass.
 
-    Each caller decodes and preprocesses its own photo in its own thread (so a bad photo raises
-    ``ImageError`` there, to that caller only), then queues it. One worker thread takes the first
-    queued photo, waits at most ``max_wait_ms`` for up to ``max_batch - 1`` more, runs them all
-    through ``Classifier.classify_prepared`` at once and hands each caller its own ``Prediction``.
+class MicroBatcher(Generic[Item, Result]):
+    """Concurrent calls gathered into one batch call: ``run_batch(items) -> results``, called as ``batcher(item) -> result``.
+
+    Each caller queues its item and waits; one worker thread takes the first queued item, waits at
+    most ``max_wait_ms`` for up to ``max_batch - 1`` more, runs them all through ``run_batch`` at once
+    and hands each caller its own result. Work a caller does before ``batcher(item)`` (decoding its
+    photo, say) runs in its own thread, so an error there reaches that caller only.
 
     Args:
-        classifier: the model to run.
-        max_batch: most photos in one forward pass.
+        run_batch: items -> one result per item, in order (e.g. ``Classifier.classify_prepared``).
+        max_batch: most items in one ``run_batch`` call.
         max_wait_ms: longest a first request waits for others to join its batch.
-        top_k: classes in each ``Prediction.top`` (default: 5, or all if fewer).
 
     Example:
-        >>> with MicroBatcher(classifier, max_batch=8, max_wait_ms=2) as batcher:  # doctest: +SKIP
-        ...     prediction = batcher.classify("cat.jpg")  # from any number of threads
+        >>> with MicroBatcher(classifier.classify_prepared, max_batch=8, max_wait_ms=2) as batcher:  # doctest: +SKIP
+        ...     prediction = batcher(classifier.prepare("cat.jpg"))  # from any number of threads
     """
 
-    def __init__(self, classifier: "Classifier", *, max_batch: int = 8, max_wait_ms: float = 2.0, top_k: Optional[int] = None):
+    def __init__(self, run_batch: Callable[[list[Item]], Sequence[Result]], *, max_batch: int = 8, max_wait_ms: float = 2.0):
         if max_batch < 1:
             raise ValueError(f"max_batch must be at least 1, got {max_batch}")
         if not 0 <= max_wait_ms <= 1000:
             raise ValueError(f"max_wait_ms must be between 0 and 1000, got {max_wait_ms}")
-        self.classifier = classifier
+        self.run_batch = run_batch
         self.max_batch = max_batch
         self.max_wait_ms = max_wait_ms
-        self.top_k = classifier.check_top_k(top_k)
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._lock = threading.Lock()  # makes "closed?" and "queue the request" one step
         self._closed = False
         self._worker = threading.Thread(target=self._serve_forever, name="MicroBatcher", daemon=True)
         self._worker.start()
 
-    def classify(self, image: ImageSource) -> Prediction:
-        """``Classifier.classify(image)``, in a forward pass shared with the calls that arrive at about the same time.
+    def __call__(self, item: Item) -> Result:
+        """``run_batch([item])[0]``, in a call shared with the items that arrive at about the same time.
 
         Raises:
-            ImageError: this photo cannot be read (no other caller is affected).
             RuntimeError: the batcher is closed.
+            Exception: whatever ``run_batch`` raised for the batch this item was in.
         """
-        prepared = self.classifier.prepare(image)
-        result: Future[Prediction] = Future()
+        result: Future[Result] = Future()
         with self._lock:
             if self._closed:
                 raise RuntimeError("this MicroBatcher is closed")
-            self._queue.put((prepared, result))
+            self._queue.put((item, result))
         return result.result()
 
     def close(self) -> None:
@@ -149,10 +146,10 @@ class MicroBatcher:
 
     def _run(self, batch: list[tuple[Any, Future]]) -> None:
         try:
-            predictions = self.classifier.classify_prepared([prepared for prepared, _ in batch], top_k=self.top_k)
-        except Exception as e:  # the forward pass failed for the whole batch: every caller in it gets the error
-            for _, result in batch:
-                result.set_exception(e)
+            results = self.run_batch([item for item, _ in batch])
+        except Exception as e:  # the batch call failed for all: every caller in it gets the error
+            for _, future in batch:
+                future.set_exception(e)
             return
-        for (_, result), prediction in zip(batch, predictions):
-            result.set_result(prediction)
+        for (_, future), result in zip(batch, results):
+            future.set_result(result)

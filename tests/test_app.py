@@ -145,6 +145,18 @@ def test_offline_start_with_an_empty_cache(tmp_path):
         assert result[1].startswith("Done: **fine-tuned 1")
 
 
+def test_the_servers_messages_reach_stderr_once_each(tmp_path):
+    # What python app.py sets up: the ui.* loggers' lines on stderr as "ResNet Studio: ...", one handler however often it is called.
+    code = (
+        "import ui.app; from ui.models import MODELS; ui.app.log_to_stderr(); ui.app.log_to_stderr(); "
+        "MODELS.preload('nobody/no-such-model').join()"
+    )
+    env = {**os.environ, "HF_HUB_CACHE": str(tmp_path / "empty-cache"), "HF_HUB_OFFLINE": "1"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, env=env, timeout=120)
+    said = [line for line in out.stderr.splitlines() if "the default model is not available yet" in line]
+    assert len(said) == 1 and said[0].startswith("ResNet Studio: the default model is not available yet: "), out.stderr
+
+
 def test_model_flag_and_gradio_server_port(hub_models, texture_model):
     port = free_port()
     with AppServer("--model", str(texture_model), env={"GRADIO_SERVER_PORT": str(port)}, port=port) as url:

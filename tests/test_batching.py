@@ -1,5 +1,6 @@
 """Many photos: ``Classifier.predict_many`` in batches with per-photo errors, and ``MicroBatcher`` across threads."""
 
+import functools
 import io
 import threading
 import zipfile
@@ -81,14 +82,14 @@ def test_a_zip_of_photos_goes_through_the_training_zip_reader(fast, photos_dir, 
     assert_same_top(results[0].top, fast.predict(photos_dir / "chelsea.png"), atol=1e-5)
 
 
-def concurrent_classify(batcher: MicroBatcher, images: list) -> list:
-    """Every image classified from its own thread, all released at once; an exception is returned in its place."""
+def concurrent_classify(batcher: MicroBatcher, classifier: Classifier, images: list) -> list:
+    """Every image prepared and classified from its own thread, all released at once; an exception is returned in its place."""
     start = threading.Barrier(len(images))
 
     def call(image):
         start.wait()
         try:
-            return batcher.classify(image)
+            return batcher(classifier.prepare(image))
         except Exception as e:  # noqa: BLE001 - handed back for the test to check
             return e
 
@@ -112,8 +113,8 @@ def test_micro_batches_equal_unbatched_fp32_results_per_caller(exact, photos_dir
     images = [photos_dir / name for name in PHOTOS] + [Image.open(photos_dir / "chelsea.png").rotate(90)]
     expected = [exact.classify(image) for image in images]
     sizes = counting_batches(exact, monkeypatch)
-    with MicroBatcher(exact, max_batch=4, max_wait_ms=500) as batcher:
-        results = concurrent_classify(batcher, images)
+    with MicroBatcher(exact.classify_prepared, max_batch=4, max_wait_ms=500) as batcher:
+        results = concurrent_classify(batcher, exact, images)
     assert sum(sizes) == len(images) and max(sizes) > 1 and max(sizes) <= 4  # batched, never past max_batch
     for got, want in zip(results, expected):
         assert_same_top(got.top, want.top, atol=1e-6)
@@ -125,14 +126,14 @@ def test_micro_batches_on_the_fast_path_and_a_bad_photo_fails_alone(fast, photos
     images = [photos_dir / name for name in PHOTOS[:3]] + [b"not an image"]
     expected = [fast.classify(image) for image in images[:3]]
     sizes = counting_batches(fast, monkeypatch)
-    with MicroBatcher(fast, max_batch=8, max_wait_ms=500, top_k=3) as batcher:
-        results = concurrent_classify(batcher, images)
+    with MicroBatcher(functools.partial(fast.classify_prepared, top_k=3), max_batch=8, max_wait_ms=500) as batcher:
+        results = concurrent_classify(batcher, fast, images)
         assert isinstance(results[3], ImageError)
         for got, want in zip(results[:3], expected):
             assert len(got.top) == 3
             assert_same_top(got.top, want.top[:3], atol=1e-3)
             assert got.index == want.index and np.corrcoef(got.cam.ravel(), want.cam.ravel())[0, 1] > 0.99
-        lone = batcher.classify(images[0])  # nobody else comes: served alone once max_wait_ms is over
+        lone = batcher(fast.prepare(images[0]))  # nobody else comes: served alone once max_wait_ms is over
         assert sizes[-1] == 1 and lone.index == expected[0].index
     assert sum(sizes) == 4  # the bad photo never reached the worker
 
@@ -141,12 +142,12 @@ def test_a_failed_forward_reaches_its_callers_and_the_worker_survives(fast, phot
     def broken(prepared, **kwargs):
         raise RuntimeError("device lost")
 
-    with MicroBatcher(fast, max_wait_ms=0) as batcher:
+    with MicroBatcher(lambda batch: fast.classify_prepared(batch), max_wait_ms=0) as batcher:  # looked up per batch: patched below
         monkeypatch.setattr(fast, "classify_prepared", broken)
         with pytest.raises(RuntimeError, match="device lost"):
-            batcher.classify(photos_dir / "coins.png")
+            batcher(fast.prepare(photos_dir / "coins.png"))
         monkeypatch.undo()
-        assert batcher.classify(photos_dir / "coins.png").index == fast.classify(photos_dir / "coins.png").index
+        assert batcher(fast.prepare(photos_dir / "coins.png")).index == fast.classify(photos_dir / "coins.png").index
 
 
 def test_close_stops_the_worker_and_refuses_later_calls(fast, photos_dir):
@@ -154,14 +155,16 @@ def test_close_stops_the_worker_and_refuses_later_calls(fast, photos_dir):
         return sum(thread.name == "MicroBatcher" for thread in threading.enumerate())
 
     before = workers()
-    batcher = MicroBatcher(fast)
+    batcher = MicroBatcher(fast.classify_prepared)
     assert workers() == before + 1
     batcher.close()
     batcher.close()  # twice is fine
     assert workers() == before
     with pytest.raises(RuntimeError, match="closed"):
-        batcher.classify(photos_dir / "coins.png")
-    for bad, message in (({"max_batch": 0}, "max_batch must be at least 1, got 0"), ({"max_wait_ms": -1}, "max_wait_ms must be between"), ({"top_k": 0}, "top_k")):
+        batcher(fast.prepare(photos_dir / "coins.png"))
+    for bad, message in (({"max_batch": 0}, "max_batch must be at least 1, got 0"), ({"max_wait_ms": -1}, "max_wait_ms must be between")):
         with pytest.raises(ValueError, match=message):
-            MicroBatcher(fast, **bad)
+            MicroBatcher(fast.classify_prepared, **bad)
+    with pytest.raises(ValueError, match="top_k"):  # top_k is the batch function's now: refused before any forward pass
+        fast.classify_prepared([], top_k=0)
 

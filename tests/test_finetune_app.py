@@ -1,5 +1,6 @@
 """The fine-tune loop closed, through the API of a real server: stop, the mistakes, and an export that predicts the same."""
 
+import dataclasses
 import json
 import re
 import time
@@ -215,10 +216,10 @@ def test_the_overfitting_sentence_and_the_gallery_heading_say_what_is_shown(tmp_
     assert train.overfitting(fits) == (1.0, 0.6) and train.overfitting([{**fits[0], "val_top1": 0.85}]) is None
     assert curves.fit_note(fits, "en").startswith("It fits its training images far better than the held-out ones (100% against 60%)")
     assert curves.fit_note(fits, "zh-CN").startswith("它对训练图片的拟合远好于留出图片（100% 对 60%）")
-    right = {"labels": ["a", "b"], "items": [{"path": str(tmp_path / "x.png"), "true": "a", "predicted": "a", "probability": 0.55, "correct": True}]}
+    right = {"labels": ["a", "b"], "items": [mistakes.Kept(str(tmp_path / "x.png"), true="a", predicted="a", probability=0.55, correct=True)]}
     shown = mistakes.gallery(right, mistakes.ALL, "en")
     assert shown.label.startswith("No mistakes: ") and shown.columns == mistakes.MIN_COLUMNS
-    wrong = {"labels": ["a", "b"], "items": [{**right["items"][0], "predicted": "b", "correct": False}]}
+    wrong = {"labels": ["a", "b"], "items": [dataclasses.replace(right["items"][0], predicted="b", correct=False)]}
     assert mistakes.gallery(wrong, mistakes.ALL, "en").label.startswith("Held-out images the model got wrong")
 
 

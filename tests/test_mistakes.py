@@ -39,6 +39,16 @@ def test_a_classifier_that_always_says_b_gets_every_other_image_wrong():
     assert all(m.overlay.size == (32, 32) for m in mistakes)
 
 
+def test_each_held_out_image_takes_one_forward_pass():
+    # One classify call gives the answer and its Grad-CAM: no second pass for the images shown.
+    clf = fixed_answer_classifier()
+    passes = []
+    clf.model.layer4.register_forward_hook(lambda module, args, output: passes.append(len(output)))
+    images = patches("val", 2, size=48)
+    mistakes = held_out_mistakes(clf, {"a": images["brick"], "b": images["grass"], "c": images["gravel"]})
+    assert len(mistakes) == 4 and passes == [1] * 6
+
+
 def test_gallery_lists_what_predict_gets_wrong_most_confident_first(textures):
     val = patches("val", 6, seed=3)
     # Labels swapped on purpose: brick patches filed as grass and grass as brick.

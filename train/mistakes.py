@@ -2,14 +2,15 @@
 
 A gallery of confident mistakes shows what the model learned instead (a background, a
 colour cast, a label given to the wrong folder). When it made none, the least sure correct
-answers show where it is closest to a mistake. Predictions are the classifier's own
-``predict``, one image at a time, so the gallery shows what the Classify tab would.
+answers show where it is closest to a mistake. Each image goes once through the classifier's own
+``classify``, which gives the answer and its Grad-CAM from one forward pass, so the gallery shows
+what the Classify tab would.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Mapping, Optional, Sequence
+from dataclasses import dataclass, replace
+from typing import Mapping, Optional, Protocol, Sequence, TypeVar
 
 from PIL import Image
 
@@ -48,7 +49,7 @@ def held_out_mistakes(classifier: Classifier, held_out: Mapping[str, Sequence[Im
     Args:
         classifier: the model to inspect.
         held_out: ``{true label: [images]}``; every label must be one of ``classifier.labels``.
-        limit: at most this many are returned (and explained: a Grad-CAM costs a forward and backward pass).
+        limit: at most this many are returned.
 
     Returns:
         The mistakes by decreasing ``probability``; with no mistake, the correct answers
@@ -66,17 +67,26 @@ def held_out_mistakes(classifier: Classifier, held_out: Mapping[str, Sequence[Im
     for true, images in held_out.items():
         for source in images:
             image = load_image(source)
-            ranked = classifier.predict(image, top_k=len(classifier.labels))  # every class, so the true one is there
-            predicted, probability = ranked[0]
-            answers.append((image, true, predicted, probability, dict(ranked)[true]))
-    wrong = sorted((a for a in answers if a[1] != a[2]), key=lambda a: -a[3])
-    chosen = wrong or sorted(answers, key=lambda a: a[4])
-    return [
-        Mistake(image, true, predicted, p, p_true, classifier.explain(image, predicted).overlay, correct=not wrong)
-        for image, true, predicted, p, p_true in chosen[:limit]
-    ]
+            answer = classifier.classify(image, top_k=len(classifier.labels))  # every class, so the true one is there
+            predicted, probability = answer.top[0]
+            overlay = answer.cam_for(predicted)[1]  # the top class's map, already drawn (ties: the label reported)
+            answers.append(Mistake(image, true, predicted, probability, dict(answer.top)[true], overlay))
+    wrong = sorted((a for a in answers if a.true != a.predicted), key=lambda a: -a.probability)
+    chosen = wrong or [replace(a, correct=True) for a in sorted(answers, key=lambda a: a.true_probability)]
+    return chosen[:limit]
 
 
-def filter_mistakes(mistakes: Sequence[Mistake], *, true: Optional[str] = None, predicted: Optional[str] = None) -> list[Mistake]:
-    """The mistakes with this true label and/or this predicted label (a confusion-matrix cell); None matches any."""
+class _Answer(Protocol):
+    true: str
+    predicted: str
+
+
+_AnswerT = TypeVar("_AnswerT", bound=_Answer)
+
+
+def filter_mistakes(mistakes: Sequence[_AnswerT], *, true: Optional[str] = None, predicted: Optional[str] = None) -> list[_AnswerT]:
+    """The mistakes with this true label and/or this predicted label (a confusion-matrix cell); None matches any.
+
+    ``mistakes``: ``Mistake``s, or any records with ``true`` and ``predicted`` labels (the page keeps lighter ones).
+    """
     return [m for m in mistakes if (true is None or m.true == true) and (predicted is None or m.predicted == predicted)]

@@ -14,6 +14,7 @@ each tab is declared in its own module under ``ui/``.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 from typing import Optional, Sequence
 
@@ -32,7 +33,7 @@ from .i18n import I18N, static  # noqa: E402
 from .models import MODELS, ModelPolicy  # noqa: E402
 from .session import end_session  # noqa: E402
 
-__all__ = ["CHECKPOINTS", "DEFAULT_MODEL", "ModelPolicy", "build_demo", "main", "parse_args"]
+__all__ = ["CHECKPOINTS", "DEFAULT_MODEL", "ModelPolicy", "build_demo", "log_to_stderr", "main", "parse_args"]
 
 DEFAULT_MODEL = os.environ.get("RESNET_STUDIO_MODEL", DEFAULT_CHECKPOINTS["resnet50"][0])
 CHECKPOINTS = [checkpoint for checkpoint, _ in DEFAULT_CHECKPOINTS.values()] + ["timm/resnet50.a1_in1k", "microsoft/resnet-50"]
@@ -104,9 +105,24 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def log_to_stderr() -> None:
+    """Send the app's messages (the ``ui.*`` loggers: models that failed to load, ZeroGPU refusals ...) to stderr.
+
+    One line each, ``ResNet Studio: <message>``; once per process, however often it is called. Only the app's
+    loggers: the libraries' own (httpx logs every request at INFO) keep their defaults.
+    """
+    logger = logging.getLogger(__package__)
+    if not logger.handlers:
+        handler = logging.StreamHandler()  # sys.stderr, flushed after each line
+        handler.setFormatter(logging.Formatter("ResNet Studio: %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+
+
 def main(argv: Optional[Sequence[str]] = None) -> None:
     """Start the server with the command line's flags (the ``resnet-studio`` command and ``python app.py``)."""
     args = parse_args(argv)
+    log_to_stderr()
     torch.set_num_threads(physical_cores())  # hyper-threads slow convolutions down
     MODELS.configure(max_loaded=args.max_loaded_models, pinned=[args.model])
     loading = MODELS.preload(args.model)  # while the server starts; a failure is logged and retried on use

@@ -35,7 +35,7 @@ class SharedBatchers:
     def __init__(self) -> None:
         self.max_batch, self.max_wait_ms = 0, 2.0
         self._lock = threading.Lock()  # guards the two dicts below
-        self._live: dict[str, MicroBatcher] = {}  # source -> the batcher of the classifier MODELS holds for it
+        self._live: dict[str, tuple[resnet.Classifier, MicroBatcher]] = {}  # source -> the classifier MODELS holds for it, its batcher
         self._users: Counter[MicroBatcher] = Counter()  # requests inside each open batcher
 
     def configure(self, *, max_batch: int, max_wait_ms: float = 2.0) -> None:
@@ -51,12 +51,14 @@ class SharedBatchers:
         if self.max_batch < 2:
             return classifier.classify(image)
         with self._lock:
-            batcher = self._live.get(source)
-            if batcher is None or batcher.classifier is not classifier:  # first use, or MODELS loaded it again
-                batcher = self._live[source] = MicroBatcher(classifier, max_batch=self.max_batch, max_wait_ms=self.max_wait_ms)
+            live = self._live.get(source)
+            if live is None or live[0] is not classifier:  # first use, or MODELS loaded it again
+                batcher = MicroBatcher(classifier.classify_prepared, max_batch=self.max_batch, max_wait_ms=self.max_wait_ms)
+                live = self._live[source] = (classifier, batcher)
+            batcher = live[1]
             self._users[batcher] += 1
         try:
-            return batcher.classify(image)
+            return batcher(classifier.prepare(image))  # decoded in this request's thread: a bad photo fails here alone
         finally:
             self._leave(batcher)
 
@@ -71,7 +73,7 @@ class SharedBatchers:
             self._users[batcher] -= 1
             for source in [s for s in self._live if s not in loaded]:
                 del self._live[source]  # its model left the shared cache
-            live = set(self._live.values())
+            live = {b for _, b in self._live.values()}
             idle = [b for b, users in self._users.items() if users == 0 and b not in live]
             for b in idle:
                 del self._users[b]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import sys
+import logging
 import threading
 import time
 from typing import Any, Optional, Sequence
@@ -24,6 +24,8 @@ from .models import MODELS, ModelPolicy, Refused, resolve, shared_loader, unavai
 from .session import gpu, session_dir, upload_path
 
 __all__ = ["class_map", "classify", "classify_all_depths", "classify_many", "explain", "model_status", "tab", "top_class_title"]
+
+log = logging.getLogger(__name__)
 
 DEPTH_COLUMNS = ("column.depth", "column.checkpoint", "classify.column.top1", "classify.column.probability", "classify.column.forward_ms",
                  "column.top1", "classify.column.agrees")
@@ -173,7 +175,7 @@ def classify_all_depths(image: Any, policy: ModelPolicy, request: gr.Request = N
     table = pd.DataFrame(values, columns=[text(request, key) for key in DEPTH_COLUMNS])
     missing = [r for r in rows if r["label"] is None]
     for r in missing:  # the library's message may name folders: the server's log gets it, the page gets the reason
-        print(f"ResNet Studio: {r['name']} is not available: {r['error']}", file=sys.stderr, flush=True)
+        log.warning("%s is not available: %s", r["name"], r["error"])
     line = text(request, "classify.depths.answered", answered=len(answered), total=len(rows))
     if len(answered) == 2:
         line += text(request, "classify.depths.no_majority")

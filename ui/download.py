@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import logging
 import shutil
-import sys
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Optional, Sequence
 
@@ -21,6 +21,8 @@ from resnet.transforms import load_image
 from .i18n import text
 
 __all__ = ["package_model"]
+
+log = logging.getLogger(__name__)
 
 # What the status adds for each ``Int8Report.reason`` (None: the int8 model is in the zip).
 _INT8_NOTES = {
@@ -44,7 +46,7 @@ def package_model(result: train.FinetuneResult, samples: Mapping[str, Sequence[A
     try:
         result.classifier.save_pretrained(folder, onnx=True)
     except Exception as e:  # the exporter raises many types; the checkpoint must still reach the user
-        print(f"ResNet Studio: ONNX export of {folder.name} failed: {e!r}", file=sys.stderr, flush=True)
+        log.warning("ONNX export of %s failed: %r", folder.name, e)
         shutil.rmtree(folder, ignore_errors=True)
         result.classifier.save_pretrained(folder)
         note = text(request, "finetune.onnx_failed", reason=type(e).__name__)
@@ -64,10 +66,10 @@ def _int8(result: train.FinetuneResult, samples: Mapping[str, Sequence[Any]], fo
         calibration = [classifier.preprocess(image).numpy() for image in itertools.islice(_training_images(samples, result.held_out), MAX_CALIBRATION)]
         report = quantize_int8(folder, calibration, [classifier.preprocess(image).numpy() for image, _ in result.held_out])
     except ImportError as e:  # an install without onnxruntime (it is in requirements.txt)
-        print(f"ResNet Studio: no int8 model for {folder.name}: {e!r}", file=sys.stderr, flush=True)
+        log.warning("no int8 model for %s: %r", folder.name, e)
         return text(request, "finetune.int8_no_onnxruntime")
     except Exception as e:  # ONNX Runtime's quantizer raises many types; the fp32 files are already in place
-        print(f"ResNet Studio: int8 quantization of {folder.name} failed: {e!r}", file=sys.stderr, flush=True)
+        log.warning("int8 quantization of %s failed: %r", folder.name, e)
         return text(request, "finetune.int8_failed", reason=type(e).__name__)
     with open(folder / "README.md", "a", encoding="utf-8") as card:
         card.write(card_section(report))

@@ -13,7 +13,7 @@ Hub, stop, live previews, sample sets, mistakes) are not offered.
 # (a ``tuple[str, FileData]`` is two outputs; as a string it would be one).
 import dataclasses
 import json
-import sys
+import logging
 import threading
 import time
 import uuid
@@ -36,6 +36,8 @@ from .models import ModelPolicy, resolve, shared_loader
 from .session import APP_TMP, gpu
 
 __all__ = ["register", "tools"]
+
+log = logging.getLogger(__name__)
 
 PHOTO = "the photo (a JPEG, PNG or WebP file of at most 25 MB), as a data: URL such as data:image/png;base64,..."
 BUSY = threading.BoundedSemaphore(4)  # tool calls running a network at once (the queue's role for the page's events)
@@ -142,7 +144,7 @@ def tools(policy: ModelPolicy, default_model: str) -> list[Callable]:
             raise _bad_photo(e) from e
         for row in rows:  # the library's message may name folders on this server: the log gets it, the agent the reason
             if row.pop("error", None):
-                print(f"ResNet Studio: {row['name']} is not available ({row['reason']})", file=sys.stderr, flush=True)
+                log.warning("%s is not available (%s)", row["name"], row["reason"])
         return _json(rows)
 
     for fn in (classify, explain, classify_all_depths):

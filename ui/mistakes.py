@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
 import gradio as gr
 
-from train.mistakes import Mistake
+from train.mistakes import Mistake, filter_mistakes
 
 from .i18n import text
 from .pictures import confusion_cell
 
-__all__ = ["ALL", "COLUMNS", "cell_choice", "choices", "gallery", "keep", "show"]
+__all__ = ["ALL", "COLUMNS", "Kept", "cell_choice", "choices", "gallery", "keep", "show"]
 
 ALL = "all"  # the filter's value for every mistake
 ARROW = " → "  # a pair's value: "<true label> → <predicted label>"; a mistake's caption too
@@ -20,15 +21,30 @@ COLUMNS = 6  # at most; a short gallery takes fewer (at least MIN_COLUMNS), so i
 MIN_COLUMNS = 3  # below this one or two pictures would fill the page's width
 
 
+@dataclass(frozen=True)
+class Kept:
+    """What the session keeps of one ``Mistake``: its overlay as a PNG file, and the plain fields (no images in memory)."""
+
+    path: str
+    true: str
+    predicted: str
+    probability: float
+    correct: bool
+
+
 def keep(mistakes: Sequence[Mistake], labels: Sequence[str], folder: Path) -> dict[str, Any]:
-    """What the session keeps of a fine-tune's mistakes: their overlays as PNG files in ``folder``, and plain fields."""
+    """What the session keeps of a fine-tune's mistakes: ``{"labels": [...], "items": [Kept, ...]}``, overlays in ``folder``."""
     folder.mkdir(parents=True, exist_ok=True)
     items = []
     for n, m in enumerate(mistakes):
         path = folder / f"{n:02d}.png"
         m.overlay.save(path, format="PNG", compress_level=1)
-        items.append({"path": str(path), "true": m.true, "predicted": m.predicted, "probability": m.probability, "correct": m.correct})
+        items.append(Kept(str(path), m.true, m.predicted, m.probability, m.correct))
     return {"labels": list(labels), "items": items}
+
+
+def _pair(true: str, predicted: str) -> str:
+    return f"{true}{ARROW}{predicted}"
 
 
 def choices(kept: Optional[dict], request: Optional[gr.Request]) -> list[tuple[str, str]]:
@@ -36,8 +52,8 @@ def choices(kept: Optional[dict], request: Optional[gr.Request]) -> list[tuple[s
     items = (kept or {}).get("items", [])
     counts: dict[str, int] = {}
     for item in items:
-        if not item["correct"]:
-            pair = f"{item['true']}{ARROW}{item['predicted']}"
+        if not item.correct:
+            pair = _pair(item.true, item.predicted)
             counts[pair] = counts.get(pair, 0) + 1
     return [(text(request, "mistakes.all", count=len(items)), ALL), *((f"{pair} ({n})", pair) for pair, n in counts.items())]
 
@@ -47,13 +63,15 @@ def gallery(kept: Optional[dict], pair: Optional[str], request: Optional[gr.Requ
 
     With no mistake the pictures are the least sure right answers, and the label says so instead of "got wrong".
     """
-    items = [
-        item for item in (kept or {}).get("items", [])
-        if pair in (None, "", ALL) or f"{item['true']}{ARROW}{item['predicted']}" == pair
-    ]
-    right = bool(items) and all(item["correct"] for item in items)
+    kept = kept or {}
+    items = kept.get("items", [])
+    if pair not in (None, "", ALL):
+        labels = kept.get("labels", [])
+        cell = next(((true, predicted) for true in labels for predicted in labels if _pair(true, predicted) == pair), None)
+        items = [] if cell is None else filter_mistakes(items, true=cell[0], predicted=cell[1])
+    right = bool(items) and all(item.correct for item in items)
     captions = [
-        (item["path"], text(request, "mistakes.least_sure" if item["correct"] else "mistakes.caption", true=item["true"], predicted=item["predicted"], probability=f"{item['probability']:.0%}"))
+        (item.path, text(request, "mistakes.least_sure" if item.correct else "mistakes.caption", true=item.true, predicted=item.predicted, probability=f"{item.probability:.0%}"))
         for item in items
     ]
     label = text(request, "mistakes.gallery_right" if right else "mistakes.gallery")
@@ -82,6 +100,6 @@ def cell_choice(kept: Optional[dict], evt: gr.SelectData) -> Any:
         return gr.skip()
     labels = kept["labels"]
     cell = confusion_cell(labels, *evt.index)
-    pair = None if cell is None else f"{labels[cell[0]]}{ARROW}{labels[cell[1]]}"
-    shown = {item["true"] + ARROW + item["predicted"] for item in kept["items"] if not item["correct"]}
+    pair = None if cell is None else _pair(labels[cell[0]], labels[cell[1]])
+    shown = {_pair(item.true, item.predicted) for item in kept["items"] if not item.correct}
     return pair if pair in shown else ALL

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import copy
 import fnmatch
+import logging
 import re
-import sys
 import threading
 import time
 from collections import OrderedDict
@@ -35,6 +35,8 @@ __all__ = [
     "MODELS", "TUNED_PREFIX", "ModelPolicy", "Refused", "SharedModels", "on_device", "picker_choices", "resolve", "tuned_label", "tuned_number",
     "unavailable_text",
 ]
+
+log = logging.getLogger(__name__)
 
 TUNED_PREFIX = "fine-tuned "  # names of this session's models: "fine-tuned 2: cats, dogs"
 
@@ -185,7 +187,7 @@ class SharedModels:
             try:
                 self.get(source)
             except CheckpointError as e:
-                print(f"ResNet Studio: the default model is not available yet: {e}", file=sys.stderr, flush=True)
+                log.warning("the default model is not available yet: %s", e)
 
         thread = threading.Thread(target=load, name=f"preload {source}", daemon=True)
         thread.start()
@@ -236,7 +238,7 @@ def resolve(name: str, tuned: dict[str, resnet.Classifier], policy: ModelPolicy,
     except Refused as e:
         raise gr.Error(e.message(request), print_exception=False) from e
     except CheckpointError as e:
-        print(f"ResNet Studio: could not load {name}: {e}", file=sys.stderr, flush=True)
+        log.warning("could not load %s: %s", name, e)
         raise gr.Error(unavailable_text(name, e.reason, request), duration=None, print_exception=False) from e
 
 

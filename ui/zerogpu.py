@@ -24,8 +24,8 @@ if ON_ZEROGPU:  # only there, and before torch is used: importing spaces patches
 
 import functools  # noqa: E402
 import inspect  # noqa: E402
+import logging  # noqa: E402
 import math  # noqa: E402
-import sys  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
 from typing import Any, Callable, Iterator, Mapping, Optional  # noqa: E402
 
@@ -36,6 +36,8 @@ from resnet.devices import use_device  # noqa: E402
 from .i18n import text  # noqa: E402
 
 __all__ = ["BUDGETS", "MAX_DURATION_S", "ON_ZEROGPU", "Budget", "gpu", "seconds"]
+
+log = logging.getLogger(__name__)
 
 # ZeroGPU's largest duration per call (Hugging Face's ZeroGPU documentation). The spaces package does not cap
 # it itself: the platform refuses a larger request ("ZeroGPU illegal duration"), so the app never asks for more.
@@ -137,7 +139,7 @@ def _refused(fn: Callable, error: gr.Error, args: tuple, kwargs: Mapping[str, An
     if key is None:  # the task's own error, not a refusal
         raise error
     request = _request(args, kwargs)
-    print(f"ResNet Studio: ZeroGPU lent no GPU for {fn.__name__} ({error.title}: {error.message})", file=sys.stderr, flush=True)
+    log.warning("ZeroGPU lent no GPU for %s (%s: %s)", fn.__name__, error.title, error.message)
     gr.Warning(f"{text(request, key)} {text(request, BUDGETS[fn.__name__].on_cpu)}")
 
 
