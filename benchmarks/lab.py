@@ -1,10 +1,16 @@
-"""Residual learning lab: one preset run end to end per seed, with its errors, its wall time and whether the paper's findings held.
+"""Residual learning lab: one preset run end to end per seed, both training paths side by side, with errors, wall time and the paper's findings.
 
-    python -m benchmarks.lab                              # the default preset on the digits, seeds 0 1 2
-    python -m benchmarks.lab --preset quick --seeds 0
+    python -m benchmarks.lab                              # the default preset on the digits, seeds 0 1 2, both paths
+    python -m benchmarks.lab --preset longer --paths stacked
     python -m benchmarks.lab --data patches               # patches of the example photos instead
 
-Findings checked in every seed (He et al. 2016, Fig. 6): the deepest plain net ends with a
+Per seed the two training paths alternate: ``one-by-one`` (each of the four networks its own
+forward, backward and SGD step, the lab's path before stacking) and ``stacked`` (each plain net
+and its residual twin as one ``TwinResNet``, the default). Each row gives the achieved GFLOP/s
+of training (6 FLOP per multiply-accumulate: 2 forward, 4 backward; ``resnet.summarize`` counts
+the MACs) and its share of the fp32 matrix-multiply peak measured in the same run.
+
+Findings checked in every run (He et al. 2016, Fig. 6): the deepest plain net ends with a
 training error (whole training set, eval mode) at least ``--margin`` above the shallowest's,
 and the residual net of the deepest depth ends below its plain twin.
 """
@@ -13,17 +19,34 @@ from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import time
+from dataclasses import replace
 
 import torch
 
+from benchmarks.finetune import matmul_gflops
+from benchmarks.report import cpu_bf16_features
+from resnet import summarize
+from resnet.cifar import cifar_resnet
 from resnet.devices import cpu_model
-from train.lab import PRESETS, LabResult, run
+from train.lab import PRESETS, LabConfig, LabResult, run
+
+PATHS = {"one-by-one": False, "stacked": True}
 
 
-def seed_table(seed: int, result: LabResult, wall: float, load: float) -> str:
-    """One seed's run as a Markdown table: every network's errors and seconds, then the wall time."""
-    lines = [f"seed {seed}: wall time {wall:.1f} s (data included), 1-minute load at start {load:.2f}", "",
+def training_flops(config: LabConfig) -> float:
+    """FLOP of a run's training steps: every network, ``steps`` batches, 6 FLOP a MAC."""
+    shape = (1, 3, config.image_size, config.image_size)
+    macs = sum(2 * summarize(cifar_resnet(depth, width=config.width), shape).total_macs for depth in config.depths)  # plain and residual
+    return 6 * macs * config.batch_size * config.steps
+
+
+def seed_table(label: str, result: LabResult, wall: float, load: float, flops: float, peak: float) -> str:
+    """One run as a Markdown table: every network's errors and seconds, then the wall time and the achieved rate."""
+    rate = flops / wall / 1e9
+    lines = [f"seed {result.settings['seed']}, {label}: wall time {wall:.1f} s (data and evaluation included), "
+             f"{rate:.0f} GFLOP/s of training = {rate / peak:.0%} of the fp32 matmul peak; 1-minute load at start {load:.2f}", "",
              "| network | params | final training error | held-out error | seconds |", "|---|---|---|---|---|"]
     for net in result.networks.values():
         lines.append(f"| {net.name} | {net.params:,} | {net.final_train_error:.3f} | {net.held_out_error:.3f} | {net.seconds:.1f} |")
@@ -46,23 +69,36 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--preset", choices=list(PRESETS), default="default")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--paths", nargs="+", choices=list(PATHS), default=list(PATHS), help="training paths to run, in this order per seed")
     parser.add_argument("--data", default=None, help="as train.lab's --data (default: the shipped digits)")
     parser.add_argument("--margin", type=float, default=0.05, help="the smallest training-error gap that counts as degradation")
     parser.add_argument("--device", default=None, help="default: resnet.default_device()")
     args = parser.parse_args()
-    settings = PRESETS[args.preset]
-    print(f"# Lab benchmark: preset {args.preset} {settings}, data {args.data or 'digits'}, {cpu_model()}, "
+    config = PRESETS[args.preset]
+    flops = training_flops(config)
+    peak = matmul_gflops(torch.float32)
+    print(f"# Lab benchmark: preset {args.preset} {config}, data {args.data or 'digits'}, {cpu_model()} ({cpu_bf16_features()}), "
           f"{torch.get_num_threads()} threads, torch {torch.__version__}")
-    held_all, walls = True, []
+    print(f"# {flops / 1e12:.2f} TFLOP of training a run; fp32 matmul peak at the start {peak:.0f} GFLOP/s")
+    held_all, walls = True, {path: [] for path in args.paths}
     for seed in args.seeds:
-        load = os.getloadavg()[0]
-        start = time.perf_counter()
-        result = run(**settings, data=args.data, seed=seed, device=args.device)
-        walls.append(time.perf_counter() - start)
-        held, line = findings(result, args.margin)
-        held_all &= held
-        print(f"\n{seed_table(seed, result, walls[-1], load)}\n\n{line}", flush=True)
-    print(f"\nwall time per run: {min(walls):.1f} to {max(walls):.1f} s; findings held in every seed: {held_all}")
+        for path in args.paths:
+            load = os.getloadavg()[0]
+            start = time.perf_counter()
+            result = run(replace(config, seed=seed, stacked=PATHS[path]), data=args.data, device=args.device)
+            walls[path].append(time.perf_counter() - start)
+            held, line = findings(result, args.margin)
+            held_all &= held
+            print(f"\n{seed_table(path, result, walls[path][-1], load, flops, peak)}\n\n{line}", flush=True)
+    print(f"\nfp32 matmul peak at the end {matmul_gflops(torch.float32):.0f} GFLOP/s; 1-minute load {os.getloadavg()[0]:.2f}")
+    for path, times in walls.items():
+        rate = flops / statistics.mean(times) / 1e9
+        print(f"{path}: wall time per run {min(times):.1f} to {max(times):.1f} s (mean {statistics.mean(times):.1f}), "
+              f"{rate:.0f} GFLOP/s = {rate / peak:.0%} of the fp32 matmul peak")
+    if len(walls) == 2:
+        ratios = [s / o for s, o in zip(walls["stacked"], walls["one-by-one"])]
+        print(f"stacked / one-by-one wall time per seed: {', '.join(f'{r:.2f}x' for r in ratios)}")
+    print(f"findings held in every run: {held_all}")
 
 
 if __name__ == "__main__":

@@ -281,7 +281,7 @@ def test_compile_runs_the_training_steps_through_torch_compile_and_saves_plain_k
 def test_finetune_and_the_lab_run_on_the_device(device):
     result = train.finetune("resnet18", patches("train", 4, size=48), strategy="full", epochs=1, device=device)
     assert result.classifier.device.type == device.type and len(result.classifier.predict(patches("val", 1, size=48)["brick"][0])) == 3
-    lab_run = lab.run([8], steps=2, width=4, image_size=16, batch_size=8, device=device)
+    lab_run = lab.run(lab.LabConfig(depths=(8,), steps=2, width=4, image_size=16, batch_size=8), device=device)
     assert all(0 <= net.final_train_error <= 1 for net in lab_run.networks.values())
     assert all(next(m.parameters()).device.type == device.type for m in lab_run.models.values())
 

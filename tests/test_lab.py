@@ -7,7 +7,7 @@ import sys
 import urllib.error
 import urllib.request
 import zipfile
-from dataclasses import fields
+from dataclasses import fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -22,17 +22,23 @@ from tests.textures import write_imagefolder
 import train
 from train import DataError, lab, lab_data
 from train.lab_plot import COLOURS, plot_curves, sample_grid
+from train.lab_twins import TwinResNet
 
-TINY = {"depths": (8, 14), "steps": 6, "width": 4, "image_size": 16}
+TINY = lab.LabConfig(depths=(8, 14), steps=6, width=4, image_size=16)
 NAMES = ["plain-8", "residual-8", "plain-14", "residual-14"]
 
 
 def record_training_inputs(calls: list) -> "torch.utils.hooks.RemovableHandle":
-    """A global pre-hook noting (network, input batch) for every training-mode forward of a CIFAR net."""
+    """A global pre-hook noting (network, input batch) for every training-mode forward of a CIFAR net.
+
+    A ``TwinResNet`` is a plain net and its residual twin run as one: its input is each one's.
+    """
 
     def hook(module, inputs):
         if isinstance(module, CifarResNet) and module.training:
             calls.append((id(module), inputs[0].detach().clone()))
+        if isinstance(module, TwinResNet) and module.training:
+            calls.extend(((id(module), half), inputs[0].detach().clone()) for half in ("plain", "residual"))
 
     return torch.nn.modules.module.register_module_forward_pre_hook(hook)
 
@@ -43,7 +49,7 @@ def tiny():
     calls, events = [], []
     handle = record_training_inputs(calls)
     try:
-        result = lab.run(**TINY, seed=0, on_progress=events.append)
+        result = lab.run(TINY, on_progress=events.append)
     finally:
         handle.remove()
     return result, calls, events
@@ -97,17 +103,17 @@ def test_every_network_sees_the_same_batches_in_the_same_order(tiny):
 
 def test_the_batch_order_follows_the_seed_and_nothing_else(tiny):
     result, calls, _ = tiny
-    short = {**TINY, "depths": (8,), "steps": 3}  # the first three steps of the same run, for one depth
+    short = replace(TINY, depths=(8,), steps=3)  # the first three steps of the same run, for one depth
     again, other = [], []
     torch.manual_seed(123)  # the global generator must not matter
     handle = record_training_inputs(again)
     try:
-        repeat = lab.run(**short, seed=0)
+        repeat = lab.run(short)
     finally:
         handle.remove()
     handle = record_training_inputs(other)
     try:
-        lab.run(**short, seed=1)
+        lab.run(replace(short, seed=1))
     finally:
         handle.remove()
     first, again, other = batches_by_network(calls)[0], batches_by_network(again), batches_by_network(other)
@@ -116,6 +122,37 @@ def test_the_batch_order_follows_the_seed_and_nothing_else(tiny):
     assert not any(torch.equal(a, b) for a, b in zip(first, other[0]))
     for name in ("plain-8", "residual-8"):
         assert repeat.networks[name].train_error[:3] == result.networks[name].train_error[:3]
+
+
+@pytest.mark.parametrize("shortcut", ["A", "B"])
+def test_twins_trained_as_one_network_learn_exactly_what_they_learn_one_by_one(shortcut):
+    """``LabConfig.stacked`` (the default) trains each pair as one ``TwinResNet``: same curves, errors and weights."""
+    config = replace(TINY, shortcut=shortcut)
+    one_by_one, stacked = lab.run(replace(config, stacked=False)), lab.run(config)
+    assert list(stacked.networks) == list(one_by_one.networks) == NAMES
+    for name in NAMES:
+        a, b = one_by_one.networks[name], stacked.networks[name]
+        assert [v for _, v in b.loss] == pytest.approx([v for _, v in a.loss], rel=1e-4)
+        assert [v for _, v in b.train_error] == pytest.approx([v for _, v in a.train_error], abs=1 / 64)  # one image in a batch at most
+        assert (b.final_train_error, b.held_out_error) == pytest.approx((a.final_train_error, a.held_out_error), abs=0.005)
+        expected, got = one_by_one.models[name].state_dict(), stacked.models[name].state_dict()
+        assert list(got) == list(expected)
+        for key in expected:
+            torch.testing.assert_close(got[key], expected[key], rtol=1e-3, atol=1e-4, msg=f"{name} {key}")
+
+
+def test_a_twin_network_computes_both_nets_and_refuses_a_mismatched_pair():
+    generator = lambda: torch.Generator().manual_seed(3)  # noqa: E731
+    plain = resnet.cifar_resnet(14, width=4, plain=True, shortcut="B", generator=generator())
+    residual = resnet.cifar_resnet(14, width=4, shortcut="B", generator=torch.Generator().manual_seed(4))
+    twin, x = TwinResNet(plain, residual), torch.randn(5, 3, 16, 16)
+    with torch.no_grad():
+        both = twin(x)
+        torch.testing.assert_close(both[:, 0], plain(x))
+        torch.testing.assert_close(both[:, 1], residual(x))
+    assert sum(p.numel() for p in twin.parameters()) == sum(p.numel() for net in (plain, residual) for p in net.parameters())
+    with pytest.raises(ValueError, match="same depth"):
+        TwinResNet(plain, resnet.cifar_resnet(20, width=4, generator=generator()))
 
 
 def test_batch_order_is_a_fresh_permutation_each_epoch():
@@ -145,7 +182,7 @@ def test_should_stop_ends_the_run_between_steps_with_partial_curves():
         return len(asked) > 3  # three steps, then stop
 
     events = []
-    result = lab.run(**{**TINY, "steps": 400}, should_stop=should_stop, on_progress=events.append)  # a point every 2 steps
+    result = lab.run(replace(TINY, steps=400), should_stop=should_stop, on_progress=events.append)  # a point every 2 steps
     assert result.stopped and len(asked) == 4
     for net in result.networks.values():
         assert net.steps_done == 3 and [s for s, _ in net.train_error] == [2, 3]  # the last point: where it stopped
@@ -182,7 +219,7 @@ def test_the_shipped_digits_load_offline_from_inside_the_package():
 def test_the_lab_never_imports_scikit_learn():
     sources = [p for folder in ("resnet", "train", "ui") for p in (ROOT / folder).rglob("*.py")] + [ROOT / "app.py"]
     assert not [p.name for p in sources if "sklearn" in p.read_text(encoding="utf-8")]
-    code = ("import sys, train.lab; train.lab.run((8,), steps=2, width=4); "
+    code = ("import sys, train.lab; train.lab.run(train.lab.LabConfig(depths=(8,), steps=2, width=4)); "
             "print(sorted(m for m in sys.modules if m.split('.')[0] == 'sklearn'))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
     assert out.stdout.strip() == "[]"
@@ -245,7 +282,7 @@ def test_cifar10_that_cannot_be_downloaded_says_what_to_do(tmp_path, monkeypatch
     monkeypatch.setattr(urllib.request, "urlopen", offline)
     monkeypatch.setenv("CIFAR10_ROOT", str(tmp_path))
     with pytest.raises(DataError) as e:
-        lab.run(**TINY, data="cifar10")
+        lab.run(TINY, data="cifar10")
     message = str(e.value)
     assert "CIFAR-10 could not be fetched" in message and "network is unreachable" in message
     assert lab.CIFAR10_URL in message and f"{tmp_path}/cifar-10-batches-py" in message and "CIFAR10_ROOT" in message
@@ -254,7 +291,7 @@ def test_cifar10_that_cannot_be_downloaded_says_what_to_do(tmp_path, monkeypatch
 @pytest.mark.parametrize("kwargs, bad", [({"depths": (20, 21)}, "got 21"), ({"image_size": 4}, "image_size.*got 4"), ({"shortcut": "C"}, "got 'C'"), ({"steps": 0}, "steps.*got 0"), ({"depths": ()}, r"got \[\]"), ({"batch_size": 2000}, "1438 training images, fewer than one batch of 2000")])
 def test_bad_settings_are_refused_by_name(kwargs, bad):
     with pytest.raises(ValueError, match=bad):
-        lab.run(**{**TINY, **kwargs})
+        lab.run(replace(TINY, **kwargs))
 
 
 def fake_result(plain_deep: float, residual_deep: float) -> lab.LabResult:

@@ -19,11 +19,10 @@ measured again over the whole training set and over the held-out set, in eval mo
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from collections import deque
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Iterator, Optional, Sequence
 
@@ -37,19 +36,14 @@ from resnet.devices import default_device
 from .data import DataError
 from .lab_data import CIFAR10_URL, DIGITS, PATCHES, LabData, load_data
 from .lab_describe import PAPER_TABLE6, describe, describe_text
+from .lab_results import LabResult, NetworkResult
+from .lab_twins import TwinResNet
 
 __all__ = [
-    "CIFAR10_URL", "DIGITS", "PATCHES", "PRESETS", "PAPER_TABLE6", "SMOOTHING", "LabData", "LabResult", "NetworkResult",
-    "batch_order", "describe", "describe_text", "load_data", "lr_at", "main", "run",
+    "CIFAR10_URL", "DIGITS", "PATCHES", "PRESETS", "PAPER_TABLE6", "SMOOTHING", "LabConfig", "LabData", "LabResult",
+    "NetworkResult", "batch_order", "describe", "describe_text", "load_data", "lr_at", "main", "run",
 ]
 
-# Settings the app offers; their times and errors on 2 CPU cores are in docs/LAB.md. Width 8 on 16-pixel
-# images is what makes the four nets of depth 20 and 56 train in two to three minutes there.
-PRESETS: dict[str, dict[str, Any]] = {
-    "quick": {"depths": (20, 56), "steps": 300, "width": 8, "image_size": 16},
-    "default": {"depths": (20, 56), "steps": 800, "width": 8, "image_size": 16},
-    "longer": {"depths": (20, 32, 44, 56), "steps": 2000, "width": 8, "image_size": 16},
-}
 SMOOTHING = 20  # steps: the running training error is the mean error of the last 20 training batches
 CURVE_POINTS = 200  # points per curve at most: one every steps // 200 steps
 MILESTONES = (0.5, 0.75)  # lr / 10 at these shares of the steps: the paper's 32k and 48k of 64k iterations
@@ -58,51 +52,56 @@ WARMUP_SHARE = 0.05
 Progress = Callable[[dict[str, Any]], None]
 
 
-@dataclass
-class NetworkResult:
-    """One network's run: curves as ``(step, value)`` pairs, errors as fractions in [0, 1].
+@dataclass(frozen=True)
+class LabConfig:
+    """The settings of a lab run.
 
     Attributes:
-        final_train_error: over the whole training set, eval mode; None when the run was stopped.
-        held_out_error: over the held-out set, eval mode; None when stopped or nothing is held out.
-        seconds: wall time of its training steps and final evaluation.
+        depths: layers of each plain/residual pair, each 6n+2 (20, 32, 44, 56, 110, ...).
+        steps: SGD steps per network.
+        width: filters of the first stage (the paper's 16; 8 is four times cheaper).
+        image_size: side of the images, in pixels (8 to 64).
+        batch_size: images per step.
+        lr: peak learning rate (the paper's 0.1).
+        shortcut: ``"A"`` (zero-padded identity, the paper's CIFAR choice) or ``"B"`` (projections).
+        seed: seeds the data, the initial weights and the batch order.
+        stacked: train each plain net and its residual twin as one network (``TwinResNet``): the same
+            mathematics with half the operators per step; False trains the four networks one by one
+            (the slower path, kept to compare with).
     """
 
-    name: str  # "plain-20", "residual-56", ...
-    depth: int
-    plain: bool
-    params: int
-    train_error: list[tuple[int, float]] = field(default_factory=list)  # running, over the last SMOOTHING batches
-    loss: list[tuple[int, float]] = field(default_factory=list)  # the same, for the cross-entropy loss
-    final_train_error: Optional[float] = None
-    held_out_error: Optional[float] = None
-    seconds: float = 0.0
-    steps_done: int = 0
+    depths: tuple[int, ...] = (20, 56)
+    steps: int = 800
+    width: int = 8
+    image_size: int = 16
+    batch_size: int = 64
+    lr: float = 0.1
+    shortcut: str = "A"
+    seed: int = 0
+    stacked: bool = True
+
+    def check(self) -> None:
+        """Raise ``ValueError`` naming the first setting out of range."""
+        if not self.depths or len(set(self.depths)) != len(self.depths):
+            raise ValueError(f"depths must be one or more different 6n+2 values, got {list(self.depths)}")
+        for label, value in (("steps", self.steps), ("width", self.width), ("lr", self.lr)):
+            if not value > 0:
+                raise ValueError(f"{label} must be positive, got {value}")
+        if not 8 <= self.image_size <= 64:
+            raise ValueError(f"image_size must be 8 to 64 pixels, got {self.image_size}")
+        if self.shortcut not in SHORTCUTS:
+            raise ValueError(f"shortcut must be 'A' or 'B', got {self.shortcut!r}")
+        for depth in self.depths:
+            blocks_per_stage(depth)  # raises, naming a depth that is not 6n+2
 
 
-@dataclass
-class LabResult:
-    """What ``run`` returns: one ``NetworkResult`` per network, the settings used and whether it was stopped.
-
-    ``models`` holds the trained networks (eval mode), e.g. for per-layer response statistics;
-    it is not part of ``to_dict`` / ``to_json``.
-    """
-
-    networks: dict[str, NetworkResult]
-    settings: dict[str, Any]
-    stopped: bool = False
-    models: dict[str, nn.Module] = field(default_factory=dict, repr=False, compare=False)
-
-    def to_dict(self) -> dict[str, Any]:
-        """Networks, settings and the stopped flag as JSON-able values."""
-        return {"networks": {k: asdict(v) for k, v in self.networks.items()}, "settings": self.settings, "stopped": self.stopped}
-
-    def to_json(self, path: Optional[str | Path] = None) -> str:
-        """``to_dict`` as indented JSON, also written to ``path`` when given."""
-        text = json.dumps(self.to_dict(), indent=2)
-        if path is not None:
-            Path(path).write_text(text + "\n", encoding="utf-8")
-        return text
+# Settings the app offers; their times and errors on 2 CPU cores are in docs/LAB.md. Width 8 on 16-pixel
+# images is what makes the four nets of depth 20 and 56 train in about a minute there.
+PRESETS: dict[str, LabConfig] = {
+    "quick": LabConfig(steps=300),
+    "default": LabConfig(steps=800),
+    "longer": LabConfig(depths=(20, 32, 44, 56), steps=2000),
+}
 
 
 def batch_order(num_items: int, batch_size: int, *, seed: int) -> Iterator[Tensor]:
@@ -145,35 +144,81 @@ def lr_at(step: int, *, steps: int, lr: float, depth: int) -> float:
     return lr * 0.1 ** sum(step >= share * steps for share in MILESTONES)
 
 
-class _Trainer:
-    """One network, its optimiser, its running window and its result."""
+class _Window:
+    """A network's result and the running window of its last ``SMOOTHING`` batches."""
 
-    def __init__(self, model: nn.Module, result: NetworkResult, *, lr: float) -> None:
-        self.model, self.result = model, result
-        self.optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9, weight_decay=1e-4)
+    def __init__(self, result: NetworkResult) -> None:
+        self.result = result
         self.errors: deque[float] = deque(maxlen=SMOOTHING)
         self.losses: deque[float] = deque(maxlen=SMOOTHING)
 
-    def step(self, x: Tensor, y: Tensor, lr: float) -> None:
-        start = time.perf_counter()
-        for group in self.optimizer.param_groups:
-            group["lr"] = lr
-        logits = self.model(x)
-        loss = F.cross_entropy(logits, y)
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        self.optimizer.step()
-        self.losses.append(loss.item())  # .item() waits for the device, so the time below is the step's own
-        self.errors.append((logits.argmax(1) != y).float().mean().item())
+    def add(self, loss: float, error: float, seconds: float) -> None:
+        self.losses.append(loss)
+        self.errors.append(error)
         self.result.steps_done += 1
-        self.result.seconds += time.perf_counter() - start
+        self.result.seconds += seconds
 
     def record(self) -> dict[str, Any]:
+        """Append the window's means to the curves; returns them as a progress event."""
         r = self.result
         error, loss = sum(self.errors) / len(self.errors), sum(self.losses) / len(self.losses)
         r.train_error.append((r.steps_done, error))
         r.loss.append((r.steps_done, loss))
         return {"network": r.name, "step": r.steps_done, "train_error": error, "loss": loss}
+
+
+def _sgd(model: nn.Module, lr: float) -> torch.optim.SGD:
+    return torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9, weight_decay=1e-4)
+
+
+def _sgd_step(optimizer: torch.optim.Optimizer, loss: Tensor, lr: float) -> None:
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+
+
+class _Single:
+    """One network and its optimiser (``LabConfig.stacked=False``)."""
+
+    def __init__(self, model: nn.Module, result: NetworkResult, *, lr: float) -> None:
+        self.model, self.optimizer = model, _sgd(model, lr)
+        self.windows = [_Window(result)]
+
+    def step(self, x: Tensor, y: Tensor, lr: float) -> None:
+        start = time.perf_counter()
+        logits = self.model(x)
+        loss = F.cross_entropy(logits, y)
+        _sgd_step(self.optimizer, loss, lr)
+        loss_value, error = torch.stack((loss.detach(), (logits.argmax(1) != y).float().mean())).tolist()  # waits for the device
+        self.windows[0].add(loss_value, error, time.perf_counter() - start)
+
+    def trained(self) -> list[nn.Module]:
+        return [self.model]
+
+
+class _Twins:
+    """A plain net and its residual twin trained as one ``TwinResNet``, with one optimiser."""
+
+    def __init__(self, plain: nn.Module, residual: nn.Module, results: tuple[NetworkResult, NetworkResult], *, lr: float) -> None:
+        self.twin = TwinResNet(plain, residual).to(plain.fc.weight.device)
+        self.optimizer = _sgd(self.twin, lr)
+        self.windows = [_Window(r) for r in results]
+
+    def step(self, x: Tensor, y: Tensor, lr: float) -> None:
+        start = time.perf_counter()
+        logits = self.twin(x)  # (N, 2, classes)
+        losses = F.cross_entropy(logits.transpose(1, 2), y[:, None].expand(-1, 2), reduction="none").mean(0)
+        _sgd_step(self.optimizer, losses.sum(), lr)  # the halves share no parameter: each gets its own loss's gradient
+        errors = (logits.argmax(2) != y[:, None]).float().mean(0)
+        (loss_plain, loss_residual), (error_plain, error_residual) = torch.stack((losses.detach(), errors)).tolist()
+        seconds = (time.perf_counter() - start) / 2
+        self.windows[0].add(loss_plain, error_plain, seconds)
+        self.windows[1].add(loss_residual, error_residual, seconds)
+
+    def trained(self) -> list[nn.Module]:
+        return list(self.twin.unstack())
 
 
 @torch.no_grad()
@@ -187,17 +232,66 @@ def _error(model: nn.Module, images: Tensor, labels: Tensor, normalize: Callable
     return wrong / len(labels)
 
 
+def _trainers(config: LabConfig, classes: int, device: torch.device) -> list[_Single | _Twins]:
+    """Per depth, the plain net and its residual twin from the same initial weights: one ``_Twins`` or two ``_Single``."""
+    trainers: list[_Single | _Twins] = []
+    for depth in config.depths:
+        nets, results = [], []
+        for plain in (True, False):
+            generator = torch.Generator().manual_seed(config.seed)
+            model = cifar_resnet(depth, width=config.width, plain=plain, shortcut=config.shortcut, num_classes=classes, generator=generator)
+            nets.append(model.to(device))
+            results.append(NetworkResult(f"{'plain' if plain else 'residual'}-{depth}", depth, plain, sum(p.numel() for p in model.parameters())))
+        if config.stacked:
+            trainers.append(_Twins(*nets, (results[0], results[1]), lr=config.lr))
+        else:
+            trainers += [_Single(model, result, lr=config.lr) for model, result in zip(nets, results)]
+    return trainers
+
+
+def _load(config: LabConfig, data: Optional[str | Path]) -> LabData:
+    lab_set = load_data(data, image_size=config.image_size, seed=config.seed)
+    if len(lab_set.train_y) < config.batch_size:
+        raise DataError(
+            f"{lab_set.source} has {len(lab_set.train_y)} training images, fewer than one batch of {config.batch_size}: use more images",
+            code="lab_too_few", count=len(lab_set.train_y), batch=config.batch_size,
+        )
+    return lab_set
+
+
+def _settings(config: LabConfig, lab_set: LabData, device: torch.device) -> dict[str, Any]:
+    """The run's settings as ``LabResult.settings`` reports them."""
+    settings = {key: value for key, value in asdict(config).items() if key != "stacked"}
+    return {
+        **settings, "depths": list(config.depths), "momentum": 0.9, "weight_decay": 1e-4,
+        "milestones": [round(m * config.steps) for m in MILESTONES],
+        "warmup": {"min_depth": WARMUP_DEPTH, "steps": round(WARMUP_SHARE * config.steps), "lr": config.lr / 10},
+        "smoothing": SMOOTHING, "device": str(device), **lab_set.describe(),
+    }
+
+
+def _train(trainers: list[_Single | _Twins], lab_set: LabData, config: LabConfig, device: torch.device, on_progress: Progress, should_stop: Callable[[], bool]) -> bool:
+    """Every network takes every step on the same batch; returns whether ``should_stop`` ended the run."""
+    normalize = lab_set.normalizer()
+    order = batch_order(len(lab_set.train_y), config.batch_size, seed=config.seed)
+    every = max(1, config.steps // CURVE_POINTS)
+    for step in range(config.steps):
+        if should_stop():
+            return True
+        index = next(order)
+        x, y = normalize(lab_set.train_x[index]).to(device), lab_set.train_y[index].to(device)
+        for trainer in trainers:
+            trainer.step(x, y, lr_at(step, steps=config.steps, lr=config.lr, depth=trainer.windows[0].result.depth))
+            if (step + 1) % every == 0 or step + 1 == config.steps:
+                for window in trainer.windows:
+                    on_progress({**window.record(), "steps": config.steps})
+    return False
+
+
 def run(
-    depths: Sequence[int] = PRESETS["default"]["depths"],
+    config: Optional[LabConfig] = None,
     *,
-    steps: int = PRESETS["default"]["steps"],
-    width: int = PRESETS["default"]["width"],
-    image_size: int = PRESETS["default"]["image_size"],
     data: Optional[str | Path] = None,
-    seed: int = 0,
-    shortcut: str = "A",
-    batch_size: int = 64,
-    lr: float = 0.1,
     device: Optional[torch.device | str] = None,
     on_progress: Optional[Progress] = None,
     should_stop: Optional[Callable[[], bool]] = None,
@@ -206,20 +300,13 @@ def run(
 
     SGD with momentum 0.9, weight decay 1e-4, ``lr`` (0.1 in the paper) divided by 10 at half and three
     quarters of the steps; nets of 110 layers or more warm up at ``lr / 10`` for the first 5% of the steps.
-    Twins of one depth start from the same weights (both drawn from a generator seeded with ``seed``).
+    Twins of one depth start from the same weights (both drawn from a generator seeded with ``config.seed``).
 
     Args:
-        depths: layers of each pair, each 6n+2 (20, 32, 44, 56, 110, ...).
-        steps: SGD steps per network.
-        width: filters of the first stage (the paper's 16; 8 is four times cheaper).
-        image_size: side of the images, in pixels (8 to 64).
+        config: the settings; default ``PRESETS["default"]``.
         data: None or ``"digits"`` for the UCI handwritten digits shipped with the package, ``"patches"``
-            for patches of the photos in examples/ (the class is the photo a patch comes from), an
+            for patches of the example photos (the class is the photo a patch comes from), an
             ImageFolder folder or a .zip of class folders, or ``"cifar10"``; see ``load_data``.
-        seed: seeds the data, the initial weights and the batch order.
-        shortcut: ``"A"`` (zero-padded identity, the paper's CIFAR choice) or ``"B"`` (projections).
-        batch_size: images per step.
-        lr: peak learning rate.
         device: where to train; default ``resnet.default_device()``.
         on_progress: called every ``steps // 200`` steps (and at the last) with a plain dict per network:
             ``network``, ``step``, ``steps``, ``train_error``, ``loss``.
@@ -233,71 +320,27 @@ def run(
         ValueError: a bad depth, size or setting; ``train.DataError`` for unusable data (also for fewer
             training images than ``batch_size``).
     """
-    depths = [int(d) for d in depths]
-    if not depths or len(set(depths)) != len(depths):
-        raise ValueError(f"depths must be one or more different 6n+2 values, got {depths}")
-    for label, value, ok in (("steps", steps, steps >= 1), ("width", width, width >= 1), ("lr", lr, lr > 0)):
-        if not ok:
-            raise ValueError(f"{label} must be positive, got {value}")
-    if not 8 <= image_size <= 64:
-        raise ValueError(f"image_size must be 8 to 64 pixels, got {image_size}")
-    if shortcut not in SHORTCUTS:
-        raise ValueError(f"shortcut must be 'A' or 'B', got {shortcut!r}")
-    for depth in depths:
-        blocks_per_stage(depth)  # raises now, naming a depth that is not 6n+2
+    config = config or PRESETS["default"]
+    config.check()
     device = torch.device(device) if device is not None else default_device()
-    lab_set: LabData = load_data(data, image_size=image_size, seed=seed)
-    if len(lab_set.train_y) < batch_size:
-        raise DataError(
-            f"{lab_set.source} has {len(lab_set.train_y)} training images, fewer than one batch of {batch_size}: use more images",
-            code="lab_too_few", count=len(lab_set.train_y), batch=batch_size,
-        )
-    normalize = lab_set.normalizer()
-    order = batch_order(len(lab_set.train_y), batch_size, seed=seed)
+    lab_set = _load(config, data)
+    trainers = _trainers(config, len(lab_set.classes), device)
+    report = on_progress or (lambda event: None)
+    stopped = _train(trainers, lab_set, config, device, report, should_stop or (lambda: False))
 
-    trainers = []
-    for depth in depths:
-        for plain in (True, False):
-            generator = torch.Generator().manual_seed(seed)
-            model = cifar_resnet(depth, width=width, plain=plain, shortcut=shortcut, num_classes=len(lab_set.classes), generator=generator)
-            name = f"{'plain' if plain else 'residual'}-{depth}"
-            result = NetworkResult(name, depth, plain, sum(p.numel() for p in model.parameters()))
-            trainers.append(_Trainer(model.to(device), result, lr=lr))
-
-    settings = {
-        "depths": depths, "steps": steps, "width": width, "image_size": image_size, "batch_size": batch_size, "lr": lr,
-        "momentum": 0.9, "weight_decay": 1e-4, "milestones": [round(m * steps) for m in MILESTONES],
-        "warmup": {"min_depth": WARMUP_DEPTH, "steps": round(WARMUP_SHARE * steps), "lr": lr / 10}, "smoothing": SMOOTHING,
-        "seed": seed, "shortcut": shortcut, "device": str(device), **lab_set.describe(),
-    }
-    every = max(1, steps // CURVE_POINTS)
-    stopped = False
-    for step in range(steps):
-        if should_stop is not None and should_stop():
-            stopped = True
-            break
-        index = next(order)
-        x, y = normalize(lab_set.train_x[index]).to(device), lab_set.train_y[index].to(device)
-        for t in trainers:
-            t.step(x, y, lr_at(step, steps=steps, lr=lr, depth=t.result.depth))
-            if (step + 1) % every == 0 or step + 1 == steps:
-                event = t.record()
-                if on_progress is not None:
-                    on_progress({**event, "steps": steps})
-
-    for t in trainers:
-        r = t.result
-        if stopped and r.steps_done and (not r.train_error or r.train_error[-1][0] < r.steps_done):
-            event = t.record()  # the steps since the last point, so the curve ends where training did
-            if on_progress is not None:
-                on_progress({**event, "steps": steps})
-        if not stopped:
-            start = time.perf_counter()
-            t.result.final_train_error = _error(t.model, lab_set.train_x, lab_set.train_y, normalize, device)
-            t.result.held_out_error = _error(t.model, lab_set.held_x, lab_set.held_y, normalize, device)
-            t.result.seconds += time.perf_counter() - start
-        t.model.eval()
-    return LabResult({t.result.name: t.result for t in trainers}, settings, stopped, {t.result.name: t.model for t in trainers})
+    normalize, networks, models = lab_set.normalizer(), {}, {}
+    for trainer in trainers:
+        for window, model in zip(trainer.windows, trainer.trained()):
+            r = window.result
+            if stopped and r.steps_done and (not r.train_error or r.train_error[-1][0] < r.steps_done):
+                report({**window.record(), "steps": config.steps})  # the steps since the last point: the curve ends where training did
+            if not stopped:
+                start = time.perf_counter()
+                r.final_train_error = _error(model, lab_set.train_x, lab_set.train_y, normalize, device)
+                r.held_out_error = _error(model, lab_set.held_x, lab_set.held_y, normalize, device)
+                r.seconds += time.perf_counter() - start
+            networks[r.name], models[r.name] = r, model.eval()
+    return LabResult(networks, _settings(config, lab_set, device), stopped, models)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -316,8 +359,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--plot", help="draw the curves (the paper's Fig. 6 layout) into this PNG")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     args = parser.parse_args(argv)
-    settings = dict(PRESETS[args.preset])
-    settings.update({k: v for k, v in vars(args).items() if k in ("depths", "steps", "width", "image_size") and v is not None})
+    overrides = {k: v for k, v in vars(args).items() if k in ("depths", "steps", "width", "image_size", "seed", "shortcut") and v is not None}
+    config = replace(PRESETS[args.preset], **{**overrides, "depths": tuple(overrides.get("depths", PRESETS[args.preset].depths))})
 
     bars: dict[str, Any] = {}
 
@@ -331,7 +374,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         bar.set_postfix(error=f"{event['train_error']:.3f}", loss=f"{event['loss']:.3f}")
 
     try:
-        result = run(**settings, data=args.data, seed=args.seed, shortcut=args.shortcut, device=args.device, on_progress=None if args.no_progress else show)
+        result = run(config, data=args.data, device=args.device, on_progress=None if args.no_progress else show)
     except ValueError as e:  # DataError included
         print(f"error: {e}", file=sys.stderr)
         return 2

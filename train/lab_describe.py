@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .lab import LabResult, NetworkResult
+    from .lab_results import LabResult, NetworkResult
 
 __all__ = ["PAPER_TABLE6", "describe", "describe_text"]
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from PIL import Image, ImageDraw, ImageFont
 
 if TYPE_CHECKING:
-    from .lab import LabResult
+    from .lab_results import LabResult
     from .lab_data import LabData
 
 __all__ = ["COLOURS", "plot_curves", "sample_grid"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from dataclasses import replace
 from typing import Any, Iterator, Optional, Sequence
 
 import gradio as gr
@@ -78,7 +79,7 @@ def summary_text(result: lab.LabResult, request: Optional[gr.Request]) -> str:
 
 def preset_steps(preset: str) -> int:
     """The number of steps a preset trains for."""
-    return lab.PRESETS[preset]["steps"]
+    return lab.PRESETS[preset].steps
 
 
 def _data_source(choice: str, zip_file: Any, request: Optional[gr.Request]) -> str:
@@ -103,7 +104,7 @@ def _data_error(error: DataError, request: Optional[gr.Request]) -> gr.Error:
 
 def _grid(source: str) -> Image.Image:
     """Training images of the data ``lab.run`` would load from ``source``, a row per class (the library draws it)."""
-    return sample_grid(lab.load_data(source, image_size=lab.PRESETS["default"]["image_size"], seed=0), per_class=GRID_COLUMNS)
+    return sample_grid(lab.load_data(source, image_size=lab.PRESETS["default"].image_size, seed=0), per_class=GRID_COLUMNS)
 
 
 def preview(choice: str, zip_file: Any = None, request: gr.Request = None) -> tuple[Any, Optional[Image.Image]]:
@@ -129,8 +130,8 @@ def degradation(
         raise gr.Error(text(request, "lab.few_steps", steps=MIN_STEPS), print_exception=False)
     source = _data_source(data, zip_file, request)
     steps = int(steps)
-    settings = {**lab.PRESETS[preset], "depths": tuple(chosen), "steps": steps}
-    work = lambda report, should_stop: lab.run(**settings, data=source, on_progress=report, should_stop=should_stop)  # noqa: E731
+    config = replace(lab.PRESETS[preset], depths=tuple(chosen), steps=steps)
+    work = lambda report, should_stop: lab.run(config, data=source, on_progress=report, should_stop=should_stop)  # noqa: E731
     points: dict[str, list[tuple[int, float]]] = {}
     drawn, last = False, 0.0
     with jobs.start("degradation", request, work, time_limit=TIME_LIMIT_S) as job:  # closing this generator stops the job
