@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .model import ResNet, conv1x1, conv3x3
+from .model import ResNet, TwoConvBlock, conv1x1, conv3x3
 
 __all__ = ["SHORTCUTS", "CifarBlock", "CifarResNet", "PadShortcut", "blocks_per_stage", "cifar_resnet"]
 
@@ -46,8 +46,11 @@ class PadShortcut(nn.Module):
         return F.pad(x, (0, 0, 0, 0, 0, self.planes - x.shape[1]))
 
 
-class CifarBlock(nn.Module):
+class CifarBlock(TwoConvBlock):
     """Two 3x3 convolutions with BatchNorm; the input (or its shortcut) is added before the last ReLU.
+
+    The layers and forward pass of ``resnet.model.BasicBlock``; only the shortcut differs: where the shape
+    changes it is ``shortcut``, option A's ``PadShortcut`` or option B's projection (torchvision's is ``downsample``).
 
     Args:
         inplanes: input channels.
@@ -58,16 +61,9 @@ class CifarBlock(nn.Module):
     """
 
     def __init__(self, inplanes: int, planes: int, stride: int = 1, *, residual: bool = True, shortcut: str = "A") -> None:
-        super().__init__()
         if shortcut not in SHORTCUTS:
             raise ValueError(f"shortcut must be 'A' or 'B', got {shortcut!r}")
-        self.residual = residual
-        self.conv1 = conv3x3(inplanes, planes, stride)
-        self.bn1 = nn.BatchNorm2d(planes)
-        self.relu1 = nn.ReLU(inplace=True)
-        self.conv2 = conv3x3(planes, planes)
-        self.bn2 = nn.BatchNorm2d(planes)
-        self.relu2 = nn.ReLU(inplace=True)
+        super().__init__(inplanes, planes, stride, residual=residual)
         self.shortcut: Optional[nn.Module] = None  # None: the identity (or no shortcut at all, in a plain block)
         if residual and (stride != 1 or inplanes != planes):
             if shortcut == "A":
@@ -75,15 +71,9 @@ class CifarBlock(nn.Module):
             else:
                 self.shortcut = nn.Sequential(conv1x1(inplanes, planes, stride), nn.BatchNorm2d(planes))
 
-    def forward(self, x: Tensor) -> Tensor:
-        out = self.conv1(x)
-        out = self.bn1(out)
-        out = self.relu1(out)
-        out = self.conv2(out)
-        out = self.bn2(out)
-        if self.residual:
-            out = out + (x if self.shortcut is None else self.shortcut(x))
-        return self.relu2(out)
+    def shortcut_path(self, x: Tensor) -> Tensor:
+        """``x``, or its ``shortcut`` (option A or B) where the shape changes."""
+        return x if self.shortcut is None else self.shortcut(x)
 
 
 class CifarResNet(nn.Module):

@@ -46,7 +46,45 @@ def conv1x1(in_planes: int, out_planes: int, stride: int = 1) -> nn.Conv2d:
     return nn.Conv2d(in_planes, out_planes, kernel_size=1, stride=stride, bias=False)
 
 
-class BasicBlock(nn.Module):
+class TwoConvBlock(nn.Module):
+    """Two 3x3 convolutions with BatchNorm; ``shortcut_path(x)`` is added before the last ReLU unless the block is plain.
+
+    The ImageNet ``BasicBlock`` and the CIFAR nets' ``resnet.cifar.CifarBlock`` share these layers and this
+    forward pass; each names and builds its own shortcut.
+
+    Args:
+        inplanes: input channels.
+        planes: output channels.
+        stride: stride of the first convolution.
+        residual: add the shortcut; ``False`` gives the plain block, the same layers without it.
+    """
+
+    def __init__(self, inplanes: int, planes: int, stride: int = 1, *, residual: bool = True) -> None:
+        super().__init__()
+        self.residual = residual
+        self.conv1 = conv3x3(inplanes, planes, stride)
+        self.bn1 = nn.BatchNorm2d(planes)
+        self.relu1 = nn.ReLU(inplace=True)
+        self.conv2 = conv3x3(planes, planes)
+        self.bn2 = nn.BatchNorm2d(planes)
+        self.relu2 = nn.ReLU(inplace=True)
+
+    def shortcut_path(self, x: Tensor) -> Tensor:
+        """What the shortcut adds to the residual branch: here the identity; a block with a projection overrides it."""
+        return x
+
+    def forward(self, x: Tensor) -> Tensor:
+        out = self.conv1(x)
+        out = self.bn1(out)
+        out = self.relu1(out)
+        out = self.conv2(out)
+        out = self.bn2(out)
+        if self.residual:
+            out += self.shortcut_path(x)
+        return self.relu2(out)
+
+
+class BasicBlock(TwoConvBlock):
     """Two 3x3 convolutions; used by ResNet-18 and ResNet-34."""
 
     expansion: int = 1
@@ -60,30 +98,16 @@ class BasicBlock(nn.Module):
         *,
         residual: bool = True,
     ) -> None:
-        super().__init__()
-        self.residual = residual
-        self.conv1 = conv3x3(inplanes, planes, stride)
-        self.bn1 = nn.BatchNorm2d(planes)
-        self.relu1 = nn.ReLU(inplace=True)
-        self.conv2 = conv3x3(planes, planes)
-        self.bn2 = nn.BatchNorm2d(planes)
-        self.relu2 = nn.ReLU(inplace=True)
+        super().__init__(inplanes, planes, stride, residual=residual)
         self.downsample = downsample
 
     def zero_init_last(self) -> None:
         """Zero the last norm's scale so the block starts as an identity."""
         nn.init.zeros_(self.bn2.weight)
 
-    def forward(self, x: Tensor) -> Tensor:
-        out = self.conv1(x)
-        out = self.bn1(out)
-        out = self.relu1(out)
-        out = self.conv2(out)
-        out = self.bn2(out)
-        if self.residual:
-            identity = x if self.downsample is None else self.downsample(x)
-            out += identity
-        return self.relu2(out)
+    def shortcut_path(self, x: Tensor) -> Tensor:
+        """``x``, or its ``downsample`` projection where the shape changes."""
+        return x if self.downsample is None else self.downsample(x)
 
 
 class Bottleneck(nn.Module):
