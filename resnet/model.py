@@ -89,15 +89,7 @@ class BasicBlock(TwoConvBlock):
 
     expansion: int = 1
 
-    def __init__(
-        self,
-        inplanes: int,
-        planes: int,
-        stride: int = 1,
-        downsample: Optional[nn.Module] = None,
-        *,
-        residual: bool = True,
-    ) -> None:
+    def __init__(self, inplanes: int, planes: int, stride: int = 1, downsample: Optional[nn.Module] = None, *, residual: bool = True) -> None:
         super().__init__(inplanes, planes, stride, residual=residual)
         self.downsample = downsample
 
