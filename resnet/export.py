@@ -19,17 +19,15 @@ import json
 import os
 import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
+from torch import nn
 
 from .config import ModelConfig
 from .files import atomic_write
 
-if TYPE_CHECKING:
-    from .predict import Classifier
-
-__all__ = ["INPUT_NAME", "ONNX_SNIPPET", "OPSETS", "OUTPUT_NAME", "export_onnx", "model_card_section", "preprocessing_json"]
+__all__ = ["INPUT_NAME", "ONNX_SNIPPET", "OPSETS", "OUTPUT_NAME", "export_onnx", "preprocessing_json"]
 
 INPUT_NAME = "pixel_values"
 OUTPUT_NAME = "logits"
@@ -77,11 +75,13 @@ def preprocessing_json(config: ModelConfig) -> dict[str, Any]:
     }
 
 
-def export_onnx(classifier: "Classifier", folder_or_path: str | os.PathLike, *, opset: int = 17) -> Path:
-    """Write ``model.onnx`` and ``preprocessing.json`` for ``classifier``.
+def export_onnx(model: nn.Module, config: ModelConfig, folder_or_path: str | os.PathLike, *, opset: int = 17) -> Path:
+    """Write ``model.onnx`` and ``preprocessing.json`` for ``model`` (``Classifier.export_onnx`` passes its own).
 
     Args:
-        classifier: the model to export; it is left as it was (a copy is exported, on the CPU, in fp32).
+        model: the network to export (e.g. ``Classifier.model``); it is left as it was (a copy is exported,
+            on the CPU, in fp32, in eval mode).
+        config: its labels and preprocessing (``Classifier.config``), for ``preprocessing.json`` and the input size.
         folder_or_path: a folder (created if needed), or a path ending in ``.onnx``; ``preprocessing.json``
             goes next to the model.
         opset: the ONNX opset, one of ``OPSETS``.
@@ -97,8 +97,8 @@ def export_onnx(classifier: "Classifier", folder_or_path: str | os.PathLike, *, 
     target = Path(folder_or_path)
     path = target if target.suffix.lower() == ".onnx" else target / MODEL_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
-    model = copy.deepcopy(classifier.model).cpu().float().eval().to(memory_format=torch.contiguous_format)
-    crop = classifier.config.preprocessing.crop_size
+    model = copy.deepcopy(model).cpu().float().eval().to(memory_format=torch.contiguous_format)
+    crop = config.preprocessing.crop_size
     example = torch.zeros(2, 3, crop, crop)  # a batch of two, so no size-1 batch axis can be traced as a constant
 
     def write(tmp: Path) -> None:
@@ -114,24 +114,6 @@ def export_onnx(classifier: "Classifier", folder_or_path: str | os.PathLike, *, 
             )
 
     atomic_write(path, write)
-    text = json.dumps(preprocessing_json(classifier.config), indent=2) + "\n"
+    text = json.dumps(preprocessing_json(config), indent=2) + "\n"
     atomic_write(path.with_name(PREPROCESSING_FILE), lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
     return path
-
-
-def model_card_section(config: ModelConfig) -> str:
-    """A model card section on running the model with ONNX Runtime, for ``resnet.saving.model_card`` to append."""
-    p = config.preprocessing
-    return f"""
-## ONNX
-
-`model.onnx` and `preprocessing.json` sit next to this card in a ResNet Studio download; elsewhere,
-`classifier.export_onnx("onnx/")` writes them. The graph takes `{INPUT_NAME}`, float32 of shape (batch, 3, {p.crop_size}, {p.crop_size}), normalised as above,
-and returns `{OUTPUT_NAME}` (batch, {config.num_classes}). This reproduces `classifier.predict`'s top-5 with
-onnxruntime, Pillow and numpy only (large JPEGs aside: the app decodes those at a reduced scale first):
-
-```python
-{ONNX_SNIPPET}
-print(top5("photo.jpg"))  # or top5("photo.jpg", "path/to/the/folder")
-```
-"""

@@ -119,7 +119,7 @@ class Classifier:
         """Write ``model.onnx`` and ``preprocessing.json`` (see ``resnet.export.export_onnx``); returns the model's path."""
         from .export import export_onnx  # onnx export machinery loads only when asked for
 
-        return export_onnx(self, path, opset=opset)
+        return export_onnx(self.model, self.config, path, opset=opset)
 
     @property
     def labels(self) -> list[str]:
@@ -233,7 +233,7 @@ class Classifier:
         return self.classify_prepared([self.prepare(image)], top_k=top_k)[0]
 
     def classify_prepared(self, prepared: Sequence[tuple[torch.Tensor, Image.Image]], *, top_k: Optional[int] = None) -> list[Prediction]:
-        """``classify`` for photos already ``prepare``d, all in one forward pass (``resnet.batching.MicroBatcher`` calls it)."""
+        """``classify`` for photos already ``prepare``d, all in one forward pass (a ``resnet.batching.MicroBatcher``'s ``run_batch``)."""
         top_k = self.check_top_k(top_k)
         if not prepared:
             return []

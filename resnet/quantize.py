@@ -24,24 +24,22 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator, Optional, Sequence
+from typing import Iterator, Optional, Protocol, Sequence
 
 import numpy as np
 import onnx
 import onnxruntime as ort
 from onnxruntime.quantization import CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType, quantize_static
 from onnxruntime.quantization.shape_inference import quant_pre_process
+from torch import Tensor
 
 from .devices import cpu_flags
 from .export import INPUT_NAME, MODEL_FILE
 from .files import atomic_write
 from .transforms import ImageSource
 
-if TYPE_CHECKING:
-    from .predict import Classifier
-
 __all__ = [
-    "CALIBRATIONS", "INT8_FILE", "MIN_AGREEMENT", "Int8Report", "card_section", "export_int8", "image_files", "int8_flags", "latency_ms",
+    "CALIBRATIONS", "INT8_FILE", "MIN_AGREEMENT", "Int8Report", "export_int8", "image_files", "int8_flags", "latency_ms",
     "quantize_int8", "session",
 ]
 
@@ -203,8 +201,14 @@ def quantize_int8(
     return report
 
 
+class Preprocessor(Protocol):
+    """What ``export_int8`` needs of a classifier (``resnet.Classifier`` has it): its eval preprocessing."""
+
+    def preprocess(self, image: ImageSource) -> Tensor: ...
+
+
 def export_int8(
-    classifier: "Classifier",
+    classifier: Preprocessor,
     folder: str | Path,
     calibration: Sequence[ImageSource],
     held_out: Sequence[ImageSource],
@@ -230,26 +234,6 @@ def image_files(folder: str | Path) -> list[Path]:
     if not folder.is_dir():
         raise FileNotFoundError(f"{folder} is not a folder of images")
     return sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".") and p.is_file())
-
-
-def card_section(report: Int8Report) -> str:
-    """A model card section on ``model-int8.onnx``: the measured agreement and latency, or why it was left out."""
-    if report.path is None:
-        return f"\n## int8\n\n`{INT8_FILE}` is not included. {report.why_left_out()}\n"
-    flags = ", ".join(name for name, present in int8_flags().items() if present) or "flags not known"
-    ms = [f"{t:.1f} ms" if t else "not measured" for t in (report.fp32_ms, report.int8_ms)]
-    return f"""
-## int8
-
-`{INT8_FILE}` is this model quantized by ONNX Runtime (static, QDQ, int8 weights per channel, uint8 activations
-calibrated ({report.method}) on {report.calibration} of the training images; the first convolution, the global pool and the classifier stay fp32).
-It takes and returns the same tensors as `model.onnx`: use the snippet above with its file name.
-
-| | `model.onnx` (fp32) | `{INT8_FILE}` |
-|---|---|---|
-| one image (batch 1), median, on the CPU that made it ({flags}) | {ms[0]} | {ms[1]} |
-| same top-1 as `model.onnx` on the {report.held_out} held-out images | (the reference) | {report.agreement:.1%} |
-"""
 
 
 def _kept_in_fp32(model: onnx.ModelProto) -> list[str]:

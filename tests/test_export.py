@@ -11,7 +11,8 @@ ort = pytest.importorskip("onnxruntime", reason="onnxruntime is not installed (p
 onnx = pytest.importorskip("onnx", reason="onnx is not installed (pip install -r requirements-dev.txt)")
 
 import resnet  # noqa: E402
-from resnet.export import ONNX_SNIPPET, export_onnx, model_card_section  # noqa: E402
+from resnet.card import onnx_section  # noqa: E402
+from resnet.export import ONNX_SNIPPET, export_onnx  # noqa: E402
 from tests.textures import patches, texture_photos  # noqa: E402
 
 
@@ -22,7 +23,7 @@ def exact(texture_model) -> resnet.Classifier:
 
 @pytest.fixture(scope="module")
 def exported(exact, tmp_path_factory):
-    return export_onnx(exact, tmp_path_factory.mktemp("onnx"))
+    return export_onnx(exact.model, exact.config, tmp_path_factory.mktemp("onnx"))
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +87,7 @@ def test_classifier_export_onnx_takes_a_file_path_and_leaves_the_model_alone(exa
 
 
 def test_model_card_section_shows_the_snippet_and_the_input(exact):
-    section = model_card_section(exact.config)
+    section = onnx_section(exact.config)
     crop = exact.config.preprocessing.crop_size
     assert ONNX_SNIPPET in section and f"(batch, 3, {crop}, {crop})" in section and section.startswith("\n## ONNX")
 

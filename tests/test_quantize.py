@@ -11,7 +11,8 @@ import torch
 import resnet
 import resnet.quantize as quantize
 from resnet.__main__ import main
-from resnet.quantize import INT8_FILE, card_section, quantize_int8
+from resnet.card import int8_section
+from resnet.quantize import INT8_FILE, quantize_int8
 from tests.test_export import exact  # noqa: F401  the texture model, loaded exactly (no fast path)
 from tests.textures import patches
 
@@ -67,7 +68,7 @@ def test_a_model_that_disagrees_is_left_out_and_the_card_says_why(exact, images,
     report = quantize_int8(tmp_path, faint, list(images["held_out"]), latency_runs=0)
     assert report.reason == "disagrees" and report.path is None and not (tmp_path / INT8_FILE).exists()
     assert report.agreement < 0.99
-    section = card_section(report)
+    section = int8_section(report)
     assert f"`{INT8_FILE}` is not included" in section and f"{report.agreement:.1%} of 102 held-out images; 99% is needed" in section
 
 

@@ -16,6 +16,7 @@ import numpy as np
 from PIL import Image
 
 import train
+from resnet.card import int8_section
 from resnet.transforms import load_image
 
 from .i18n import text
@@ -61,7 +62,7 @@ def _int8(result: train.FinetuneResult, samples: Mapping[str, Sequence[Any]], fo
     """Add ``model-int8.onnx`` when it agrees with fp32 on the held-out images; the card says the figures or why not."""
     classifier = result.classifier
     try:
-        from resnet.quantize import MAX_CALIBRATION, card_section, quantize_int8  # ONNX Runtime loads when a download is made
+        from resnet.quantize import MAX_CALIBRATION, quantize_int8  # ONNX Runtime loads when a download is made
 
         calibration = [classifier.preprocess(image).numpy() for image in itertools.islice(_training_images(samples, result.held_out), MAX_CALIBRATION)]
         report = quantize_int8(folder, calibration, [classifier.preprocess(image).numpy() for image, _ in result.held_out])
@@ -72,7 +73,7 @@ def _int8(result: train.FinetuneResult, samples: Mapping[str, Sequence[Any]], fo
         log.warning("int8 quantization of %s failed: %r", folder.name, e)
         return text(request, "finetune.int8_failed", reason=type(e).__name__)
     with open(folder / "README.md", "a", encoding="utf-8") as card:
-        card.write(card_section(report))
+        card.write(int8_section(report))
     figures = {
         "agreement": f"{report.agreement or 0:.1%}", "count": report.held_out, "needed": f"{report.threshold:.0%}",
         "fp32_ms": f"{report.fp32_ms or 0:.1f}", "int8_ms": f"{report.int8_ms or 0:.1f}",
