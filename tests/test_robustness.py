@@ -75,14 +75,13 @@ def test_corpus_through_the_app(app_server, tmp_path):
     for name, data, expected in CASES:
         path = tmp_path / name
         path.write_bytes(data)
-        start = time.monotonic()
         if expected is None:
             label, _, _ = client.predict(handle_file(str(path)), DEFAULT, api_name="/classify")
             assert len(label["confidences"]) == 5, name
         else:
             with pytest.raises(AppError, match=expected):
                 client.predict(handle_file(str(path)), DEFAULT, api_name="/classify")
-        assert time.monotonic() - start < 60, f"{name} took too long"
+    # What each file costs next to a photo is measured by benchmarks/hostile_inputs.py, not bounded here.
     assert app_server.proc.poll() is None  # still serving
     assert memory_mb(app_server.proc.pid) < 3000  # the 30000x30000 bomb was never decoded
     label, _, _ = client.predict(handle_file(EXAMPLE), DEFAULT, api_name="/classify")
