@@ -44,8 +44,9 @@ def test_app_imports_without_launching():
 def test_start_up_and_classifying_never_import_torchvision(tmp_path):
     # torchvision's import loads torch._dynamo, over a second on two cores: serving must not pay for it.
     import resnet
+    from resnet.config import ModelConfig
 
-    resnet.Classifier(resnet.resnet18(num_classes=2).eval(), resnet.ModelConfig("resnet18", ("a", "b"))).save_pretrained(tmp_path)
+    resnet.Classifier(resnet.build("resnet18", num_classes=2).eval(), ModelConfig("resnet18", ("a", "b"))).save_pretrained(tmp_path)
     code = (
         "import sys, app, resnet; "
         f"clf = resnet.Classifier.from_pretrained({str(tmp_path)!r}); clf.predict({EXAMPLE!r}); clf.explain({EXAMPLE!r}); "

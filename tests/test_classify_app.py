@@ -22,6 +22,8 @@ from gradio_client.exceptions import AppError
 from PIL import Image
 
 import resnet
+from resnet.config import CheckpointError, ModelConfig
+from resnet.devices import default_device
 from tests.conftest import ROOT
 from train.data import DataError
 from train.zips import read_zip_samples
@@ -52,7 +54,7 @@ def local(hub_models) -> resnet.Classifier:
 def small() -> resnet.Classifier:
     """A seeded ResNet-18 with three classes, for the callbacks in this process."""
     model = resnet.build("resnet18", num_classes=3, generator=torch.Generator().manual_seed(3)).eval()
-    return resnet.Classifier(model, resnet.ModelConfig("resnet18", ("ant", "bee", "cat")), device="cpu")
+    return resnet.Classifier(model, ModelConfig("resnet18", ("ant", "bee", "cat")), device="cpu")
 
 
 def pixels(image) -> np.ndarray:
@@ -223,7 +225,7 @@ def test_the_tab_says_at_page_load_why_the_default_model_cannot_answer(hub_model
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
     assert "the first Classify downloads it" in tab.model_status("timm/resnet34.tv_in1k", {}, policy, REQUEST)
     for reason, advice in (("unreachable", "set HF_HUB_OFFLINE=1"), ("timeout", "Try again in a minute")):
-        shared._failed["timm/resnet34.tv_in1k"] = (0.0, resnet.CheckpointError("details with /srv/folders", reason=reason))
+        shared._failed["timm/resnet34.tv_in1k"] = (0.0, CheckpointError("details with /srv/folders", reason=reason))
         status = tab.model_status("timm/resnet34.tv_in1k", {}, policy, REQUEST)
         assert advice in status and "HF_HOME" in status and "/srv" not in status, status
     assert "Try again" not in models.unavailable_text("x/y", "unreachable", REQUEST)
@@ -275,7 +277,7 @@ def test_micro_batching_from_the_command_line(hub_models):
         app.build_demo(classify_batch=4)
         assert batchers_module.BATCHERS.max_batch == 4
         app.build_demo()
-        assert batchers_module.BATCHERS.max_batch == batchers_module.auto_batch(resnet.default_device()) == 0
+        assert batchers_module.BATCHERS.max_batch == batchers_module.auto_batch(default_device()) == 0
     finally:
         batchers_module.BATCHERS.configure(max_batch=0)
     with AppServer("--model", "timm/resnet18.tv_in1k", "--classify-batch", "4") as url:

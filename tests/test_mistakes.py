@@ -8,6 +8,8 @@ import torch
 
 import resnet
 import train
+from resnet.config import ModelConfig
+from resnet.transforms import Preprocessing
 from tests.textures import patches
 from train.mistakes import filter_mistakes, held_out_mistakes
 
@@ -23,7 +25,7 @@ def fixed_answer_classifier() -> resnet.Classifier:
     with torch.no_grad():
         model.fc.weight.zero_()
         model.fc.bias.copy_(torch.tensor([0.0, 3.0, 0.0]))
-    config = resnet.ModelConfig("resnet18", ("a", "b", "c"), resnet.Preprocessing(crop_size=32, resize_size=36))
+    config = ModelConfig("resnet18", ("a", "b", "c"), Preprocessing(crop_size=32, resize_size=36))
     return resnet.Classifier(model, config, device="cpu", fast=False)
 
 

@@ -38,7 +38,7 @@ __all__ = ["CHECKPOINTS", "DEFAULT_MODEL", "ModelPolicy", "build_demo", "log_to_
 DEFAULT_MODEL = os.environ.get("RESNET_STUDIO_MODEL", DEFAULT_CHECKPOINTS["resnet50"][0])
 CHECKPOINTS = [checkpoint for checkpoint, _ in DEFAULT_CHECKPOINTS.values()] + ["timm/resnet50.a1_in1k", "microsoft/resnet-50"]
 # The server's cap on any upload: a ResNet-50's weights for the lesson's check (resnet.check.MAX_MODEL_BYTES). Photos keep
-# their own smaller cap, MAX_IMAGE_BYTES, which resnet.load_image enforces in every callback that reads one.
+# their own smaller cap, MAX_IMAGE_BYTES, which resnet.transforms.load_image enforces in every callback that reads one.
 MAX_UPLOAD_MB = max(MAX_IMAGE_BYTES, MAX_MODEL_BYTES) // 2**20
 
 

@@ -13,8 +13,11 @@ from PIL import Image
 
 import resnet
 from resnet.assets import EXAMPLES, example_photos  # EXAMPLES: ui/inside.py imports it from here
+from resnet.cam import Prediction
+from resnet.devices import default_device
 from resnet.files import atomic_write
 from resnet.hub import DEFAULT_CHECKPOINTS
+from resnet.predict import compare_checkpoints
 from resnet.transforms import ImageError
 
 from .batchers import BATCHERS, auto_batch
@@ -49,11 +52,11 @@ def _png(picture: Image.Image, request: Optional[gr.Request]) -> str:
 @gpu
 def classify(
     image: Any, model_name: str, tuned: dict[str, resnet.Classifier], policy: ModelPolicy, request: gr.Request = None
-) -> tuple[dict[str, float], str, str, resnet.Prediction]:
+) -> tuple[dict[str, float], str, str, Prediction]:
     """Top-5, the top class's Grad-CAM overlay and the time taken, from one forward pass.
 
     Args:
-        image: the upload (gradio's file data: decoded here, under ``resnet.load_image``'s limits).
+        image: the upload (gradio's file data: decoded here, under ``resnet.transforms.load_image``'s limits).
         model_name: a listed checkpoint, an allowed Hub id, or one of this session's fine-tuned models.
         tuned: this session's fine-tuned classifiers.
         policy: what a visitor may load.
@@ -73,7 +76,7 @@ def classify(
     return dict(prediction.top), _png(prediction.overlay, request), timing, prediction
 
 
-def top_class_title(last: Optional[resnet.Prediction], request: gr.Request = None) -> str:
+def top_class_title(last: Optional[Prediction], request: gr.Request = None) -> str:
     """The overlay's title, naming the top class of the photo just classified (it may replace a clicked class's title).
 
     The title is Markdown above the picture, not the picture's label, which its icon buttons cover.
@@ -88,7 +91,7 @@ def clear_answer(request: gr.Request = None) -> tuple[Any, ...]:
     return None, None, text(request, "classify.overlay"), "", None
 
 
-def class_map(last: Optional[resnet.Prediction], evt: gr.SelectData, request: gr.Request = None) -> Any:
+def class_map(last: Optional[Prediction], evt: gr.SelectData, request: gr.Request = None) -> Any:
     """The overlay of the class clicked in the top 5, from the last prediction's features: the network does not run again.
 
     Args:
@@ -163,7 +166,7 @@ def classify_all_depths(image: Any, policy: ModelPolicy, request: gr.Request = N
     path = upload_path(image, request)
 
     try:
-        rows = resnet.compare_checkpoints(path, {arch: checkpoint for arch, (checkpoint, _) in DEFAULT_CHECKPOINTS.items()}, load=shared_loader(policy, request))
+        rows = compare_checkpoints(path, {arch: checkpoint for arch, (checkpoint, _) in DEFAULT_CHECKPOINTS.items()}, load=shared_loader(policy, request))
     except ImageError as e:
         raise _bad_file(request, e) from e
     answered = [r for r in rows if r["label"] is not None]
@@ -210,7 +213,7 @@ def tab(
         concurrency: single-photo requests served at once (at least ``batch`` when batching).
         batch: photos per forward pass for concurrent single-photo requests (0: each its own; None: ``auto_batch``).
     """
-    batch = auto_batch(resnet.default_device()) if batch is None else batch
+    batch = auto_batch(default_device()) if batch is None else batch
     BATCHERS.configure(max_batch=batch)
     with gr.Tab(static("tab.classify"), elem_id="classify-tab"):
         last = gr.State(None, time_to_live=3600)  # this session's last Prediction: other classes' maps without a forward pass

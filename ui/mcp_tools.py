@@ -26,8 +26,10 @@ from PIL import Image
 import resnet
 from resnet.block_cost import block_cost as measure_blocks
 from resnet.compare import compare_networks as measure_networks
+from resnet.devices import default_device
 from resnet.hub import DEFAULT_CHECKPOINTS
 from resnet.measure import compare_depths
+from resnet.predict import compare_checkpoints
 from resnet.transforms import ImageError
 
 from .i18n import error_text
@@ -139,7 +141,7 @@ def tools(policy: ModelPolicy, default_model: str) -> list[Callable]:
         """
         try:
             with BUSY:
-                rows = resnet.compare_checkpoints(_path(image), {arch: c for arch, (c, _) in DEFAULT_CHECKPOINTS.items()}, load=shared_loader(policy, None))
+                rows = compare_checkpoints(_path(image), {arch: c for arch, (c, _) in DEFAULT_CHECKPOINTS.items()}, load=shared_loader(policy, None))
         except ImageError as e:
             raise _bad_photo(e) from e
         for row in rows:  # the library's message may name folders on this server: the log gets it, the agent the reason
@@ -184,7 +186,7 @@ def compare(input_size: int = 224) -> str:
     """
     if not 32 <= int(input_size) <= 512:
         raise gr.Error(f"input_size must be 32 to 512 pixels, got {input_size}.", print_exception=False)
-    return _json(compare_depths(int(input_size), device=resnet.default_device()))
+    return _json(compare_depths(int(input_size), device=default_device()))
 
 
 def diagram(arch: str = "resnet50", network: str = "residual", input_size: int = 224) -> str:

@@ -27,6 +27,7 @@ import gradio as gr
 
 import resnet
 from resnet.config import CheckpointError
+from resnet.devices import default_device
 from resnet.hub import is_cached
 
 from .i18n import text
@@ -90,7 +91,7 @@ class ModelPolicy:
 class SharedModels:
     """Pretrained classifiers shared by all users: loaded on first use, one load at a time, at most ``max_loaded`` kept.
 
-    Each is kept per device: ``get`` answers with the copy on ``resnet.default_device()``, the request's device.
+    Each is kept per device: ``get`` answers with the copy on ``resnet.devices.default_device()``, the request's device.
 
     Args:
         max_loaded: how many loaded models to keep; the least recently used unpinned one goes first.
@@ -139,7 +140,7 @@ class SharedModels:
 
         Loaded on another device already, it is copied (no second read of the checkpoint).
         """
-        key = (source, resnet.default_device().type)
+        key = (source, default_device().type)
         cached = self._cached(key)
         if cached is not None:
             return cached
@@ -229,7 +230,7 @@ def resolve(name: str, tuned: dict[str, resnet.Classifier], policy: ModelPolicy,
             on this server (that one goes to the server's log).
     """
     if name in tuned:  # made on the GPU, asked for on the CPU (ZeroGPU refused): a copy for this request
-        return on_device(tuned[name], resnet.default_device().type)
+        return on_device(tuned[name], default_device().type)
     if name.startswith(TUNED_PREFIX):
         raise gr.Error(text(request, "models.not_in_session", name=name), print_exception=False)
     try:
