@@ -98,7 +98,7 @@ def scratch(arch: str = "resnet18", per_class: int = 24, seeds: tuple[int, ...] 
     for seed in seeds:
         for amp in rows:
             load, start, cpu = os.getloadavg()[0], time.perf_counter(), time.process_time()
-            result = train.finetune(arch, train_set, strategy="full", epochs=epochs, held_out=0, seed=seed, amp=amp)  # all training images; scored below
+            result = train.finetune(arch, train_set, strategy="full", epochs=epochs, options=train.FinetuneOptions(held_out=0, seed=seed, amp=amp))  # all training images; scored below
             seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
             tops = {name: result.classifier.predict_batch(images, top_k=1) for name, images in held_out.items()}
             right = sum(top[0][0] == name for name, answers in tops.items() for top in answers)
@@ -140,7 +140,7 @@ def main() -> None:
     rows = []
     for label, cache in (("head, cached features", True), ("head, plain loop", False)):
         start = time.perf_counter()
-        result = train.finetune(args.source, samples, strategy="head", epochs=args.epochs, cache_features=cache, seed=0)
+        result = train.finetune(args.source, samples, strategy="head", epochs=args.epochs, options=train.FinetuneOptions(cache_features=cache, seed=0))
         seconds = time.perf_counter() - start
         rows.append((label, seconds, result.history[-1]["val_top1"], _peak_rss_mb()))
 

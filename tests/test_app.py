@@ -191,8 +191,9 @@ def test_callbacks_keep_the_operators_model_and_write_into_the_session_folder(tm
     slots = [value for name, files in images.items() for value in (name, files)] + ["", None]
     listed = ("me/custom-model", *app.CHECKPOINTS)
     policy = app.ModelPolicy(listed)
-    *_, last = finetune.finetune(finetune.FROM_SCRATCH, "head", 1, 0.01, None, {}, policy, request, lambda *a, **k: None, *slots)
-    picker = last[5]
+    form = {"source": finetune.FROM_SCRATCH, "strategy": "head", "epochs": 1, "lr": 0.01, "zip_file": None, **dict(zip(finetune.SLOT_FIELDS, slots))}
+    *_, last = finetune.finetune({}, policy, request, lambda *a, **k: None, **form)
+    picker = last["picker"]
     assert [value for _, value in picker.choices] == ["fine-tuned 1: brick, grass, gravel", *listed]
     session.end_session(request)
     assert not (session.APP_TMP / "session-for-test").exists()

@@ -95,7 +95,7 @@ def test_finetune_refuses_errors_with_their_codes_and_reports_warnings():
     assert isinstance(caught.value, DataError) and codes(caught.value.problems) == ["too_few_images"]
     twice = noise(1, size=(48, 48), seed=3) * 2
     result = train.finetune("resnet18", [(image, "a") for image in twice + noise(2, size=(48, 48), seed=4)] + [(image, "b") for image in noise(4, size=(48, 48), seed=5)],
-                            strategy="head", epochs=1, views=1, device="cpu")
+                            strategy="head", epochs=1, options=train.FinetuneOptions(views=1), device="cpu")
     # Random starts use 224-px crops for "head": every 48-px image is reported as too small, once per class.
     assert codes(result.warnings) == ["duplicate", "too_small", "too_small"]
     assert result.warnings[0].params["count"] == 2 and result.warnings[1].params["minimum"] == 224

@@ -27,11 +27,11 @@ from train import lab
 from train.__main__ import main as train_main
 from train.__main__ import parse_args
 from train.augment import AugmentedSubset, RandomCropFlip
-from train.data import TransformedSubset, Uint8Image, auto_workers, decode_to_tensors, in_memory, make_loader
+from train.data import BatchOrder, TransformedSubset, Uint8Image, auto_workers, decode_to_tensors, in_memory, make_loader
 from train.config import TrainConfig
 from train.device_augment import BatchAugment, DeviceTransforms
 from train.gpu import DeviceTensorSet, PipelineConfig, data_fits, prepare_inputs
-from train.loop import _make_optimizer, fit
+from train.loop import Checkpoints, FitOptions, Hooks, _make_optimizer, fit
 from train.presets import PRESETS
 
 RAW = {"mean": (0.0, 0.0, 0.0), "std": (1 / 255, 1 / 255, 1 / 255)}  # "normalising" with these leaves pixel values as they are
@@ -158,7 +158,7 @@ def test_augmentation_refuses_what_it_cannot_use(device):
 
 def test_device_set_batches_follow_seed_and_epoch_and_share_equally_between_ranks(device):
     data = DeviceTensorSet(torch.zeros(10, 3, 2, 2, dtype=torch.uint8, device=device), torch.arange(10, device=device))
-    order = lambda **kw: torch.cat([y for _, y in data.batches(3, shuffle=True, seed=4, **kw)]).tolist()  # noqa: E731
+    order = lambda **kw: torch.cat([y for _, y in data.batches(3, shuffle=True, order=BatchOrder(seed=4, **kw))]).tolist()  # noqa: E731
     assert sorted(order(epoch=0)) == list(range(10)) and order(epoch=0) == order(epoch=0) != order(epoch=1)
     shares = [order(epoch=0, rank=r, world_size=3) for r in range(3)]
     assert [len(s) for s in shares] == [3, 3, 3] and len(set(sum(shares, []))) == 9
@@ -214,7 +214,7 @@ def test_training_steps_on_the_device_lower_the_loss(device):
     data = texture_set(device, per_class=4)
     model = resnet.build("resnet18", num_classes=2, generator=torch.Generator().manual_seed(0)).to(device)
     config = TrainConfig(epochs=5, batch_size=8, lr=0.05, schedule="constant", warmup_epochs=0, label_smoothing=0.0, amp="auto")
-    result = fit(model, data, None, config, num_classes=2, device=device, transforms=transforms_for(32, "none"))
+    result = fit(model, data, None, config, num_classes=2, options=FitOptions(device=device, transforms=transforms_for(32, "none")))
     losses = [r["train_loss"] for r in result.history]
     assert losses[-1] < 0.7 * losses[0], losses  # one batch, seen five times: each step fits it better
     assert next(model.parameters()).device.type == device.type
@@ -225,7 +225,7 @@ def test_a_checkpoint_written_on_the_device_loads_on_the_cpu_with_the_same_logit
     model = resnet.build("resnet18", num_classes=2, generator=torch.Generator().manual_seed(0)).to(device)
     config = TrainConfig(epochs=1, batch_size=4, lr=0.02, amp="auto")
     model_config = resnet.ModelConfig("resnet18", tuple(data.classes), Preprocessing(crop_size=32, resize_size=32))
-    fit(model, data, data, config, num_classes=2, device=device, out_dir=tmp_path, model_config=model_config, transforms=transforms_for(32))
+    fit(model, data, data, config, num_classes=2, options=FitOptions(device=device, transforms=transforms_for(32)), checkpoints=Checkpoints(tmp_path, model_config))
     loaded = resnet.Classifier.from_pretrained(tmp_path, device="cpu", fast=False)
     saved = model.state_dict()
     assert all(torch.equal(v, saved[k].cpu()) for k, v in loaded.model.state_dict().items())
@@ -238,11 +238,12 @@ def test_a_checkpoint_written_on_the_device_loads_on_the_cpu_with_the_same_logit
 def test_resume_on_the_device_repeats_the_uninterrupted_run(device, tmp_path, deterministic):
     data, held = texture_set(device), texture_set(device, per_class=2)
 
-    def run(out, **kwargs):
-        model = resnet.build("resnet18", num_classes=2, generator=torch.Generator().manual_seed(kwargs.pop("init", 0))).to(device)
+    def run(out, init=0, resume=False, should_stop=None):
+        model = resnet.build("resnet18", num_classes=2, generator=torch.Generator().manual_seed(init)).to(device)
         config = TrainConfig(epochs=2, batch_size=4, lr=0.02, seed=3, amp="auto")
         model_config = resnet.ModelConfig("resnet18", tuple(data.classes), Preprocessing(crop_size=32, resize_size=32))
-        result = fit(model, data, held, config, num_classes=2, device=device, out_dir=out, model_config=model_config, transforms=transforms_for(32), **kwargs)
+        options, saved = FitOptions(device=device, transforms=transforms_for(32)), Checkpoints(out, model_config, resume=resume)
+        result = fit(model, data, held, config, num_classes=2, options=options, checkpoints=saved, hooks=Hooks(should_stop=should_stop))
         return result, model
 
     whole, whole_model = run(tmp_path / "whole")
@@ -271,7 +272,7 @@ def test_compile_runs_the_training_steps_through_torch_compile_and_saves_plain_k
     data = torch.utils.data.TensorDataset(torch.randn(8, 4, generator=torch.Generator().manual_seed(0)), torch.arange(8) % 2)
     model = nn.Linear(4, 2)
     config = TrainConfig(epochs=1, batch_size=4, lr=0.1, channels_last=False, amp="off")
-    fit(model, data, data, config, num_classes=2, out_dir=tmp_path, model_config=resnet.ModelConfig("resnet18", ("a", "b")), compile=True)
+    fit(model, data, data, config, num_classes=2, options=FitOptions(compile=True), checkpoints=Checkpoints(tmp_path, resnet.ModelConfig("resnet18", ("a", "b"))))
     assert calls == [4, 4]  # both training steps; evaluation runs the network itself
     from safetensors.torch import load_file
 
@@ -372,7 +373,8 @@ def test_torch_compile_trains_on_cuda_and_the_checkpoint_loads(tmp_path):
     model = resnet.build("resnet18", num_classes=2, generator=torch.Generator().manual_seed(0)).to(cuda)
     config = TrainConfig(epochs=2, batch_size=4, lr=0.02, amp="auto")
     model_config = resnet.ModelConfig("resnet18", tuple(data.classes), Preprocessing(crop_size=32, resize_size=32))
-    result = fit(model, data, None, config, num_classes=2, device=cuda, out_dir=tmp_path, model_config=model_config, transforms=transforms_for(32), compile=True)
+    options = FitOptions(device=cuda, transforms=transforms_for(32), compile=True)
+    result = fit(model, data, None, config, num_classes=2, options=options, checkpoints=Checkpoints(tmp_path, model_config))
     assert all(r["train_loss"] == r["train_loss"] for r in result.history)  # no NaN
     assert resnet.Classifier.from_pretrained(tmp_path, device="cpu").labels == list(data.classes)
 

@@ -69,7 +69,7 @@ def finetune_summary(result: train.FinetuneResult) -> tuple:
 
 def test_finetunes_and_gradient_flow_in_threads_equal_the_same_calls_run_alone(tiny_source, tiny_samples):
     def run(seed: int) -> tuple:
-        return finetune_summary(train.finetune(tiny_source, tiny_samples, strategy="full", epochs=2, seed=seed, held_out=0.2, device="cpu"))
+        return finetune_summary(train.finetune(tiny_source, tiny_samples, strategy="full", epochs=2, options=train.FinetuneOptions(seed=seed, held_out=0.2), device="cpu"))
 
     def flow() -> list:
         return gradient_flow("resnet18", plain=True, input_size=64, batch_size=2, seed=4)
@@ -101,6 +101,6 @@ def test_finetunes_and_gradient_flow_in_threads_equal_the_same_calls_run_alone(t
 @pytest.mark.parametrize("strategy", ["head", "full"])
 def test_a_seeded_finetune_leaves_the_global_generators_alone(tiny_samples, strategy):
     before = global_states()
-    result = train.finetune("resnet18", tiny_samples, strategy=strategy, epochs=1, seed=3, views=2, device="cpu")
+    result = train.finetune("resnet18", tiny_samples, strategy=strategy, epochs=1, options=train.FinetuneOptions(seed=3, views=2), device="cpu")
     assert len(result.history) == 1
     assert same_states(before, global_states())

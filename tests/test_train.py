@@ -26,7 +26,7 @@ from train.finetune import STRATEGY_DEFAULTS
 from train.checkpoint import latest_checkpoint
 from train.config import TrainConfig, lr_at
 from train.evaluate import evaluate
-from train.loop import fit, set_trainable
+from train.loop import Checkpoints, Hooks, fit, set_trainable
 
 TRAIN_ARGS = ["--arch", "resnet18", "--input-size", "64", "--batch-size", "16", "--lr", "0.02", "--no-progress"]
 
@@ -215,8 +215,8 @@ def test_finetune_strategies_give_a_classifier_with_the_new_labels(texture_model
 
 def test_head_on_cached_features_matches_the_plain_loop(texture_model):
     samples = patches("train", 20, seed=11)
-    cached = train.finetune(str(texture_model), samples, strategy="head", epochs=10, held_out=0.25, device="cpu")
-    plain = train.finetune(str(texture_model), samples, strategy="head", epochs=10, held_out=0.25, device="cpu", cache_features=False)
+    cached = train.finetune(str(texture_model), samples, strategy="head", epochs=10, options=train.FinetuneOptions(held_out=0.25), device="cpu")
+    plain = train.finetune(str(texture_model), samples, strategy="head", epochs=10, options=train.FinetuneOptions(held_out=0.25, cache_features=False), device="cpu")
     a, b = cached.history[-1]["val_top1"], plain.history[-1]["val_top1"]
     assert a >= 0.8 and abs(a - b) <= 0.1  # chance is 1/3; 15 held-out images, so 0.1 is one or two images
 
@@ -317,7 +317,7 @@ def test_finetune_epochs_none_is_the_default_and_below_one_is_refused():
     for bad in (0, -2):
         with pytest.raises(ValueError, match=rf"epochs must be at least 1 .*got {bad}$"):
             train.finetune("resnet18", {"a": good, "b": good}, epochs=bad)
-    result = train.finetune("resnet18", {"a": good, "b": good}, epochs=None, views=1, device="cpu")
+    result = train.finetune("resnet18", {"a": good, "b": good}, epochs=None, options=train.FinetuneOptions(views=1), device="cpu")
     assert len(result.history) == STRATEGY_DEFAULTS["head"]["epochs"] == result.classifier.config.training["epochs"]
 
 
@@ -349,7 +349,7 @@ def test_should_stop_mid_epoch_keeps_only_complete_checkpoints(tmp_path):
     asked = []
     should_stop = lambda: asked.append(1) or len(asked) > 6  # noqa: E731
     config = TrainConfig(epochs=3, batch_size=4, lr=0.01, channels_last=False, amp="off")
-    result = fit(model, tiny_images(), None, config, num_classes=2, out_dir=tmp_path, model_config=resnet.ModelConfig("resnet18", ("a", "b")), should_stop=should_stop)
+    result = fit(model, tiny_images(), None, config, num_classes=2, checkpoints=Checkpoints(tmp_path, resnet.ModelConfig("resnet18", ("a", "b"))), hooks=Hooks(should_stop=should_stop))
     assert result.stopped and result.stopped_epoch == 2 and not result.stopped_early and len(asked) == 7
     assert [r["epoch"] for r in result.history] == [1]
     assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == ["epoch-0001"]  # nothing of epoch 2, not even a .tmp-*
@@ -358,10 +358,11 @@ def test_should_stop_mid_epoch_keeps_only_complete_checkpoints(tmp_path):
 
 
 def test_resume_repeats_the_uninterrupted_run_and_reads_old_checkpoints_with_rng_state(tmp_path):
-    def run(out, **kwargs):
-        model = resnet.build("resnet18", num_classes=2, generator=torch.Generator().manual_seed(kwargs.pop("init", 0)))
+    def run(out, init=0, resume=False, should_stop=None):
+        model = resnet.build("resnet18", num_classes=2, generator=torch.Generator().manual_seed(init))
         config = TrainConfig(epochs=2, batch_size=4, lr=0.02, channels_last=False, amp="off", seed=5)
-        result = fit(model, tiny_images(), tiny_images("val"), config, num_classes=2, out_dir=out, model_config=resnet.ModelConfig("resnet18", ("a", "b")), **kwargs)
+        saved = Checkpoints(out, resnet.ModelConfig("resnet18", ("a", "b")), resume=resume)
+        result = fit(model, tiny_images(), tiny_images("val"), config, num_classes=2, checkpoints=saved, hooks=Hooks(should_stop=should_stop))
         return result, model
 
     whole, whole_model = run(tmp_path / "whole")
@@ -407,7 +408,7 @@ def test_every_epoch_callback_is_called_even_after_one_asks_to_stop():
     first, second = [], []
     stop_at_one = lambda record: first.append(record["epoch"]) or True  # noqa: E731
     config = TrainConfig(epochs=3, batch_size=8, lr=0.1, channels_last=False, amp="off")
-    result = fit(torch.nn.Linear(4, 2), data, None, config, num_classes=2, on_epoch=[stop_at_one, lambda record: second.append(record["epoch"])])
+    result = fit(torch.nn.Linear(4, 2), data, None, config, num_classes=2, hooks=Hooks(on_epoch=[stop_at_one, lambda record: second.append(record["epoch"])]))
     assert first == second == [1] and result.stopped_early and len(result.history) == 1
 
 
@@ -420,7 +421,7 @@ def test_early_stopping_and_callbacks_stop_training():
     seen = []
     stop_at_two = lambda record: seen.append(record["epoch"]) or record["epoch"] == 2  # noqa: E731
     config = TrainConfig(epochs=10, batch_size=8, lr=0.1, channels_last=False, amp="off")
-    result = fit(torch.nn.Linear(4, 2), data, None, config, num_classes=2, on_epoch=[stop_at_two])
+    result = fit(torch.nn.Linear(4, 2), data, None, config, num_classes=2, hooks=Hooks(on_epoch=[stop_at_two]))
     assert seen == [1, 2] and len(result.history) == 2 and result.best_top1 is None
 
 
@@ -450,7 +451,7 @@ def test_full_from_a_random_start_uses_the_scratch_recipe():
     with pytest.raises(ValueError, match="'all'"):
         finetune_defaults("resnet18", "all")
     # Stopped before its first step: the model as the recipe built it, and the settings it would have trained with.
-    result = train.finetune("resnet18", patches("train", 4, size=48), strategy="full", should_stop=lambda: True, rotate90=True, device="cpu")
+    result = train.finetune("resnet18", patches("train", 4, size=48), strategy="full", should_stop=lambda: True, options=train.FinetuneOptions(rotate90=True), device="cpu")
     training = result.classifier.config.training
     assert (training["epochs"], training["lr"], training["rotate90"]) == (STRATEGY_DEFAULTS["scratch"]["epochs"], STRATEGY_DEFAULTS["scratch"]["lr"], True)
     assert result.classifier.config.preprocessing == SCRATCH_PREPROCESSING
@@ -459,7 +460,7 @@ def test_full_from_a_random_start_uses_the_scratch_recipe():
 
 
 def test_a_short_run_from_scratch_beats_chance_and_decays_its_learning_rate():
-    result = train.finetune("resnet18", patches("train", 10), strategy="full", epochs=8, held_out=0, device="cpu")
+    result = train.finetune("resnet18", patches("train", 10), strategy="full", epochs=8, options=train.FinetuneOptions(held_out=0), device="cpu")
     lrs = [record["lr"] for record in result.history]
     peak = STRATEGY_DEFAULTS["scratch"]["lr"]
     assert max(lrs) <= peak and lrs == sorted(lrs, reverse=True) and lrs[-1] < 0.1 * peak  # cosine decay to near zero
@@ -478,7 +479,7 @@ def _finetune_conv_dtypes(amp: str, strategy: str = "full") -> tuple[set[torch.d
 
     handle = torch.nn.modules.module.register_module_forward_hook(record)
     try:
-        result = train.finetune("resnet18", patches("train", 4, size=48), strategy=strategy, epochs=1, amp=amp, device="cpu")
+        result = train.finetune("resnet18", patches("train", 4, size=48), strategy=strategy, epochs=1, options=train.FinetuneOptions(amp=amp), device="cpu")
     finally:
         handle.remove()
     return seen, result

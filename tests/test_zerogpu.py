@@ -54,6 +54,9 @@ def probe() -> dict:
     photos = [EXAMPLE] * 10 + ["photos.zip"]
     slots = ("a", [EXAMPLE] * 20, "b", [EXAMPLE] * 20, "", None, "", None, False)
 
+    def form(source, strategy, epochs, values):  # the page's inputs by name: the slots' values, then rotate90
+        return {"source": source, "strategy": strategy, "epochs": epochs, "lr": 0.01, "zip_file": None, **dict(zip(finetune.SLOT_FIELDS, values)), "rotate90": values[-1]}
+
     def attempt(name, fn, *args, **kwargs):
         seen["current"] = name
         try:
@@ -72,11 +75,11 @@ def probe() -> dict:
     attempt("classify_many", classify.classify_many, photos, app.DEFAULT_MODEL, {}, policy, request=zh)
     refusal["title"] = "ZeroGPU worker error"  # not a refusal: raised as it is, nothing runs on the CPU
     for strategy, epochs in (("head", 5), ("full", 50), ("full", 500)):
-        attempt(f"finetune {strategy} {epochs}", finetune.finetune, finetune.FROM_SCRATCH, strategy, epochs, 0.01, None, {}, policy, zh, None, *slots)
+        attempt(f"finetune {strategy} {epochs}", finetune.finetune, {}, policy, zh, None, **form(finetune.FROM_SCRATCH, strategy, epochs, slots))
     attempt("degradation", lab.degradation, depths=[20, 56], preset="quick", steps=300, request=zh)
     refusal["title"] = "ZeroGPU quota exceeded"
     one_class = ("a", [EXAMPLE], "", None, "", None, "", None, False)  # refused by the data check, after the warning
-    seen["finetune_cpu"] = attempt("finetune cpu", finetune.finetune, app.DEFAULT_MODEL, "head", 1, 0.01, None, {}, policy, zh, None, *one_class)
+    seen["finetune_cpu"] = attempt("finetune cpu", finetune.finetune, {}, policy, zh, None, **form(app.DEFAULT_MODEL, "head", 1, one_class))
     plot, words = attempt("gradient_flow", architecture.gradient_flow_plot, "resnet18", 32, request=zh)
     seen["gradient_flow_cpu"] = {"rows": len(plot), "words": bool(words)}
 

@@ -8,7 +8,7 @@ Example:
 """
 
 from .checks import DataCheckError, Problem, check_samples
-from .config import FitResult, TrainConfig
+from .config import FinetuneOptions, FitResult, TrainConfig
 from .data import DataError
 from .finetune import MAX_IMAGES, STRATEGIES, FinetuneResult, default_strategy, finetune, finetune_defaults, overfitting, random_features
 from .evaluate import evaluate
@@ -18,6 +18,7 @@ from .mistakes import Mistake, filter_mistakes, held_out_mistakes
 __all__ = [
     "DataCheckError",
     "DataError",
+    "FinetuneOptions",
     "FinetuneResult",
     "FitResult",
     "MAX_IMAGES",

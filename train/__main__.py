@@ -46,7 +46,7 @@ from resnet.transforms import Preprocessing
 from resnet.devices import default_device
 
 from .checkpoint import latest_checkpoint
-from .config import FitResult, TrainConfig
+from .config import Checkpoints, FitOptions, FitResult, Hooks, TrainConfig
 from .data import DataError, TransformedSubset, image_folder, is_tiny_imagenet, stratified_split, tiny_imagenet
 from .gpu import PipelineConfig, prepare_inputs
 from .loop import fit, set_trainable
@@ -201,16 +201,9 @@ def run(
         inputs.val,
         config,
         num_classes=len(labels),
-        device=device,
-        out_dir=out,
-        model_config=model_config,
-        resume=args.resume,
-        on_epoch=[lambda r: log(_format_record(r)), *on_epoch],
-        progress=not args.no_progress,
-        rank=rank,
-        world_size=world_size,
-        transforms=inputs.transforms,
-        compile=pipeline.compile,
+        options=FitOptions(device=device, transforms=inputs.transforms, compile=pipeline.compile, rank=rank, world_size=world_size),
+        checkpoints=Checkpoints(out, model_config, resume=args.resume),
+        hooks=Hooks(on_epoch=[lambda r: log(_format_record(r)), *on_epoch], progress=not args.no_progress),
     )
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import random
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping, Optional, Sequence
 
@@ -20,7 +21,7 @@ import torch
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
-from resnet.transforms import ImageError, load_image
+from resnet.transforms import ImageError, image_name, load_image
 
 __all__ = [
     "DataError",
@@ -31,6 +32,7 @@ __all__ = [
     "is_tiny_imagenet",
     "in_memory",
     "stratified_split",
+    "BatchOrder",
     "make_loader",
     "auto_workers",
     "Uint8Image",
@@ -192,17 +194,11 @@ def in_memory(
             try:
                 items.append((load_image(image), target))
             except ImageError as e:
-                bad.append(f"{_describe(image)} ({e})")
+                bad.append(f"{image_name(image, 0, unnamed=type(image).__name__)} ({e})")
     if bad:
         shown = "; ".join(bad[:5]) + (f"; and {len(bad) - 5} more" if len(bad) > 5 else "")
         raise DataError(f"{len(bad)} image(s) could not be read: {shown}", code="unreadable_images", count=len(bad), names=shown)
     return LabelledImages(items, names)
-
-
-def _describe(image: Any) -> str:
-    if isinstance(image, (str, os.PathLike)):
-        return os.path.basename(str(image))
-    return getattr(image, "name", None) or type(image).__name__
 
 
 def stratified_split(targets: Sequence[int], held_out: float, seed: int) -> tuple[list[int], list[int]]:
@@ -227,35 +223,37 @@ def stratified_split(targets: Sequence[int], held_out: float, seed: int) -> tupl
     return sorted(train), sorted(val)
 
 
+@dataclass(frozen=True)
+class BatchOrder:
+    """What one process's batches of an epoch depend on: a shuffled order follows ``(seed, epoch)`` alone, and with
+    ``world_size > 1`` rank ``rank`` reads its own share of it (``make_loader``, ``train.gpu.batches``)."""
+
+    seed: int = 0
+    epoch: int = 0
+    rank: int = 0
+    world_size: int = 1
+
+
 def make_loader(
-    dataset: Dataset,
-    batch_size: int,
-    *,
-    shuffle: bool,
-    seed: int = 0,
-    epoch: int = 0,
-    workers: int = 0,
-    device: Optional[torch.device] = None,
-    rank: int = 0,
-    world_size: int = 1,
+    dataset: Dataset, batch_size: int, *, shuffle: bool, order: BatchOrder = BatchOrder(), workers: int = 0, device: Optional[torch.device] = None,
     drop_last: bool = False,
 ) -> DataLoader:
-    """A DataLoader whose order depends only on ``(seed, epoch, rank)``, drawn from a generator of its own.
+    """A DataLoader whose order depends only on ``order`` (seed, epoch, rank), drawn from a generator of its own.
 
     That makes a resumed run see the same batches as an uninterrupted one. With
-    ``world_size > 1`` a ``DistributedSampler`` gives each rank its share. Worker
+    ``order.world_size > 1`` a ``DistributedSampler`` gives each rank its share. Worker
     processes are seeded from the same generator; augmentation that must not depend
     on which worker loads a sample seeds itself per sample (``train.augment``).
-    ``workers=-1`` starts ``auto_workers()`` of them.
+    ``workers=-1`` starts ``auto_workers()`` of them; ``device`` CUDA pins the batches' memory.
     """
     if workers < -1:
         raise ValueError(f"workers must be -1 (one per CPU) or at least 0, got {workers}")
     workers = auto_workers() if workers == -1 else workers
     sampler = None
-    if world_size > 1 and shuffle:
-        sampler = DistributedSampler(dataset, num_replicas=world_size, rank=rank, shuffle=True, seed=seed, drop_last=drop_last)
-        sampler.set_epoch(epoch)
-    generator = torch.Generator().manual_seed(seed * 100_003 + epoch * 1_009 + rank)
+    if order.world_size > 1 and shuffle:
+        sampler = DistributedSampler(dataset, num_replicas=order.world_size, rank=order.rank, shuffle=True, seed=order.seed, drop_last=drop_last)
+        sampler.set_epoch(order.epoch)
+    generator = torch.Generator().manual_seed(order.seed * 100_003 + order.epoch * 1_009 + order.rank)
     return DataLoader(
         dataset,
         batch_size=batch_size,

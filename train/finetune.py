@@ -11,13 +11,17 @@ Strategies:
 of its own (``SCRATCH``): ``default_strategy`` names it for such a start, and ``random_features``
 says when a strategy would train a head on a random backbone's features. Before training, ``train.checks`` looks at the data: its errors stop
 the fine-tune (``DataCheckError``), its warnings come back in ``FinetuneResult.warnings``.
+
+``finetune`` (at the end) runs its steps in order, each a small function above it: the settings
+(``_train_config``), the data decoded and checked, the starting model (``_starting_point``), what
+trains on which inputs (``_fit_inputs``), ``fit``, then the result packaged (``_result``).
 """
 
 from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Optional, Sequence
+from typing import Any, Callable, Mapping, NamedTuple, Optional, Sequence
 
 import numpy as np
 import torch
@@ -34,8 +38,8 @@ from resnet.transforms import Preprocessing, eval_transform
 from .augment import AugmentedSubset, RandomCropFlip
 from .augment_extra import RandomRotate90
 from .checks import DataCheckError, Problem, check_decoded
-from .data import TransformedSubset, in_memory, make_loader, stratified_split
-from .config import TrainConfig
+from .config import FinetuneOptions, FitOptions, FitResult, Hooks, TrainConfig
+from .data import LabelledImages, TransformedSubset, in_memory, make_loader, stratified_split
 from .loop import amp_dtype, fit, set_trainable
 from .mistakes import Mistake, held_out_mistakes
 from .presets import (
@@ -43,7 +47,7 @@ from .presets import (
 )
 
 __all__ = [
-    "FINETUNE", "FinetuneResult", "MAX_IMAGES", "OVERFIT_GAP", "Recipe", "SCRATCH", "SCRATCH_PREPROCESSING", "STRATEGIES", "STRATEGY_DEFAULTS",
+    "FINETUNE", "FinetuneOptions", "FinetuneResult", "MAX_IMAGES", "OVERFIT_GAP", "Recipe", "SCRATCH", "SCRATCH_PREPROCESSING", "STRATEGIES", "STRATEGY_DEFAULTS",
     "default_strategy", "finetune", "finetune_defaults", "overfitting", "random_features",
 ]
 
@@ -110,141 +114,37 @@ class FinetuneResult:
         return held_out_mistakes(self.classifier, by_label, limit=limit)
 
 
+class _Start(NamedTuple):
+    """Where a fine-tune starts: a private copy of the network, its architecture and preprocessing, where it came from."""
 
-def finetune(
-    source: Classifier | str,
-    samples: Mapping[str, Sequence[Any]] | Sequence[tuple[Any, str]],
-    *,
-    strategy: str = "head",
-    epochs: Optional[int] = None,
-    lr: Optional[float] = None,
-    batch_size: Optional[int] = None,
-    held_out: float = 0.2,
-    seed: int = 0,
-    views: int = 4,
-    cache_features: bool = True,
-    rotate90: bool = False,
-    amp: str = "auto",
-    device: Optional[str | torch.device] = None,
-    on_progress: Optional[Progress] = None,
-    should_stop: Optional[Callable[[], bool]] = None,
-) -> FinetuneResult:
-    """Fine-tune a ResNet on a handful of labelled images.
+    model: nn.Module
+    arch: str
+    preprocessing: Preprocessing
+    base: str
 
-    Args:
-        source: a ``Classifier`` (left unchanged), a Hub repo id or folder, or an
-            architecture name such as ``"resnet18"`` (random initialisation: works offline).
-        samples: ``{class name: [images]}`` or ``[(image, class name)]``; images as
-            ``resnet.load_image`` accepts them. At most ``MAX_IMAGES``.
-        strategy: ``"head"``, ``"last-stage"`` or ``"full"`` ("full" from an architecture name trains from scratch).
-        epochs: at least 1; None: the default for the start and strategy (``finetune_defaults``).
-        lr: None: the default for the start and strategy.
-        batch_size: images (or cached feature vectors) per step; None: 16 from scratch, else 32.
-        held_out: share of each class kept for evaluation.
-        seed: makes the split, the augmentation, the order and a random initialisation repeatable.
-            They are drawn from generators of their own, so torch's global one is left alone
-            and fine-tunes running at once in threads do not change one another's numbers.
-        views: "head" only: augmented views per training image whose features are cached.
-        cache_features: "head" only: False runs the frozen backbone every epoch instead
-            (slower, same result; kept to measure the difference).
-        rotate90: also turn training images by random quarter turns; only for classes that look
-            the same whatever way up (textures, cells, aerial views).
-        amp: precision of the forward passes, as ``TrainConfig.amp``: ``"auto"`` autocasts to bf16 where
-            ``resnet.devices.fast_dtype`` says the hardware computes it fast (AMX or AVX512-BF16 CPUs, CUDA)
-            and stays fp32 elsewhere; ``"off"`` keeps everything fp32 (to compare); ``"bf16"`` forces it.
-            The weights stay fp32 whatever the choice.
-        device: default: CUDA, then MPS, then CPU.
-        on_progress: called with plain dicts: ``{"stage": "features", "progress": f}``
-            while features are computed, then each epoch's record with ``"stage": "train"``.
-        should_stop: asked before every training step; True ends the fine-tune there, and
-            the result holds the epochs completed, with ``stopped`` set.
 
-    Returns:
-        A ``FinetuneResult``.
+class _FitInputs(NamedTuple):
+    """What ``fit`` trains (the whole network, or its head alone), on which data sets, in which optimiser groups."""
 
-    Raises:
-        ValueError: an unknown strategy, ``epochs`` below 1 or ``views`` below 1.
-        train.data.DataError: fewer than two classes, a class without images, too many
-            images, or unreadable images (named); ``train.checks.DataCheckError`` (a ``DataError``)
-            for the errors ``train.checks`` finds, such as a class with a single image.
-    """
+    module: nn.Module
+    train: Dataset
+    val: Optional[Dataset]
+    groups: Optional[list[dict[str, Any]]]
+
+
+def _train_config(source: Classifier | str, strategy: str, epochs: Optional[int], options: FinetuneOptions) -> TrainConfig:
+    """``fit``'s settings: the recipe for this start and strategy (``presets``), with what the caller chose instead."""
     defaults = finetune_defaults(source, strategy)  # raises for an unknown strategy
-    scratch = scratch_start(source, strategy)
-    recipe = SCRATCH if scratch else FINETUNE
+    recipe = SCRATCH if scratch_start(source, strategy) else FINETUNE
     if epochs is None:
         epochs = defaults["epochs"]
     elif epochs < 1:
         raise ValueError(f"epochs must be at least 1 (or None for the {strategy!r} default of {defaults['epochs']}), got {epochs}")
-    lr = defaults["lr"] if lr is None else lr  # TrainConfig rejects lr <= 0, naming it
-    if views < 1:
-        raise ValueError(f"views must be at least 1, got {views}")
-    grouped = samples if isinstance(samples, Mapping) else _by_class(samples)
-    data = in_memory(grouped, max_images=MAX_IMAGES)
-    device = torch.device(device) if device is not None else default_device()
-    generator = torch.Generator().manual_seed(seed)  # a random initialisation's numbers: see ``seed`` above
-    model, arch, preprocessing, base = _starting_point(source, generator, scratch=scratch)
-    problems = check_decoded(grouped, data, min_side=preprocessing.crop_size)
-    if any(p.severity == "error" for p in problems):
-        raise DataCheckError([p for p in problems if p.severity == "error"])
-    labels = tuple(data.classes)
-    num_classes = len(labels)
-    config = TrainConfig(
-        epochs=epochs, batch_size=recipe.batch_size if batch_size is None else batch_size, lr=lr, optimizer="adamw",
-        weight_decay=recipe.weight_decay, schedule=recipe.schedule, warmup_epochs=recipe.warmup_share * epochs, label_smoothing=0.1, seed=seed,
-        amp=amp,  # TrainConfig rejects an unknown value, naming it
-    )
-    train_idx, val_idx = stratified_split(data.targets, held_out, seed)
-    report = on_progress or (lambda record: None)
-
-    def on_epoch(record: dict[str, Any]) -> None:
-        report({"stage": "train", "epochs": epochs, "progress": record["epoch"] / epochs, **record})
-
-    model.reset_classifier(num_classes, generator=generator)
-    model.to(device)
-    groups = None
-    augment: Any = RandomCropFlip(preprocessing, scale=recipe.crop_scale)
-    if rotate90:
-        augment = RandomRotate90(augment)
-    if strategy == "head" and cache_features:
-        # The frozen backbone runs once; the head alone is trained, on its outputs. Each view of an image is its own sample.
-        views_set = AugmentedSubset(data, [i for i in train_idx for _ in range(views)], augment, seed=seed)
-        precision = amp_dtype(amp, device)
-        train_set = _features(model, views_set, device, precision, lambda share: report({"stage": "features", "progress": share}))
-        val_set = _features(model, TransformedSubset(data, val_idx, eval_transform(preprocessing)), device, precision) if val_idx else None
-        trained, config.channels_last, config.amp = model.fc, False, "off"
-    else:
-        set_trainable(model, {"head": "backbone", "last-stage": "last-stage", "full": "none"}[strategy])
-        if strategy == "full" and not scratch:  # from scratch there is no trained backbone to protect
-            backbone = [p for name, p in model.named_parameters() if not name.startswith("fc.")]
-            groups = [{"params": backbone, "lr_scale": BACKBONE_LR_SCALE}, {"params": list(model.fc.parameters())}]
-        train_set = AugmentedSubset(data, train_idx, augment, seed=seed)
-        val_set = TransformedSubset(data, val_idx, eval_transform(preprocessing)) if val_idx else None
-        trained = model
-    fitted = fit(trained, train_set, val_set, config, num_classes=num_classes, device=device, param_groups=groups, on_epoch=[on_epoch], should_stop=should_stop)
-    history = fitted.history
-    model.eval().to(memory_format=torch.contiguous_format)  # the standard layout, as a loaded checkpoint has
-
-    # The last epoch's held-out evaluation ran on the final weights: its confusion matrix is the result's.
-    confusion = fitted.confusion.numpy() if fitted.confusion is not None else np.zeros((num_classes, num_classes), dtype=np.int64)
-    per_class = {
-        label: (float(confusion[i, i] / confusion[i].sum()) if confusion[i].sum() else None) for i, label in enumerate(labels)
-    }
-    last = history[-1] if history else {}
-    training = {
-        "base": base,
-        "strategy": strategy,
-        "epochs": epochs,
-        "epochs_done": len(history),
-        "lr": lr,
-        "images": len(data),
-        "held_out_images": len(val_idx),
-        "held_out_top1": round(last["val_top1"], 4) if "val_top1" in last else None,
-        "rotate90": rotate90,
-    }
-    classifier = Classifier(model, ModelConfig(arch, labels, preprocessing, training=training), device=device)
-    return FinetuneResult(
-        classifier, history, per_class, confusion, stopped=fitted.stopped, stopped_epoch=fitted.stopped_epoch,
-        held_out=[data.items[i] for i in val_idx], warnings=problems,
+    return TrainConfig(
+        epochs=epochs, batch_size=recipe.batch_size if options.batch_size is None else options.batch_size,
+        lr=defaults["lr"] if options.lr is None else options.lr,  # TrainConfig rejects lr <= 0, naming it
+        optimizer="adamw", weight_decay=recipe.weight_decay, schedule=recipe.schedule, warmup_epochs=recipe.warmup_share * epochs,
+        label_smoothing=0.1, seed=options.seed, amp=options.amp,  # TrainConfig rejects an unknown amp, naming it
     )
 
 
@@ -256,7 +156,7 @@ def _by_class(pairs: Sequence[tuple[Any, str]]) -> dict[str, list[Any]]:
     return grouped
 
 
-def _starting_point(source: Classifier | str, generator: torch.Generator, *, scratch: bool) -> tuple[nn.Module, str, Preprocessing, str]:
+def _starting_point(source: Classifier | str, generator: torch.Generator, *, scratch: bool) -> _Start:
     """A private copy of the model to fine-tune, its arch, its preprocessing and where it came from.
 
     A random initialisation (``source`` an architecture name) draws from ``generator``; from ``scratch``
@@ -264,20 +164,24 @@ def _starting_point(source: Classifier | str, generator: torch.Generator, *, scr
     steadies the first steps) and takes the smaller ``SCRATCH_PREPROCESSING``.
     """
     if isinstance(source, Classifier):
-        return copy.deepcopy(source.model).cpu(), source.config.arch, source.config.preprocessing, source.config.source or source.config.arch
+        return _Start(copy.deepcopy(source.model).cpu(), source.config.arch, source.config.preprocessing, source.config.source or source.config.arch)
     if source in ARCHS:
         model = build(source, generator=generator, zero_init_residual=scratch)
-        return model, source, SCRATCH_PREPROCESSING if scratch else Preprocessing(), f"{source} (random initialisation)"
+        return _Start(model, source, SCRATCH_PREPROCESSING if scratch else Preprocessing(), f"{source} (random initialisation)")
     model, config = load_checkpoint(str(source))  # not Classifier.from_pretrained: its inference fast path would go unused
-    return model, config.arch, config.preprocessing, config.source
+    return _Start(model, config.arch, config.preprocessing, config.source)
+
+
+def _check(grouped: Mapping[str, Sequence[Any]], data: LabelledImages, preprocessing: Preprocessing) -> list[Problem]:
+    """What ``train.checks`` finds in the decoded data: its errors raise ``DataCheckError``; the warnings are returned."""
+    problems = check_decoded(grouped, data, min_side=preprocessing.crop_size)
+    if any(p.severity == "error" for p in problems):
+        raise DataCheckError([p for p in problems if p.severity == "error"])
+    return problems
 
 
 def _features(
-    model: nn.Module,
-    images: Dataset,
-    device: torch.device,
-    precision: Optional[torch.dtype],
-    report: Optional[Callable[[float], None]] = None,
+    model: nn.Module, images: Dataset, device: torch.device, precision: Optional[torch.dtype], report: Optional[Callable[[float], None]] = None,
 ) -> TensorDataset:
     """Pooled backbone features of every ``(image tensor, label)`` in ``images``, with their labels, computed under autocast to ``precision`` (None: fp32)."""
     features, targets = [], []
@@ -291,3 +195,134 @@ def _features(
             if report:
                 report(n / len(loader))
     return TensorDataset(torch.cat(features), torch.cat(targets))
+
+
+def _fit_inputs(
+    start: _Start, data: LabelledImages, split: tuple[list[int], list[int]], strategy: str, options: FinetuneOptions, *,
+    scratch: bool, device: torch.device, report: Progress,
+) -> _FitInputs:
+    """Freeze what ``strategy`` keeps and build the training and held-out sets (for "head", of cached features)."""
+    train_idx, val_idx = split
+    augment: Any = RandomCropFlip(start.preprocessing, scale=(SCRATCH if scratch else FINETUNE).crop_scale)
+    if options.rotate90:
+        augment = RandomRotate90(augment)
+    held_out = TransformedSubset(data, val_idx, eval_transform(start.preprocessing)) if val_idx else None
+    model = start.model
+    if strategy == "head" and options.cache_features:
+        # The frozen backbone runs once; the head alone is trained, on its outputs. Each view of an image is its own sample.
+        views = AugmentedSubset(data, [i for i in train_idx for _ in range(options.views)], augment, seed=options.seed)
+        precision = amp_dtype(options.amp, device)
+        train_set = _features(model, views, device, precision, lambda share: report({"stage": "features", "progress": share}))
+        val_set = _features(model, held_out, device, precision) if held_out is not None else None
+        return _FitInputs(model.fc, train_set, val_set, None)
+    set_trainable(model, {"head": "backbone", "last-stage": "last-stage", "full": "none"}[strategy])
+    groups = None
+    if strategy == "full" and not scratch:  # from scratch there is no trained backbone to protect
+        backbone = [p for name, p in model.named_parameters() if not name.startswith("fc.")]
+        groups = [{"params": backbone, "lr_scale": BACKBONE_LR_SCALE}, {"params": list(model.fc.parameters())}]
+    return _FitInputs(model, AugmentedSubset(data, train_idx, augment, seed=options.seed), held_out, groups)
+
+
+def _training_record(
+    start: _Start, data: LabelledImages, split: tuple[list[int], list[int]], strategy: str, config: TrainConfig, options: FinetuneOptions,
+    history: list[dict[str, Any]],
+) -> dict[str, Any]:
+    """How the model was trained, as its ``ModelConfig.training`` (and so its model card) records it."""
+    last = history[-1] if history else {}
+    return {
+        "base": start.base,
+        "strategy": strategy,
+        "epochs": config.epochs,
+        "epochs_done": len(history),
+        "lr": config.lr,
+        "images": len(data),
+        "held_out_images": len(split[1]),
+        "held_out_top1": round(last["val_top1"], 4) if "val_top1" in last else None,
+        "rotate90": options.rotate90,
+    }
+
+
+def _result(
+    fitted: FitResult, start: _Start, data: LabelledImages, split: tuple[list[int], list[int]], training: dict[str, Any], device: torch.device,
+    problems: list[Problem],
+) -> FinetuneResult:
+    """The fine-tuned classifier with its history, held-out accuracy per class, confusion and held-out images."""
+    labels = tuple(data.classes)
+    # The last epoch's held-out evaluation ran on the final weights: its confusion matrix is the result's.
+    confusion = fitted.confusion.numpy() if fitted.confusion is not None else np.zeros((len(labels), len(labels)), dtype=np.int64)
+    per_class = {label: (float(confusion[i, i] / confusion[i].sum()) if confusion[i].sum() else None) for i, label in enumerate(labels)}
+    classifier = Classifier(start.model, ModelConfig(start.arch, labels, start.preprocessing, training=training), device=device)
+    return FinetuneResult(
+        classifier, fitted.history, per_class, confusion, stopped=fitted.stopped, stopped_epoch=fitted.stopped_epoch,
+        held_out=[data.items[i] for i in split[1]], warnings=problems,
+    )
+
+
+def finetune(
+    source: Classifier | str,
+    samples: Mapping[str, Sequence[Any]] | Sequence[tuple[Any, str]],
+    *,
+    strategy: str = "head",
+    epochs: Optional[int] = None,
+    options: Optional[FinetuneOptions] = None,
+    device: Optional[str | torch.device] = None,
+    on_progress: Optional[Progress] = None,
+    should_stop: Optional[Callable[[], bool]] = None,
+) -> FinetuneResult:
+    """Fine-tune a ResNet on a handful of labelled images.
+
+    Args:
+        source: a ``Classifier`` (left unchanged), a Hub repo id or folder, or an
+            architecture name such as ``"resnet18"`` (random initialisation: works offline).
+        samples: ``{class name: [images]}`` or ``[(image, class name)]``; images as
+            ``resnet.load_image`` accepts them. At most ``MAX_IMAGES``.
+        strategy: ``"head"``, ``"last-stage"`` or ``"full"`` ("full" from an architecture name trains from scratch).
+        epochs: at least 1; None: the default for the start and strategy (``finetune_defaults``).
+        options: learning rate, batch size, held-out share, seed, cached views, quarter turns and
+            precision (``FinetuneOptions``); None: its defaults.
+        device: default: CUDA, then MPS, then CPU.
+        on_progress: called with plain dicts: ``{"stage": "features", "progress": f}``
+            while features are computed, then each epoch's record with ``"stage": "train"``.
+        should_stop: asked before every training step; True ends the fine-tune there, and
+            the result holds the epochs completed, with ``stopped`` set.
+
+    Returns:
+        A ``FinetuneResult``.
+
+    Raises:
+        ValueError: an unknown strategy, ``epochs`` below 1 (``FinetuneOptions`` refuses ``views`` below 1).
+        train.data.DataError: fewer than two classes, a class without images, too many
+            images, or unreadable images (named); ``train.checks.DataCheckError`` (a ``DataError``)
+            for the errors ``train.checks`` finds, such as a class with a single image.
+    """
+    options = options or FinetuneOptions()
+    config = _train_config(source, strategy, epochs, options)  # raises for an unknown strategy or epochs
+    scratch = scratch_start(source, strategy)
+    # 1) the data: decoded, then checked against the start's input size
+    grouped = samples if isinstance(samples, Mapping) else _by_class(samples)
+    data = in_memory(grouped, max_images=MAX_IMAGES)
+    device = torch.device(device) if device is not None else default_device()
+    generator = torch.Generator().manual_seed(options.seed)  # a random initialisation's numbers: see FinetuneOptions.seed
+    start = _starting_point(source, generator, scratch=scratch)
+    problems = _check(grouped, data, start.preprocessing)
+    # 2) the starting model with a new head, and what of it trains on which inputs
+    start.model.reset_classifier(len(data.classes), generator=generator)
+    start.model.to(device)
+    split = stratified_split(data.targets, options.held_out, options.seed)
+    report = on_progress or (lambda record: None)
+    inputs = _fit_inputs(start, data, split, strategy, options, scratch=scratch, device=device, report=report)
+    if inputs.module is not start.model:  # the head alone, on cached features: fp32, no image layout
+        config.channels_last, config.amp = False, "off"
+
+    # 3) fit
+    def on_epoch(record: dict[str, Any]) -> None:
+        report({"stage": "train", "epochs": config.epochs, "progress": record["epoch"] / config.epochs, **record})
+
+    fitted = fit(
+        inputs.module, inputs.train, inputs.val, config, num_classes=len(data.classes),
+        options=FitOptions(device=device, param_groups=inputs.groups), hooks=Hooks(on_epoch=[on_epoch], should_stop=should_stop),
+    )
+    # 4) the result: a classifier that records how it was trained
+    start.model.eval().to(memory_format=torch.contiguous_format)  # the standard layout, as a loaded checkpoint has
+    training = _training_record(start, data, split, strategy, config, options, fitted.history)
+    return _result(fitted, start, data, split, training, device, problems)

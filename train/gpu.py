@@ -22,7 +22,7 @@ from resnet.transforms import Preprocessing, eval_transform, geometry_transform
 
 from .augment import AugmentedSubset, RandomCropFlip
 from .config import option
-from .data import TransformedSubset, Uint8Image, auto_workers, decode_to_tensors, make_loader
+from .data import BatchOrder, TransformedSubset, Uint8Image, auto_workers, decode_to_tensors, make_loader
 from .device_augment import AUGMENTS, BatchAugment, DeviceTransforms
 
 __all__ = [
@@ -104,36 +104,27 @@ class DeviceTensorSet(Dataset):
         """Device memory the images take."""
         return self.images.numel() * self.images.element_size()
 
-    def batches(self, batch_size: int, *, shuffle: bool, seed: int = 0, epoch: int = 0, rank: int = 0, world_size: int = 1) -> Iterator[tuple[Tensor, Tensor]]:
-        """Batches of ``(images, targets)``; with ``world_size > 1`` each rank gets an equal share of one shuffled order."""
+    def batches(self, batch_size: int, *, shuffle: bool, order: BatchOrder = BatchOrder()) -> Iterator[tuple[Tensor, Tensor]]:
+        """Batches of ``(images, targets)``; with ``order.world_size > 1`` each rank gets an equal share of one shuffled order."""
         n = len(self)
         if shuffle:
             # One order for all ranks (no rank in the seed), cut into equal shares: every rank takes as many steps.
-            order = torch.randperm(n, generator=torch.Generator().manual_seed(seed * 100_003 + epoch * 1_009))
-            order = order[: n - n % world_size][rank::world_size].to(self.images.device)
+            indices = torch.randperm(n, generator=torch.Generator().manual_seed(order.seed * 100_003 + order.epoch * 1_009))
+            indices = indices[: n - n % order.world_size][order.rank :: order.world_size].to(self.images.device)
         else:
-            order = torch.arange(n, device=self.images.device)
-        for start in range(0, len(order), batch_size):
-            index = order[start : start + batch_size]
+            indices = torch.arange(n, device=self.images.device)
+        for start in range(0, len(indices), batch_size):
+            index = indices[start : start + batch_size]
             yield self.images.index_select(0, index), self.targets.index_select(0, index)
 
 
 def batches(
-    data: Dataset,
-    batch_size: int,
-    *,
-    shuffle: bool,
-    seed: int = 0,
-    epoch: int = 0,
-    workers: int = 0,
-    device: Optional[torch.device] = None,
-    rank: int = 0,
-    world_size: int = 1,
+    data: Dataset, batch_size: int, *, shuffle: bool, order: BatchOrder = BatchOrder(), workers: int = 0, device: Optional[torch.device] = None
 ) -> Iterable[tuple[Tensor, Tensor]]:
-    """One epoch's batches of ``data``: sliced on the device for a ``DeviceTensorSet``, else from ``make_loader``."""
+    """One epoch's batches of ``data``: sliced on the device for a ``DeviceTensorSet``, else from ``make_loader`` (same arguments)."""
     if isinstance(data, DeviceTensorSet):
-        return data.batches(batch_size, shuffle=shuffle, seed=seed, epoch=epoch, rank=rank, world_size=world_size)
-    return make_loader(data, batch_size, shuffle=shuffle, seed=seed, epoch=epoch, workers=workers, device=device, rank=rank, world_size=world_size)
+        return data.batches(batch_size, shuffle=shuffle, order=order)
+    return make_loader(data, batch_size, shuffle=shuffle, order=order, workers=workers, device=device)
 
 
 def data_fits(nbytes: int, device: torch.device, *, share: float = DEVICE_SHARE) -> bool:

@@ -2,8 +2,10 @@
 
 One loop serves everything: the ``python -m train`` command (one process or
 several under ``torchrun``), and the app's short fine-tunes (with other defaults).
-With ``out_dir`` it writes a checkpoint per epoch and the metrics (see
-``train.checkpoint`` for the layout), and ``resume`` continues from the last one.
+``fit`` takes its settings grouped: ``TrainConfig`` (optimisation), ``FitOptions`` (device,
+processes, parameter groups), ``Checkpoints`` (a checkpoint per epoch and the metrics, see
+``train.checkpoint`` for the layout; ``resume`` continues from the last one) and ``Hooks``
+(callbacks). The small helpers above it are its steps, in the order it runs them.
 
 On a GPU the loop keeps the device fed: batches are copied without blocking from pinned
 memory, may be augmented there (``transforms``, see ``train.device_augment``) or already lie there whole
@@ -20,7 +22,6 @@ from __future__ import annotations
 
 import functools
 import math
-import os
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, Optional, Sequence
@@ -30,19 +31,17 @@ import torch.distributed as dist
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
-from resnet.config import ModelConfig
 from resnet.devices import autocast_dtype
 
 from . import checkpoint
 from .checkpoint import RunState
-from .config import FitResult, TrainConfig, lr_at
-from .evaluate import evaluate, sum_dtype, to_device
+from .config import Checkpoints, EpochCallback, FitOptions, FitResult, Hooks, TrainConfig, lr_at
+from .data import BatchOrder
 from .device_augment import BatchAugment, DeviceTransforms, epoch_generator
+from .evaluate import evaluate, sum_dtype, to_device
 from .gpu import batches
 
-__all__ = ["amp_dtype", "fit", "set_trainable"]
-
-EpochCallback = Callable[[dict[str, Any]], Optional[bool]]
+__all__ = ["Checkpoints", "FitOptions", "Hooks", "amp_dtype", "fit", "set_trainable"]
 
 
 def set_trainable(model: nn.Module, freeze: str) -> None:
@@ -194,6 +193,73 @@ def _callbacks_stop(on_epoch: Sequence[EpochCallback], record: dict[str, Any]) -
     return any(answers)
 
 
+def _trainer(model: nn.Module, config: TrainConfig, options: FitOptions) -> _Trainer:
+    """The optimiser, loss, precision and memory layout every step of the run uses."""
+    inner = getattr(model, "module", model)
+    device = options.device or next(inner.parameters()).device
+    autocast_to = amp_dtype(config.amp, device)
+    channels_last = config.channels_last and device.type != "mps"
+    if channels_last and inner is model:
+        # A DistributedDataParallel model must be converted before it is wrapped (python -m train does).
+        inner.to(memory_format=torch.channels_last)
+    optimizer = _make_optimizer(inner, config, options.param_groups)
+    scaler = torch.amp.GradScaler(device.type, enabled=autocast_to == torch.float16)
+    criterion = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
+    stepped = torch.compile(model) if options.compile else model
+    transform = options.transforms.train if options.transforms else None
+    return _Trainer(stepped, inner, optimizer, scaler, criterion, device, autocast_to, channels_last, config.grad_clip, transform)
+
+
+def _schedule(config: TrainConfig, steps_per_epoch: int) -> Callable[[int], float]:
+    """The learning rate at each optimiser step of the whole run: ``lr_at`` with this run's numbers."""
+    return functools.partial(
+        lr_at, total_steps=steps_per_epoch * config.epochs, base_lr=config.lr,
+        warmup_steps=int(config.warmup_epochs * steps_per_epoch), min_lr=config.min_lr, schedule=config.schedule,
+    )
+
+
+def _fit_epoch(
+    t: _Trainer, train_set: Dataset, run: RunState, lr_for: Callable[[int], float], epoch: int, config: TrainConfig, options: FitOptions, hooks: Hooks,
+) -> Optional[dict[str, float]]:
+    """Epoch ``epoch`` (0-based): its batch order, augmentation and training mode, then ``_train_epoch`` (None: ``hooks.should_stop`` ended it)."""
+    # The order depends on (seed, epoch, rank) alone and a sample's augmentation on (seed, epoch, index): a resumed run repeats both.
+    if hasattr(train_set, "set_epoch"):
+        train_set.set_epoch(epoch)
+    order = BatchOrder(seed=config.seed, epoch=epoch, rank=options.rank, world_size=options.world_size)
+    loader = batches(train_set, config.batch_size, shuffle=True, order=order, workers=config.workers, device=t.device)
+    if options.transforms is not None:
+        t.generator = epoch_generator(t.device, seed=config.seed, epoch=epoch, rank=options.rank)
+    _train_mode(t.inner)
+    bar = f"epoch {epoch + 1}/{config.epochs}" if hooks.progress and options.rank == 0 else None
+    return _train_epoch(t, loader, run, lr_for, should_stop=hooks.should_stop, world_size=options.world_size, bar=bar)
+
+
+def _held_out(t: _Trainer, val_set: Dataset, config: TrainConfig, num_classes: int, transforms: Optional[DeviceTransforms]) -> dict[str, Any]:
+    """The network's loss, top-1, top-5 and confusion on ``val_set`` (``train.evaluate.evaluate``)."""
+    return evaluate(
+        t.inner, val_set, batch_size=config.batch_size, device=t.device, num_classes=num_classes, amp_dtype=t.amp_dtype,
+        channels_last=t.channels_last, workers=config.workers, transform=transforms.eval if transforms else None,
+    )
+
+
+def _after_epoch(
+    t: _Trainer, run: RunState, record: dict[str, Any], improved: bool, config: TrainConfig, options: FitOptions, hooks: Hooks,
+    checkpoints: Optional[Checkpoints],
+) -> bool:
+    """Tell the callbacks, save a checkpoint (rank 0) and wait for every rank; True when the run stops here."""
+    stop = _callbacks_stop(hooks.on_epoch, record)
+    if config.early_stopping and run.epoch - run.best_epoch >= config.early_stopping:
+        stop = True
+    stop = _rank0_decides(stop, options.world_size)
+    if checkpoints is not None and options.rank == 0:
+        checkpoint.save(
+            checkpoints.out_dir, t.inner, t.optimizer, t.scaler, model_config=checkpoints.model_config, config=config, run=run, improved=improved,
+        )
+    if options.world_size > 1:
+        dist.barrier()
+    return stop
+
+
 def fit(
     model: nn.Module,
     train_set: Dataset,
@@ -201,18 +267,9 @@ def fit(
     config: TrainConfig,
     *,
     num_classes: int,
-    device: Optional[torch.device] = None,
-    param_groups: Optional[Sequence[dict[str, Any]]] = None,
-    out_dir: Optional[str | os.PathLike] = None,
-    model_config: Optional[ModelConfig] = None,
-    resume: bool = False,
-    on_epoch: Sequence[EpochCallback] = (),
-    should_stop: Optional[Callable[[], bool]] = None,
-    progress: bool = False,
-    rank: int = 0,
-    world_size: int = 1,
-    transforms: Optional[DeviceTransforms] = None,
-    compile: bool = False,
+    options: Optional[FitOptions] = None,
+    checkpoints: Optional[Checkpoints] = None,
+    hooks: Optional[Hooks] = None,
 ) -> FitResult:
     """Train ``model`` for ``config.epochs`` epochs, evaluating on ``val_set`` after each.
 
@@ -224,86 +281,37 @@ def fit(
         val_set: held-out ``(tensor, class index)`` pairs (or a ``DeviceTensorSet``), or None.
         config: optimisation settings.
         num_classes: size of the output layer.
-        device: where to train; default: where the model's parameters are.
-        param_groups: optimiser groups; a group's ``lr_scale`` multiplies the scheduled LR.
-            Default: every parameter that requires grad, scale 1.
-        out_dir: where checkpoints and metrics go (rank 0 writes); None writes nothing.
-        model_config: arch, labels and preprocessing saved with each checkpoint (needed with ``out_dir``).
-        resume: continue from the latest complete checkpoint in ``out_dir``, if there is one.
-        on_epoch: callables given each epoch's record (plain numbers); if one returns True,
-            training stops after every callback has been called.
-        should_stop: asked before every training step (rank 0's answer counts); True ends
-            the run there, without evaluating or saving the unfinished epoch.
-        progress: show a tqdm bar per epoch (rank 0).
-        rank: this process's place in a distributed run.
-        world_size: the number of processes in it.
-        transforms: for data sets of uint8 images: ``transforms.train`` augments each training batch
-            on the device, drawing from a generator there seeded from ``(seed, epoch, rank)``;
-            ``transforms.eval`` prepares held-out batches.
-        compile: run the training steps through ``torch.compile(model)``; evaluation and
-            checkpoints use the network itself.
+        options: device, optimiser groups, device transforms, compiling, rank and world size
+            (``FitOptions``); None: its defaults (one process, where the model is).
+        checkpoints: where to write a checkpoint per epoch and the metrics, and whether to resume
+            from the last one (``Checkpoints``); None writes nothing.
+        hooks: the per-epoch callbacks, the stop question asked before every step, and the
+            progress bar (``Hooks``); None: none of them.
 
     Returns:
         A ``FitResult``.
     """
-    inner = getattr(model, "module", model)
-    device = device or next(inner.parameters()).device
-    if out_dir is not None and model_config is None:
-        raise ValueError("model_config is needed to write checkpoints to out_dir")
-    autocast_to = amp_dtype(config.amp, device)
-    channels_last = config.channels_last and device.type != "mps"
-    if channels_last and inner is model:
-        # A DistributedDataParallel model must be converted before it is wrapped (python -m train does).
-        inner.to(memory_format=torch.channels_last)
-    optimizer = _make_optimizer(inner, config, param_groups)
-    scaler = torch.amp.GradScaler(device.type, enabled=autocast_to == torch.float16)
-    criterion = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
-    stepped = torch.compile(model) if compile else model
-    t = _Trainer(stepped, inner, optimizer, scaler, criterion, device, autocast_to, channels_last, config.grad_clip, transforms.train if transforms else None)
-
-    steps_per_epoch = max(1, math.ceil(len(train_set) / (config.batch_size * world_size)))
-    lr_for = functools.partial(
-        lr_at, total_steps=steps_per_epoch * config.epochs, base_lr=config.lr,
-        warmup_steps=int(config.warmup_epochs * steps_per_epoch), min_lr=config.min_lr, schedule=config.schedule,
-    )
-    run = (checkpoint.resume(out_dir, inner, optimizer, scaler) if resume and out_dir is not None else None) or RunState()
+    options, hooks = options or FitOptions(), hooks or Hooks()
+    t = _trainer(model, config, options)
+    lr_for = _schedule(config, steps_per_epoch=max(1, math.ceil(len(train_set) / (config.batch_size * options.world_size))))
+    resumed = checkpoint.resume(checkpoints.out_dir, t.inner, t.optimizer, t.scaler) if checkpoints and checkpoints.resume else None
+    run = resumed or RunState()
 
     confusion, stopped_early, stopped_epoch = None, False, None
     for epoch in range(run.epoch, config.epochs):
         started = time.perf_counter()
-        # The order depends on (seed, epoch, rank) alone and a sample's augmentation on (seed, epoch, index): a resumed run repeats both.
-        if hasattr(train_set, "set_epoch"):
-            train_set.set_epoch(epoch)
-        loader = batches(train_set, config.batch_size, shuffle=True, seed=config.seed, epoch=epoch, workers=config.workers, device=device, rank=rank, world_size=world_size)
-        if transforms is not None:
-            t.generator = epoch_generator(device, seed=config.seed, epoch=epoch, rank=rank)
-        _train_mode(inner)
-        bar = f"epoch {epoch + 1}/{config.epochs}" if progress and rank == 0 else None
-        stats = _train_epoch(t, loader, run, lr_for, should_stop=should_stop, world_size=world_size, bar=bar)
+        stats = _fit_epoch(t, train_set, run, lr_for, epoch, config, options, hooks)
         if stats is None:
             stopped_epoch = epoch + 1  # the last complete epoch's checkpoint stands
             break
-
         record: dict[str, Any] = {"epoch": epoch + 1, **stats}
         if val_set is not None and len(val_set) > 0:
-            metrics = evaluate(
-                inner, val_set, batch_size=config.batch_size, device=device, num_classes=num_classes, amp_dtype=autocast_to,
-                channels_last=channels_last, workers=config.workers, transform=transforms.eval if transforms else None,
-            )
+            metrics = _held_out(t, val_set, config, num_classes, options.transforms)
             record.update(val_loss=metrics["loss"], val_top1=metrics["top1"], val_top5=metrics["top5"])
             confusion = metrics["confusion"]
         record["seconds"] = time.perf_counter() - started
         improved = run.add_epoch(record)
-
-        stop = _callbacks_stop(on_epoch, record)
-        if config.early_stopping and run.epoch - run.best_epoch >= config.early_stopping:
-            stop = True
-        stop = _rank0_decides(stop, world_size)
-        if out_dir is not None and rank == 0:
-            checkpoint.save(out_dir, inner, optimizer, scaler, model_config=model_config, config=config, run=run, improved=improved)
-        if world_size > 1:
-            dist.barrier()
-        if stop:
+        if _after_epoch(t, run, record, improved, config, options, hooks, checkpoints):
             stopped_early = run.epoch < config.epochs
             break
 

@@ -80,9 +80,9 @@ def _photo_count(files: Any) -> int:
 
 
 def _finetune_work(args: Mapping[str, Any]) -> float:
-    slots = args.get("slots_then_rotate90", ())
-    images = sum(len(files or ()) for files in slots[1:2 * (len(slots) // 2):2]) + (PHOTOS_PER_ZIP if args.get("zip_file") else 0)
-    return float(args.get("epochs") or 1) * images * PER_IMAGE_EPOCH_S.get(args.get("strategy"), max(PER_IMAGE_EPOCH_S.values()))
+    form = args.get("form", {})  # the page's inputs by name (ui.finetune.FORM): each class slot's images in "class_<i>_files"
+    images = sum(len(files or ()) for name, files in form.items() if name.endswith("_files")) + (PHOTOS_PER_ZIP if form.get("zip_file") else 0)
+    return float(form.get("epochs") or 1) * images * PER_IMAGE_EPOCH_S.get(form.get("strategy"), max(PER_IMAGE_EPOCH_S.values()))
 
 
 def _lab_work(args: Mapping[str, Any]) -> float:
