@@ -9,7 +9,7 @@ walks ``sys.path``, whose first entry under ``python -m`` is the working folder,
 
 This module sits in ``resnet`` because the lab (``train``) and the page (``ui``) both read these photos and
 both import ``resnet``, while ``resnet`` and ``train`` never import ``ui``. Files that one package alone reads
-stay inside that package, read relative to it: ``resnet/imagenet_classes.txt``, ``train/digits.npz``,
+stay inside that package, read relative to it: ``resnet/imagenet_classes.txt``, ``train/lab/digits.npz``,
 ``ui/lesson_lab_run.json``.
 """
 

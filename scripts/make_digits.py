@@ -1,4 +1,4 @@
-"""Write ``train/digits.npz``: the UCI handwritten digits as the lab ships them (run once; needs scikit-learn).
+"""Write ``train/lab/digits.npz``: the UCI handwritten digits as the lab ships them (run once; needs scikit-learn).
 
     pip install scikit-learn        # only to run this script; the lab reads the .npz without it
     python scripts/make_digits.py
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-OUT = Path(__file__).resolve().parents[1] / "train" / "digits.npz"
+OUT = Path(__file__).resolve().parents[1] / "train" / "lab" / "digits.npz"
 
 
 def main() -> int:

@@ -9,7 +9,8 @@ import pytest
 
 from resnet.config import CheckpointError
 from tests.conftest import ROOT
-from train import lab, lab_describe
+from train import lab
+from train.lab import findings as lab_describe
 from train.checks import MESSAGES
 from train.finetune import MAX_IMAGES
 from ui.i18n import LANGUAGES, language, text

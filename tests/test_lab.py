@@ -19,10 +19,10 @@ import resnet
 from resnet.cifar import CifarResNet
 from tests.conftest import ROOT
 from tests.textures import write_imagefolder
-import train
-from train import DataError, lab, lab_data
-from train.lab_plot import COLOURS, plot_curves, sample_grid
-from train.lab_twins import TwinResNet
+from train import DataError, lab
+from train.lab import data as lab_data
+from train.lab.plot import COLOURS, plot_curves, sample_grid
+from train.lab.twins import TwinResNet
 
 TINY = lab.LabConfig(depths=(8, 14), steps=6, width=4, image_size=16)
 NAMES = ["plain-8", "residual-8", "plain-14", "residual-14"]
@@ -198,7 +198,7 @@ def test_schedule_is_the_papers_with_a_warm_up_for_110_layers():
 
 
 def test_the_shipped_digits_load_offline_from_inside_the_package():
-    assert lab_data.DIGITS_FILE.parent == Path(train.__file__).parent  # package data: an installed copy has it
+    assert lab_data.DIGITS_FILE.parent == Path(lab.__file__).parent  # package data: an installed copy has it
     with np.load(lab_data.DIGITS_FILE) as stored:
         images, labels = stored["images"], stored["labels"]
     assert images.shape == (1797, 8, 8) and images.dtype == np.uint8 and images.max() == 16  # UCI's counts, 0..16
@@ -356,6 +356,6 @@ def test_the_cli_reports_bad_data_as_an_error(tmp_path, capsys):
 
 
 def test_the_lab_imports_no_gradio():
-    code = "import sys, resnet.cifar, train.lab, train.lab_plot; print(sorted(m for m in sys.modules if m.split('.')[0] in ('gradio', 'app', 'ui')))"
+    code = "import sys, resnet.cifar, train.lab, train.lab.plot; print(sorted(m for m in sys.modules if m.split('.')[0] in ('gradio', 'app', 'ui')))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
     assert out.stdout.strip() == "[]"

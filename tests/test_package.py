@@ -110,7 +110,7 @@ def test_the_lab_reads_its_shipped_data_whatever_the_working_folder_holds(instal
     (tmp_path / "examples").mkdir()
     shutil.copy2(ROOT / "examples" / "chelsea.png", tmp_path / "examples" / "decoy.png")
     env = {key: value for key, value in installed["env"].items() if key != "PYTHONSAFEPATH"}
-    code = "from train.lab_data import load_data\nfor data in ('patches', 'digits'): print(load_data(data, image_size=16, seed=0).describe())"
+    code = "from train.lab import load_data\nfor data in ('patches', 'digits'): print(load_data(data, image_size=16, seed=0).describe())"
     out = run(installed, sys.executable, "-c", code, cwd=tmp_path, env=env)
     assert out.returncode == 0, out.stderr[-3000:]
     patches, digits = out.stdout.strip().splitlines()

@@ -13,7 +13,7 @@ from PIL import Image
 
 import resnet
 from train import DataError, lab
-from train.lab_plot import sample_grid
+from train.lab.plot import sample_grid
 
 from . import jobs
 from .i18n import error_text, static, text

@@ -1,15 +1,4 @@
-"""The residual learning lab: the degradation experiment of the paper's Fig. 6, small enough for a laptop CPU.
-
-He et al., "Deep Residual Learning for Image Recognition" (CVPR 2016), section 4.2: a deeper
-plain net ends with a *higher training error* than a shallower one (it is harder to optimise;
-this is not overfitting), while the residual twin of the deeper net trains well. ``run``
-trains the plain and the residual net of each depth in lockstep: at every step every network
-takes the same batch, with the same schedule, so what differs is the architecture alone.
-
-    python -m train.lab                                   # the default preset: depths 20 and 56
-    python -m train.lab --preset quick --out lab.json --plot lab.png
-    python -m train.lab --data patches --preset quick       # patches of the example photos instead of the digits
-    python -m train.lab --data cifar10 --width 16 --image-size 32 --steps 64000 --depths 20 32 44 56
+"""The experiment: the plain and the residual net of each depth trained in lockstep on the same batches, then scored.
 
 The running training error is the error of the training batches as they are trained on
 (train mode), averaged over the last ``SMOOTHING`` steps. At the end each network's error is
@@ -18,130 +7,28 @@ measured again over the whole training set and over the held-out set, in eval mo
 
 from __future__ import annotations
 
-import argparse
-import sys
 import time
 from collections import deque
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Callable, Iterator, Optional, Sequence
+from typing import Any, Callable, Optional
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from resnet.cifar import SHORTCUTS, blocks_per_stage, cifar_resnet
+from resnet.cifar import cifar_resnet
 from resnet.devices import default_device
 
-from .data import DataError
-from .lab_data import CIFAR10_URL, DIGITS, PATCHES, LabData, load_data
-from .lab_describe import PAPER_TABLE6, describe, describe_text
-from .lab_results import LabResult, NetworkResult
-from .lab_twins import TwinResNet
+from ..data import DataError
+from .config import CURVE_POINTS, MILESTONES, PRESETS, SMOOTHING, WARMUP_DEPTH, WARMUP_SHARE, LabConfig, batch_order, lr_at
+from .data import LabData, load_data
+from .results import LabResult, NetworkResult
+from .twins import TwinResNet
 
-__all__ = [
-    "CIFAR10_URL", "DIGITS", "PATCHES", "PRESETS", "PAPER_TABLE6", "SMOOTHING", "LabConfig", "LabData", "LabResult",
-    "NetworkResult", "batch_order", "describe", "describe_text", "load_data", "lr_at", "main", "run",
-]
+__all__ = ["Progress", "run"]
 
-SMOOTHING = 20  # steps: the running training error is the mean error of the last 20 training batches
-CURVE_POINTS = 200  # points per curve at most: one every steps // 200 steps
-MILESTONES = (0.5, 0.75)  # lr / 10 at these shares of the steps: the paper's 32k and 48k of 64k iterations
-WARMUP_DEPTH = 110  # the paper trains 110 layers at lr / 10 until it starts learning (about 400 iterations)
-WARMUP_SHARE = 0.05
 Progress = Callable[[dict[str, Any]], None]
-
-
-@dataclass(frozen=True)
-class LabConfig:
-    """The settings of a lab run.
-
-    Attributes:
-        depths: layers of each plain/residual pair, each 6n+2 (20, 32, 44, 56, 110, ...).
-        steps: SGD steps per network.
-        width: filters of the first stage (the paper's 16; 8 is four times cheaper).
-        image_size: side of the images, in pixels (8 to 64).
-        batch_size: images per step.
-        lr: peak learning rate (the paper's 0.1).
-        shortcut: ``"A"`` (zero-padded identity, the paper's CIFAR choice) or ``"B"`` (projections).
-        seed: seeds the data, the initial weights and the batch order.
-        stacked: train each plain net and its residual twin as one network (``TwinResNet``): the same
-            mathematics with half the operators per step; False trains the four networks one by one
-            (the slower path, kept to compare with).
-    """
-
-    depths: tuple[int, ...] = (20, 56)
-    steps: int = 800
-    width: int = 8
-    image_size: int = 16
-    batch_size: int = 64
-    lr: float = 0.1
-    shortcut: str = "A"
-    seed: int = 0
-    stacked: bool = True
-
-    def check(self) -> None:
-        """Raise ``ValueError`` naming the first setting out of range."""
-        if not self.depths or len(set(self.depths)) != len(self.depths):
-            raise ValueError(f"depths must be one or more different 6n+2 values, got {list(self.depths)}")
-        for label, value in (("steps", self.steps), ("width", self.width), ("lr", self.lr)):
-            if not value > 0:
-                raise ValueError(f"{label} must be positive, got {value}")
-        if not 8 <= self.image_size <= 64:
-            raise ValueError(f"image_size must be 8 to 64 pixels, got {self.image_size}")
-        if self.shortcut not in SHORTCUTS:
-            raise ValueError(f"shortcut must be 'A' or 'B', got {self.shortcut!r}")
-        for depth in self.depths:
-            blocks_per_stage(depth)  # raises, naming a depth that is not 6n+2
-
-
-# Settings the app offers; their times and errors on 2 CPU cores are in docs/LAB.md. Width 8 on 16-pixel
-# images is what makes the four nets of depth 20 and 56 train in about a minute there.
-PRESETS: dict[str, LabConfig] = {
-    "quick": LabConfig(steps=300),
-    "default": LabConfig(steps=800),
-    "longer": LabConfig(depths=(20, 32, 44, 56), steps=2000),
-}
-
-
-def batch_order(num_items: int, batch_size: int, *, seed: int) -> Iterator[Tensor]:
-    """Endless batches of indices: a new permutation each epoch, drawn from a generator seeded with ``seed``.
-
-    Args:
-        num_items: size of the training set.
-        batch_size: indices a batch; an epoch's last incomplete batch is dropped.
-        seed: the order depends on it alone.
-
-    Returns:
-        An iterator of int64 tensors of ``batch_size`` indices.
-    """
-    if not 1 <= batch_size <= num_items:
-        raise ValueError(f"batch_size must be between 1 and the {num_items} training images, got {batch_size}")
-    return _batches(num_items, batch_size, torch.Generator().manual_seed(seed))
-
-
-def _batches(num_items: int, batch_size: int, generator: torch.Generator) -> Iterator[Tensor]:
-    while True:
-        perm = torch.randperm(num_items, generator=generator)
-        for start in range(0, num_items - batch_size + 1, batch_size):
-            yield perm[start : start + batch_size]
-
-
-def lr_at(step: int, *, steps: int, lr: float, depth: int) -> float:
-    """The paper's schedule: ``lr``, divided by 10 at each of ``MILESTONES``; deep nets warm up first.
-
-    Args:
-        step: the step, from 0.
-        steps: steps in the run.
-        lr: the peak learning rate.
-        depth: the network's; from ``WARMUP_DEPTH`` layers on the first ``WARMUP_SHARE`` of the steps run at ``lr / 10``.
-
-    Returns:
-        The learning rate of that step.
-    """
-    if depth >= WARMUP_DEPTH and step < WARMUP_SHARE * steps:
-        return lr / 10
-    return lr * 0.1 ** sum(step >= share * steps for share in MILESTONES)
 
 
 class _Window:
@@ -341,55 +228,3 @@ def run(
                 r.seconds += time.perf_counter() - start
             networks[r.name], models[r.name] = r, model.eval()
     return LabResult(networks, _settings(config, lab_set, device), stopped, models)
-
-
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    """``python -m train.lab``: run a preset (flags override it), print the findings, write JSON / a plot; returns the exit status."""
-    parser = argparse.ArgumentParser(prog="python -m train.lab", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--preset", choices=list(PRESETS), default="default", help="settings to start from (default: default)")
-    parser.add_argument("--depths", type=int, nargs="+", help="depths, each 6n+2 (preset: 20 56)")
-    parser.add_argument("--steps", type=int, help="SGD steps per network")
-    parser.add_argument("--width", type=int, help="filters of the first stage (the paper: 16)")
-    parser.add_argument("--image-size", type=int, help="image side in pixels")
-    parser.add_argument("--data", default=None, help="digits (default: the shipped handwritten digits), patches (of the example photos), cifar10, an ImageFolder folder or a .zip of class folders")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--shortcut", choices=SHORTCUTS, default="A", help="A: zero-padded identity (default); B: projections")
-    parser.add_argument("--device", default=None, help="cpu, cuda or mps (default: the best available)")
-    parser.add_argument("--out", help="write the result as JSON here")
-    parser.add_argument("--plot", help="draw the curves (the paper's Fig. 6 layout) into this PNG")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
-    args = parser.parse_args(argv)
-    overrides = {k: v for k, v in vars(args).items() if k in ("depths", "steps", "width", "image_size", "seed", "shortcut") and v is not None}
-    config = replace(PRESETS[args.preset], **{**overrides, "depths": tuple(overrides.get("depths", PRESETS[args.preset].depths))})
-
-    bars: dict[str, Any] = {}
-
-    def show(event: dict[str, Any]) -> None:
-        from tqdm import tqdm
-
-        if event["network"] not in bars:
-            bars[event["network"]] = tqdm(total=event["steps"], desc=event["network"], position=len(bars), dynamic_ncols=True)
-        bar = bars[event["network"]]
-        bar.update(event["step"] - bar.n)
-        bar.set_postfix(error=f"{event['train_error']:.3f}", loss=f"{event['loss']:.3f}")
-
-    try:
-        result = run(config, data=args.data, device=args.device, on_progress=None if args.no_progress else show)
-    except ValueError as e:  # DataError included
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    finally:
-        for bar in bars.values():
-            bar.close()
-    print(describe_text(result))
-    if args.out:
-        result.to_json(args.out)
-    if args.plot:
-        from .lab_plot import plot_curves
-
-        plot_curves(result).save(args.plot)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

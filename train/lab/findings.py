@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from .lab_results import LabResult, NetworkResult
+from .results import LabResult, NetworkResult
 
 __all__ = ["PAPER_TABLE6", "describe", "describe_text"]
 

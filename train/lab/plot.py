@@ -8,13 +8,10 @@ same colour in both panels, so a plain net and its residual twin can be compared
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
-
 from PIL import Image, ImageDraw, ImageFont
 
-if TYPE_CHECKING:
-    from .lab_results import LabResult
-    from .lab_data import LabData
+from .data import LabData
+from .results import LabResult
 
 __all__ = ["COLOURS", "plot_curves", "sample_grid"]
 
