@@ -21,7 +21,7 @@ import torch
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
-from resnet.transforms import ImageError, image_name, load_image
+from resnet.transforms import ImageError, load_image
 
 __all__ = [
     "DataError",
@@ -194,11 +194,17 @@ def in_memory(
             try:
                 items.append((load_image(image), target))
             except ImageError as e:
-                bad.append(f"{image_name(image, 0, unnamed=type(image).__name__)} ({e})")
+                bad.append(f"{_describe(image)} ({e})")
     if bad:
         shown = "; ".join(bad[:5]) + (f"; and {len(bad) - 5} more" if len(bad) > 5 else "")
         raise DataError(f"{len(bad)} image(s) could not be read: {shown}", code="unreadable_images", count=len(bad), names=shown)
     return LabelledImages(items, names)
+
+
+def _describe(image: Any) -> str:
+    if isinstance(image, (str, os.PathLike)):
+        return os.path.basename(str(image))
+    return getattr(image, "name", None) or type(image).__name__
 
 
 def stratified_split(targets: Sequence[int], held_out: float, seed: int) -> tuple[list[int], list[int]]:
