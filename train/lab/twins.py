@@ -34,6 +34,7 @@ def _conv(first: nn.Conv2d, second: nn.Conv2d, *, grouped: bool) -> nn.Conv2d:
     conv = nn.Conv2d(
         first.in_channels * (2 if grouped else 1), 2 * first.out_channels, first.kernel_size,
         stride=first.stride, padding=first.padding, groups=2 if grouped else 1, bias=False,
+        device=first.weight.device, dtype=first.weight.dtype,
     )
     conv.weight.data.copy_(torch.cat((first.weight, second.weight)))
     return conv
@@ -41,7 +42,7 @@ def _conv(first: nn.Conv2d, second: nn.Conv2d, *, grouped: bool) -> nn.Conv2d:
 
 def _batch_norm(first: nn.BatchNorm2d, second: nn.BatchNorm2d) -> nn.BatchNorm2d:
     """Two BatchNorms side by side: their weights, biases and running statistics concatenated."""
-    bn = nn.BatchNorm2d(2 * first.num_features, eps=first.eps, momentum=first.momentum)
+    bn = nn.BatchNorm2d(2 * first.num_features, eps=first.eps, momentum=first.momentum, device=first.weight.device, dtype=first.weight.dtype)
     for name in ("weight", "bias", "running_mean", "running_var"):
         getattr(bn, name).data.copy_(torch.cat((getattr(first, name), getattr(second, name))))
     bn.num_batches_tracked.copy_(first.num_batches_tracked)
