@@ -19,7 +19,8 @@ import resnet
 from resnet.cifar import CifarResNet
 from tests.conftest import ROOT
 from tests.textures import write_imagefolder
-from train import DataError, lab
+from train import lab
+from train.data import DataError
 from train.lab import data as lab_data
 from train.lab.plot import COLOURS, plot_curves, sample_grid
 from train.lab.twins import TwinResNet

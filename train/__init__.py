@@ -17,5 +17,4 @@ __all__ = ["FinetuneOptions", "FinetuneResult", "finetune"]  # FinetuneOptions: 
 
 # Not public (absent from __all__): callers written before the trim still say ``train.<name>`` for these. Each
 # leaves this block once its callers import it from its module, as above.
-from .data import DataError  # noqa: E402
 from .finetune import MAX_IMAGES, STRATEGIES, default_strategy, finetune_defaults, overfitting, random_features  # noqa: E402

@@ -12,7 +12,8 @@ import pandas as pd
 from PIL import Image
 
 import resnet
-from train import DataError, lab
+from train import lab
+from train.data import DataError
 from train.lab.plot import sample_grid
 
 from . import jobs
