@@ -18,7 +18,6 @@ __all__ = ["ARCHS", "Classifier", "Summary", "build", "summarize"]
 
 # Not public (absent from __all__): callers written before the trim still say ``resnet.<name>`` for these. Each
 # leaves this block once its callers import it from its module, as above.
-from .cam import Prediction  # noqa: E402
 from .cifar import CifarResNet, cifar_resnet  # noqa: E402
 from .config import CheckpointError, ModelConfig  # noqa: E402
 from .devices import default_device  # noqa: E402

@@ -9,6 +9,7 @@ import torch
 
 import resnet
 from resnet.batching import MicroBatcher
+from resnet.cam import Prediction
 from resnet.transforms import ImageSource
 
 from .models import MODELS
@@ -46,7 +47,7 @@ class SharedBatchers:
             raise ValueError(f"max_wait_ms must be between 0 and 1000, got {max_wait_ms}")
         self.max_batch, self.max_wait_ms = max_batch, max_wait_ms
 
-    def classify(self, source: str, classifier: resnet.Classifier, image: ImageSource) -> resnet.Prediction:
+    def classify(self, source: str, classifier: resnet.Classifier, image: ImageSource) -> Prediction:
         """``classifier.classify(image)``, micro-batched with concurrent requests for the same ``source`` when batching is on."""
         if self.max_batch < 2:
             return classifier.classify(image)

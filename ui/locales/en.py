@@ -240,7 +240,7 @@ STRINGS: dict[str, str] = {
     "image.empty": "{name} is empty (0 bytes)",
     "image.no_file": "the file {name} is gone; upload it again",
     "image.unsupported_input": "this input cannot be read as an image",
-    # --- training data that cannot be used (train.DataError codes, zip notes)
+    # --- training data that cannot be used (train.data.DataError codes, zip notes)
     "data.data": "the training data cannot be used",
     "data.unnamed_class": "a class has an empty name; give every class a name",
     "data.same_names": "class names must differ: {names}",
