@@ -8,7 +8,7 @@ training, bottom halves held out), the same backbone, the same seed and 10 epoch
     python -m benchmarks.finetune --scratch                      # "full" from a random start: fp32 vs default precision, three seeds
     python -m benchmarks.finetune --scratch --arch resnet50 --per-class 34   # the app's ResNet-50 "Everything"
 
-``--scratch`` trains a random resnet18 with the scratch recipe's defaults (``train.finetune.SCRATCH``)
+``--scratch`` trains a random resnet18 with the scratch recipe's defaults (``train.presets.SCRATCH``)
 on 72 patches (24 per texture, top halves of the photos) and scores it on 90 patches from the
 bottom halves, for seeds 0, 1 and 2, once in fp32 (``amp="off"``) and once on the default path
 (``amp="auto"``: bf16 autocast and channels-last on a CPU with AMX or AVX512-BF16), alternating:
@@ -36,7 +36,7 @@ from resnet import build, summarize
 from resnet.devices import cpu_model
 from train.loop import amp_dtype
 from train.data import random_patches
-from train.finetune import SCRATCH_PREPROCESSING
+from train.presets import SCRATCH_PREPROCESSING, finetune_defaults
 
 
 def texture_samples(per_class: int, size: int = 96) -> dict[str, list[Image.Image]]:
@@ -80,7 +80,7 @@ def scratch(arch: str = "resnet18", per_class: int = 24, seeds: tuple[int, ...] 
 
     train_set, held_out = patches("train", per_class, size=96), patches("val", 30, size=96, seed=1)
     images = sum(map(len, train_set.values()))
-    epochs = epochs or train.finetune_defaults(arch, "full")["epochs"]
+    epochs = epochs or finetune_defaults(arch, "full")["epochs"]
     size = SCRATCH_PREPROCESSING.crop_size
     macs = summarize(build(arch, num_classes=len(train_set)), (1, 3, size, size)).total_macs
     flops = 3 * 2 * macs * images * epochs  # forward, then backward at about twice the forward, 2 FLOP a MAC

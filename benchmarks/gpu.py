@@ -43,8 +43,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 import resnet
 from resnet.devices import autocast_dtype, default_device
-from resnet.transforms import IMAGENET_MEAN, IMAGENET_STD
+from resnet.transforms import IMAGENET_MEAN, IMAGENET_STD, Preprocessing
 from train.__main__ import parse_args, run
+from resnet.checkpoints.config import ModelConfig
 
 TUTORIAL_EPOCHS, TUTORIAL_IMAGES = 15, 100_000
 
@@ -206,8 +207,8 @@ def model_only(arch: str, device: torch.device, *, batch: int, size: int, steps:
 def inference(arch: str, device: torch.device, *, batch: int, size: int, repeats: int, latency_repeats: int, warmup: int) -> dict[str, tuple[float, float]]:
     """``arch``'s (batch-1 ms, batch-``batch`` images/s) for Classifier and two torchvision baselines, inputs on the device."""
     model = resnet.build(arch, generator=torch.Generator().manual_seed(0)).eval()
-    preprocessing = resnet.Preprocessing(crop_size=size, resize_size=size)
-    classifier = resnet.Classifier(model, resnet.ModelConfig(arch, resnet.config.imagenet_labels(), preprocessing), device=device)
+    preprocessing = Preprocessing(crop_size=size, resize_size=size)
+    classifier = resnet.Classifier(model, ModelConfig(arch, resnet.checkpoints.config.imagenet_labels(), preprocessing), device=device)
     eager = torchvision_twin(arch, 1000).to(device).eval()
     fast = torchvision_twin(arch, 1000).to(device, memory_format=torch.channels_last).eval()
     dtype = autocast_dtype(device) or torch.float32

@@ -16,7 +16,7 @@ import statistics
 import time
 from pathlib import Path
 
-from resnet.config import ModelConfig
+from resnet.checkpoints.config import ModelConfig
 from resnet.model import build
 from resnet.predict import Classifier
 from resnet.transforms import ImageError

@@ -45,7 +45,9 @@ import resnet
 from resnet.devices import cpu_has_fast_bf16, cpu_model, fast_dtype, physical_cores
 from resnet.fast import fold_batchnorm, optimize_for_inference
 from resnet.batching import MicroBatcher
-from resnet.transforms import eval_transform
+from resnet.transforms import Preprocessing, eval_transform, load_image
+from resnet.checkpoints.config import ModelConfig
+from resnet.model import ResNet, resnet50
 
 PHOTO = ROOT / "examples" / "chelsea.png"
 
@@ -79,7 +81,7 @@ def onnx_session(model: torch.nn.Module, batch: int):
     return ort.InferenceSession(buffer.getvalue(), options, providers=["CPUExecutionProvider"])
 
 
-def compiled_reference(model: resnet.ResNet, dtype: torch.dtype) -> Callable[[torch.Tensor], torch.Tensor]:
+def compiled_reference(model: ResNet, dtype: torch.dtype) -> Callable[[torch.Tensor], torch.Tensor]:
     """torch.compile of the folded network with inductor's weight freezing (what makes compiled CPU inference fast)."""
     import torch._inductor.config as inductor_config
 
@@ -108,7 +110,7 @@ def bench_arch(arch: str, batch: int, rounds: int) -> dict[str, float]:
     model = resnet.build(arch)
     model.load_state_dict(reference.state_dict())
     model.eval()
-    config = resnet.ModelConfig(arch, resnet.config.imagenet_labels())
+    config = ModelConfig(arch, resnet.checkpoints.config.imagenet_labels())
     classifier = resnet.Classifier(model, config, device="cpu")
     cpu = torch.device("cpu")
     eager = optimize_for_inference(model, cpu, 224, backend="eager")
@@ -136,8 +138,8 @@ def bench_arch(arch: str, batch: int, rounds: int) -> dict[str, float]:
 
 def bench_preprocessing(rounds: int) -> list[tuple[str, dict[str, float]]]:
     """Decode + preprocess of one photo: torchvision's preset, ours in full, ours as Classifier does it."""
-    config = resnet.ModelConfig("resnet50", resnet.config.imagenet_labels(), resnet.Preprocessing.from_crop_pct(224, 0.965))
-    classifier = resnet.Classifier(resnet.resnet50().eval(), config, device="cpu")
+    config = ModelConfig("resnet50", resnet.checkpoints.config.imagenet_labels(), Preprocessing.from_crop_pct(224, 0.965))
+    classifier = resnet.Classifier(resnet50().eval(), config, device="cpu")
     preset = torchvision.models.ResNet50_Weights.IMAGENET1K_V2.transforms()  # resize 232, crop 224: the same numbers
     full = eval_transform(config.preprocessing)
     camera = io.BytesIO()
@@ -152,7 +154,7 @@ def bench_preprocessing(rounds: int) -> list[tuple[str, dict[str, float]]]:
         rows.append((name, median_times(
             {
                 "torchvision": lambda: preset(Image.open(io.BytesIO(data)).convert("RGB")),
-                "full": lambda: full(resnet.load_image(data)),
+                "full": lambda: full(load_image(data)),
                 "ours": lambda: classifier.preprocess(data),
             },
             rounds,
@@ -165,7 +167,7 @@ def bench_one_pass(rounds: int) -> list[tuple[str, dict[str, float]]]:
     rows = []
     for arch in ("resnet18", "resnet50"):
         model = resnet.build(arch, generator=torch.Generator().manual_seed(0)).eval()
-        classifier = resnet.Classifier(model, resnet.ModelConfig(arch, resnet.config.imagenet_labels()), device="cpu")
+        classifier = resnet.Classifier(model, ModelConfig(arch, resnet.checkpoints.config.imagenet_labels()), device="cpu")
         rows.append((arch, median_times(
             {
                 "predict": lambda: classifier.predict(PHOTO),
@@ -180,7 +182,7 @@ def bench_one_pass(rounds: int) -> list[tuple[str, dict[str, float]]]:
 def bench_micro_batching(rounds: int, threads: int = 8) -> dict[str, float]:
     """Seconds for ``threads`` callers to classify one photo each, all at once: each on its own, and through a MicroBatcher."""
     model = resnet.build("resnet50", generator=torch.Generator().manual_seed(0)).eval()
-    classifier = resnet.Classifier(model, resnet.ModelConfig("resnet50", resnet.config.imagenet_labels()), device="cpu")
+    classifier = resnet.Classifier(model, ModelConfig("resnet50", resnet.checkpoints.config.imagenet_labels()), device="cpu")
     photos = [PHOTO] * threads
     with ThreadPoolExecutor(max_workers=threads) as pool, MicroBatcher(classifier.classify_prepared, max_batch=threads, max_wait_ms=2) as batcher:
         lock = threading.Lock()  # "each on its own": one forward at a time, as a server's single model does without batching

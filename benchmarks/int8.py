@@ -1,7 +1,7 @@
-"""int8 ONNX (resnet.quantize) against ONNX Runtime fp32, side by side in one run, on ResNets trained here.
+"""int8 ONNX (resnet.checkpoints.int8) against ONNX Runtime fp32, side by side in one run, on ResNets trained here.
 
 For resnet18 and resnet50: a network trained from scratch on the texture patches at 64 px (the top half of
-each photo; tests/textures.py), exported to ONNX and quantized by ``resnet.quantize.quantize_int8`` with
+each photo; tests/textures.py), exported to ONNX and quantized by ``resnet.checkpoints.int8.quantize_int8`` with
 128 training patches for calibration. Top-1 agreement (int8 vs fp32) is counted on 300 held-out patches
 (the bottom halves), for each calibration method, at the trained 64 px. Latency is the median of one image
 (batch 1) at 224 px (the same weights exported with a 224 crop: the nets are fully convolutional), fp32 and
@@ -28,10 +28,10 @@ import numpy as np
 import onnxruntime as ort
 
 import resnet
-from resnet.config import ModelConfig
+from resnet.checkpoints.config import ModelConfig
+from resnet.checkpoints.int8 import CALIBRATIONS, int8_flags, quantize_int8, session
+from resnet.checkpoints.onnx import INPUT_NAME
 from resnet.devices import cpu_model, physical_cores
-from resnet.export import INPUT_NAME
-from resnet.quantize import CALIBRATIONS, int8_flags, quantize_int8, session
 from resnet.transforms import Preprocessing
 from tests.textures import patches, write_imagefolder
 

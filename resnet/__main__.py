@@ -19,8 +19,8 @@ from typing import Optional, Sequence
 
 from torch import nn
 
+from .anatomy.summary import summarize
 from .model import ARCHS, build
-from .summary import summarize
 
 
 def _summary(args: argparse.Namespace) -> int:
@@ -93,7 +93,7 @@ def _export(args: argparse.Namespace) -> int:
     print(f"Wrote {path} and {path.with_name('preprocessing.json')}")
     if not args.int8:
         return 0
-    from .quantize import export_int8, image_files
+    from .checkpoints.int8 import export_int8, image_files
 
     calibration = image_files(args.calibration)
     if args.held_out:
@@ -147,7 +147,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parser.parse_args(argv)
     if getattr(args, "int8", False) and not args.calibration:
         parser.error("--int8 needs --calibration DIR: images to calibrate the int8 ranges on")
-    from .config import CheckpointError
+    from .checkpoints.config import CheckpointError
 
     try:
         return args.run(args)

@@ -9,8 +9,8 @@ walks ``sys.path``, whose first entry under ``python -m`` is the working folder,
 
 This module sits in ``resnet`` because the lab (``train``) and the page (``ui``) both read these photos and
 both import ``resnet``, while ``resnet`` and ``train`` never import ``ui``. Files that one package alone reads
-stay inside that package, read relative to it: ``resnet/imagenet_classes.txt``, ``train/lab/digits.npz``,
-``ui/lesson_lab_run.json``.
+stay inside that package, read relative to it: ``resnet/checkpoints/imagenet_classes.txt``, ``train/lab/digits.npz``,
+``ui/tabs/lesson/lesson_lab_run.json``.
 """
 
 from __future__ import annotations

@@ -9,7 +9,6 @@ per photo than one pass each. It knows nothing of classifiers: it takes the batc
 
 from __future__ import annotations
 
-import os
 import queue
 import threading
 import time
@@ -19,9 +18,9 @@ from typing import Any, Callable, Generic, Optional, Sequence, TypeVar
 
 import torch
 
-from .transforms import ImageError, ImageSource
+from .transforms import ImageError
 
-__all__ = ["ManyResult", "MicroBatcher", "default_batch_size", "image_name"]
+__all__ = ["ManyResult", "MicroBatcher", "default_batch_size"]
 
 # Photos per forward pass: past these, a larger batch no longer lowers the time per photo
 # much and only holds more activations (a CPU runs out of cache first, a GPU of parallelism).
@@ -33,22 +32,12 @@ def default_batch_size(device: torch.device) -> int:
     return BATCH_SIZES.get(device.type, BATCH_SIZES["cpu"])
 
 
-def image_name(image: ImageSource, position: int) -> str:
-    """A name to show for an input: a path's or named file's base name, else ``"image <position + 1>"``."""
-    if isinstance(image, (str, os.PathLike)):
-        return os.path.basename(os.fspath(image))
-    name = getattr(image, "name", None)  # files, and the in-memory files train.zips.read_zip_samples returns
-    if isinstance(name, str) and name:
-        return os.path.basename(name)
-    return f"image {position + 1}"
-
-
 @dataclass(frozen=True)
 class ManyResult:
     """One photo's outcome in ``Classifier.predict_many``: either ``top`` or ``error`` is set.
 
     Attributes:
-        name: the photo's name (``image_name``).
+        name: the photo's name (``resnet.files.image_name``).
         top: ``(label, probability)`` pairs, highest first; None if the photo could not be read.
         error: the ``ImageError`` that stopped this photo (its message says why); None if it was classified.
     """

@@ -20,14 +20,15 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .batching import ManyResult, default_batch_size, image_name
+from .batching import ManyResult, default_batch_size
 from .cam import Prediction, class_index
-from .config import CheckpointError, ModelConfig
+from .checkpoints.config import CheckpointError, ModelConfig
+from .checkpoints.hub import DEFAULT_CHECKPOINTS, load_checkpoint
+from .checkpoints.saving import push_checkpoint, save_checkpoint
 from .devices import default_device
 from .fast import InferenceModel, optimize_for_inference
-from .hub import DEFAULT_CHECKPOINTS, load_checkpoint
+from .files import image_name
 from .model import ARCHS, ResNet
-from .saving import push_checkpoint, save_checkpoint
 from .transforms import ImageError, ImageSource, eval_transform, geometry_transform, load_image
 
 __all__ = ["Classifier", "Explanation", "ManyResult", "Prediction", "compare_checkpoints"]
@@ -56,7 +57,7 @@ class Classifier:
     """A ResNet with its labels and preprocessing.
 
     Args:
-        model: a ``resnet.ResNet`` whose ``fc`` has ``len(config.labels)`` outputs.
+        model: a ``resnet.model.ResNet`` whose ``fc`` has ``len(config.labels)`` outputs.
         config: labels, preprocessing and provenance.
         device: where to run; default: ``default_device()``.
         fast: predict through ``resnet.fast`` (folded BatchNorm, bf16/fp16 where the hardware is fast
@@ -95,7 +96,7 @@ class Classifier:
         """Load from a Hub repo id (``owner/name`` or ``owner/name@revision``) or a local folder.
 
         Reads timm, transformers and ResNet Studio checkpoints. ``hub_options`` go to
-        ``resnet.hub.load_checkpoint``: ``cache_dir``, ``token``, ``force_download`` and
+        ``resnet.checkpoints.hub.load_checkpoint``: ``cache_dir``, ``token``, ``force_download`` and
         ``local_files_only`` as in ``huggingface_hub.hf_hub_download``; ``hub_timeout`` (one quick
         attempt at the Hub) and ``allow_local`` (``False``: never read a local folder).
         """
@@ -116,8 +117,8 @@ class Classifier:
         return push_checkpoint(self.model, self.config, repo_id, token=token, private=private)
 
     def export_onnx(self, path: str | os.PathLike, *, opset: int = 17) -> Path:
-        """Write ``model.onnx`` and ``preprocessing.json`` (see ``resnet.export.export_onnx``); returns the model's path."""
-        from .export import export_onnx  # onnx export machinery loads only when asked for
+        """Write ``model.onnx`` and ``preprocessing.json`` (see ``resnet.checkpoints.onnx.export_onnx``); returns the model's path."""
+        from .checkpoints.onnx import export_onnx  # onnx export machinery loads only when asked for
 
         return export_onnx(self.model, self.config, path, opset=opset)
 

@@ -99,7 +99,7 @@ _TO_TRANSFORMERS = [
 
 
 def to_transformers_keys(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """torchvision names -> transformers' ``ResNetForImageClassification`` names (written independently of resnet.hub)."""
+    """torchvision names -> transformers' ``ResNetForImageClassification`` names (written independently of resnet.checkpoints.hub)."""
     out = {}
     for key, value in state_dict.items():
         for pattern, template in _TO_TRANSFORMERS:

@@ -44,7 +44,7 @@ def test_app_imports_without_launching():
 def test_start_up_and_classifying_never_import_torchvision(tmp_path):
     # torchvision's import loads torch._dynamo, over a second on two cores: serving must not pay for it.
     import resnet
-    from resnet.config import ModelConfig
+    from resnet.checkpoints.config import ModelConfig
 
     resnet.Classifier(resnet.build("resnet18", num_classes=2).eval(), ModelConfig("resnet18", ("a", "b"))).save_pretrained(tmp_path)
     code = (
@@ -182,7 +182,9 @@ def test_push_and_naming_messages(server):
 
 def test_callbacks_keep_the_operators_model_and_write_into_the_session_folder(tmp_path):
     import app
-    from ui import architecture, finetune, session
+    from ui.tabs.architecture import tab as architecture
+    from ui.tabs.finetune import training as finetune
+    from ui import session
 
     request = SimpleNamespace(session_hash="session-for-test", headers={})
     *_, csv = architecture.summary("resnet18", 64, "residual", "stages", request=request)

@@ -11,8 +11,10 @@ import pytest
 import torch
 from PIL import Image
 
-from resnet import Classifier, ImageError
-from resnet.batching import MicroBatcher, default_batch_size, image_name
+from resnet import Classifier
+from resnet.batching import MicroBatcher, default_batch_size
+from resnet.files import image_name
+from resnet.transforms import ImageError
 from train.zips import read_zip_samples
 
 PHOTOS = ("chelsea.png", "rocket.jpg", "coffee.png", "camera.png", "coins.png")

@@ -7,8 +7,8 @@ import pytest
 
 from tests.server import AppServer
 from tests.test_browser import ARGS, CHROMIUM, MODEL, save
-from ui.mistakes import ARROW
-from ui.pictures import CELL, _font, _margin
+from ui.tabs.finetune.mistakes import ARROW
+from ui.tabs.finetune.pictures import CELL, _font, _margin
 
 pytestmark = [
     pytest.mark.browser,

@@ -10,7 +10,7 @@ from PIL import Image
 import resnet.predict
 from resnet import Classifier
 from resnet.cam import class_activation_map, class_index, overlay
-from resnet.hub import load_checkpoint
+from resnet.checkpoints.hub import load_checkpoint
 from tests.test_predict import reference_grad_cam
 from tests.textures import texture_photos
 

@@ -22,15 +22,14 @@ from gradio_client.exceptions import AppError
 from PIL import Image
 
 import resnet
-from resnet.config import CheckpointError, ModelConfig
+from resnet.checkpoints.config import CheckpointError, ModelConfig
 from resnet.devices import default_device
 from tests.conftest import ROOT
 from train.data import DataError
 from train.zips import read_zip_samples
-from ui import batchers as batchers_module
-from ui import classify as tab
-from ui import session
+from ui import batchers as batchers_module, session
 from ui.models import ModelPolicy, SharedModels
+from ui.tabs.classify import tab
 
 DEFAULT = "timm/resnet50.tv2_in1k"
 PHOTOS = sorted(p for p in (ROOT / "examples").glob("*.*") if p.suffix in (".png", ".jpg"))

@@ -16,8 +16,8 @@ from torch import nn
 from torchvision.models import get_model, get_model_weights
 
 import resnet
-from resnet.block_cost import block_cost
-from resnet.compare import NETWORKS, WEIGHTS, compare_networks, to_csv, to_frame
+from resnet.anatomy.block_cost import block_cost
+from resnet.anatomy.compare import NETWORKS, WEIGHTS, compare_networks, to_csv, to_frame
 
 CONV_ONLY = {"alexnet", "vgg16", "googlenet", "resnet50", "densenet121", "mobilenet_v3_large", "efficientnet_b0"}
 
@@ -124,6 +124,6 @@ def test_torchvision_stays_off_the_classify_paths_start_up():
     import subprocess
     import sys
 
-    code = "import sys, resnet, resnet.compare, resnet.check, resnet.block_cost; print('torchvision' in sys.modules)"
+    code = "import sys, resnet, resnet.anatomy.compare, resnet.check, resnet.anatomy.block_cost; print('torchvision' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"

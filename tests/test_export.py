@@ -11,8 +11,8 @@ ort = pytest.importorskip("onnxruntime", reason="onnxruntime is not installed (p
 onnx = pytest.importorskip("onnx", reason="onnx is not installed (pip install -r requirements-dev.txt)")
 
 import resnet  # noqa: E402
-from resnet.card import onnx_section  # noqa: E402
-from resnet.export import ONNX_SNIPPET, export_onnx  # noqa: E402
+from resnet.checkpoints.card import onnx_section  # noqa: E402
+from resnet.checkpoints.onnx import ONNX_SNIPPET, export_onnx  # noqa: E402
 from tests.textures import patches, texture_photos  # noqa: E402
 
 
@@ -133,8 +133,8 @@ def test_onnx_and_int8_export_need_only_what_requirements_txt_installs(tmp_path)
     root = Path(__file__).resolve().parents[1]
     script = """
 import json, sys, numpy as np, resnet
-from resnet.config import ModelConfig
-from resnet.quantize import quantize_int8
+from resnet.checkpoints.config import ModelConfig
+from resnet.checkpoints.int8 import quantize_int8
 from resnet.transforms import Preprocessing
 config = ModelConfig("resnet18", ("a", "b", "c"), Preprocessing.from_crop_pct(32, 0.875))
 classifier = resnet.Classifier(resnet.build("resnet18", num_classes=3), config, device="cpu", fast=False)

@@ -9,8 +9,10 @@ import torch
 
 import resnet
 import resnet.fast
-from tests.hubcache import randomize_norms, torchvision_model
+from resnet.checkpoints.config import ModelConfig
 from resnet.fast import fold_batchnorm, onednn_available, optimize_for_inference
+from resnet.model import resnet18
+from tests.hubcache import randomize_norms, torchvision_model
 from tests.textures import patches
 
 CPU = torch.device("cpu")
@@ -52,7 +54,7 @@ def test_fast_path_relative_logit_error_is_small(arch):
     reference = torchvision_model(arch, seed=4)
     model = resnet.build(arch)
     model.load_state_dict(reference.state_dict())
-    config = resnet.ModelConfig(arch, tuple(str(i) for i in range(1000)))
+    config = ModelConfig(arch, tuple(str(i) for i in range(1000)))
     exact = resnet.Classifier(model, config, device="cpu", fast=False)
     fast = resnet.Classifier(model, config, device="cpu")
     assert fast.fast is not None and fast.fast.dtype == EXPECTED_CPU_DTYPE
@@ -84,7 +86,7 @@ def test_fused_onednn_kernels_compute_the_network_exactly_in_fp32(arch, plain):
 
 @needs_onednn
 def test_fused_path_survives_deepcopy_and_pickle():
-    model = randomize_norms(resnet.resnet18(num_classes=3), seed=6).eval()
+    model = randomize_norms(resnet18(num_classes=3), seed=6).eval()
     fast = optimize_for_inference(model, CPU, 64)
     x = torch.randn(2, 3, 64, 64)
     with torch.inference_mode():
@@ -100,7 +102,7 @@ def test_oneDNN_failure_falls_back_to_the_eager_path_with_a_warning(monkeypatch)
         raise RuntimeError("no kernel for this CPU")
 
     monkeypatch.setattr(resnet.fast.OneDNNConv2d, "forward", broken)
-    model = randomize_norms(resnet.resnet18(num_classes=3), seed=7).eval()
+    model = randomize_norms(resnet18(num_classes=3), seed=7).eval()
     with pytest.warns(RuntimeWarning, match="no kernel for this CPU"):
         fast = optimize_for_inference(model, CPU, 64, dtype=torch.float32)
     assert fast.backend == "eager"
@@ -129,13 +131,13 @@ def test_explain_on_the_fast_path_agrees_with_fp32(texture_model):
 
 
 def test_eager_fp32_fast_path_and_opt_out():
-    model = randomize_norms(resnet.resnet18(num_classes=3)).eval()
+    model = randomize_norms(resnet18(num_classes=3)).eval()
     fast = optimize_for_inference(model, CPU, 64, dtype=torch.float32, backend="eager")
     assert fast.backend == "eager" and fast.dtype == torch.float32
     x = torch.randn(2, 3, 64, 64)
     with torch.no_grad():
         assert relative_error(fast(x), model(x)) < 1e-5
-    assert resnet.Classifier(model, resnet.ModelConfig("resnet18", ("a", "b", "c")), device="cpu", fast=False).fast is None
+    assert resnet.Classifier(model, ModelConfig("resnet18", ("a", "b", "c")), device="cpu", fast=False).fast is None
 
 
 # Written out by hand: (machine, whether the build has the oneDNN kernels, backend asked for, backend used).
@@ -153,7 +155,7 @@ BACKEND_CASES = [
 def test_oneDNN_is_the_default_on_x86_only(monkeypatch, machine, has_onednn, asked, expected):
     if expected == "onednn" and not torch.backends.mkldnn.is_available():
         pytest.skip("this PyTorch build has no oneDNN CPU kernels to run")
-    model = resnet.resnet18(num_classes=3).eval()
+    model = resnet18(num_classes=3).eval()
     monkeypatch.setattr(resnet.fast.platform, "machine", lambda: machine)
     monkeypatch.setattr(resnet.fast, "onednn_available", lambda: has_onednn)
     assert optimize_for_inference(model, CPU, 64, backend=asked).backend == expected
@@ -165,7 +167,7 @@ def test_oneDNN_is_available_only_where_pytorch_has_it(monkeypatch):
 
 
 def test_backend_is_checked():
-    model = resnet.resnet18(num_classes=3).eval()
+    model = resnet18(num_classes=3).eval()
     with pytest.raises(ValueError, match="'onednn' or 'eager'"):
         optimize_for_inference(model, CPU, 64, backend="compile")
     with pytest.raises(ValueError, match="CPU only"):

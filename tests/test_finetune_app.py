@@ -14,11 +14,11 @@ from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 from gradio_client.utils import Status
 
-import resnet
-import train
-from resnet.devices import fast_dtype
+from resnet.devices import default_device, fast_dtype
 from tests.server import AppServer
 from train.data import stratified_split
+from train.finetune import overfitting
+from train.presets import finetune_defaults
 
 MODEL = "timm/resnet18.tv_in1k"
 SCRATCH = "resnet18 (from scratch: works offline)"
@@ -139,7 +139,7 @@ def test_the_download_runs_with_onnxruntime_and_gives_the_apps_top5(tuned, tmp_p
     exec(snippet, namespace)
     name = picker["value"]
     # The fast path computes in bf16 where the CPU has it: there the probabilities agree to 2e-2, else to 1e-3 (the issue's bound).
-    tolerance = 1e-3 if fast_dtype(resnet.default_device()) == torch.float32 else 2e-2
+    tolerance = 1e-3 if fast_dtype(default_device()) == torch.float32 else 2e-2
     photos = [f for files in slots[1::2] if files for f in files[6:9]]  # images the fine-tune never saw
     for photo in photos:
         app_top, _, _ = client.predict(handle_file(photo), name, api_name="/classify")
@@ -175,7 +175,7 @@ def test_from_scratch_with_the_pages_defaults_learns_and_plots_accuracy_on_its_o
     """Issue #30 item 2: picking the offline start sets what the page trains with; those settings learn the sample set."""
     client = Client(served, verbose=False)
     strategy, epochs, lr = client.predict(SCRATCH, api_name="/start_defaults")
-    assert (strategy, epochs, lr) == ("full", train.finetune_defaults("resnet18", "full")["epochs"], train.finetune_defaults("resnet18", "full")["lr"])
+    assert (strategy, epochs, lr) == ("full", finetune_defaults("resnet18", "full")["epochs"], finetune_defaults("resnet18", "full")["lr"])
     assert tuple(client.predict("full", SCRATCH, api_name="/strategy_defaults")) == (epochs, lr)  # choosing Everything again keeps the recipe
     assert client.predict(MODEL, api_name="/start_defaults")[0] == "head"
     loss, status, per_class, *_, accuracy = client.predict(SCRATCH, strategy, epochs, lr, None, *sample_args(client, per_class=16), api_name="/finetune")
@@ -208,12 +208,12 @@ def test_a_frozen_random_backbone_is_trained_but_said_in_the_visitors_language(s
 def test_the_overfitting_sentence_and_the_gallery_heading_say_what_is_shown(tmp_path):
     from PIL import Image
 
-    from ui import curves, mistakes
+    from ui.tabs.finetune import curves, mistakes
 
     Image.new("RGB", (8, 8)).save(tmp_path / "x.png")
 
     fits = [{"epoch": 1, "train_loss": 0.1, "train_top1": 1.0, "val_loss": 2.0, "val_top1": 0.6}]
-    assert train.overfitting(fits) == (1.0, 0.6) and train.overfitting([{**fits[0], "val_top1": 0.85}]) is None
+    assert overfitting(fits) == (1.0, 0.6) and overfitting([{**fits[0], "val_top1": 0.85}]) is None
     assert curves.fit_note(fits, "en").startswith("It fits its training images far better than the held-out ones (100% against 60%)")
     assert curves.fit_note(fits, "zh-CN").startswith("它对训练图片的拟合远好于留出图片（100% 对 60%）")
     right = {"labels": ["a", "b"], "items": [mistakes.Kept(str(tmp_path / "x.png"), true="a", predicted="a", probability=0.55, correct=True)]}
@@ -226,11 +226,11 @@ def test_the_overfitting_sentence_and_the_gallery_heading_say_what_is_shown(tmp_
 def test_offline_without_the_default_model_the_page_starts_from_scratch(hub_models):
     # The README's offline first visit: the default checkpoint is not in the cache and the Hub is off, so the
     # page's own defaults must be a start that trains (from scratch, its recipe), said in the visitor's language.
-    from ui.finetune import FROM_SCRATCH, offline_start, start_defaults
+    from ui.tabs.finetune.tab import offline_start, start_defaults
+    from ui.tabs.finetune.training import FROM_SCRATCH
 
-    source, strategy, epochs, lr, said = offline_start("timm/resnet50.not_in_this_cache", "zh-CN")
+    changes = offline_start("timm/resnet50.not_in_this_cache", "zh-CN")
+    source, strategy, epochs, lr, said = (changes[name] for name in ("source", "strategy", "epochs", "lr", "status"))
     assert (source, strategy, epochs, lr) == (FROM_SCRATCH, *start_defaults(FROM_SCRATCH))
     assert strategy == "full" and "从零训练" in said and "timm/resnet50.not_in_this_cache" in said
-    import gradio as gr
-
-    assert offline_start("timm/resnet18.tv_in1k") == (gr.skip(),) * 5  # cached: the page keeps its defaults
+    assert offline_start("timm/resnet18.tv_in1k") == {}  # cached: the page keeps its defaults

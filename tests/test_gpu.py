@@ -24,15 +24,16 @@ from tests.conftest import ROOT
 from tests.hubcache import randomize_norms
 from tests.textures import patches
 from train import lab
-from train.__main__ import main as train_main
-from train.__main__ import parse_args
+from train.__main__ import main as train_main, parse_args
 from train.augment import AugmentedSubset, RandomCropFlip
 from train.data import BatchOrder, TransformedSubset, Uint8Image, auto_workers, decode_to_tensors, in_memory, make_loader
 from train.config import TrainConfig
 from train.device_augment import BatchAugment, DeviceTransforms
-from train.gpu import DeviceTensorSet, PipelineConfig, data_fits, prepare_inputs
-from train.loop import Checkpoints, FitOptions, Hooks, _make_optimizer, fit
+from train.pipeline import DeviceTensorSet, PipelineConfig, data_fits, prepare_inputs
+from train.loop import Checkpoints, FitOptions, Hooks, fit
+from train.schedule import make_optimizer
 from train.presets import PRESETS
+from resnet.checkpoints.config import ModelConfig
 
 RAW = {"mean": (0.0, 0.0, 0.0), "std": (1 / 255, 1 / 255, 1 / 255)}  # "normalising" with these leaves pixel values as they are
 TOLERANCE = {torch.bfloat16: 2e-2, torch.float16: 3e-3}  # relative error of logits computed in that precision
@@ -205,7 +206,7 @@ def test_logits_on_the_device_match_fp32_within_the_precision_used(device):
         with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
             out = on_device(x.to(device).contiguous(memory_format=torch.channels_last)).float().cpu()
     assert relative_error(out, reference) < TOLERANCE.get(dtype, fp32_tolerance(device))
-    config = resnet.ModelConfig("resnet18", tuple("abcdefghij"), Preprocessing(crop_size=64, resize_size=64))
+    config = ModelConfig("resnet18", tuple("abcdefghij"), Preprocessing(crop_size=64, resize_size=64))
     classifier = resnet.Classifier(model.to("cpu", memory_format=torch.contiguous_format), config, device=device)
     assert relative_error(classifier.logits(x), reference) < TOLERANCE.get(fast_dtype(device), fp32_tolerance(device))
 
@@ -224,7 +225,7 @@ def test_a_checkpoint_written_on_the_device_loads_on_the_cpu_with_the_same_logit
     data = texture_set(device)
     model = resnet.build("resnet18", num_classes=2, generator=torch.Generator().manual_seed(0)).to(device)
     config = TrainConfig(epochs=1, batch_size=4, lr=0.02, amp="auto")
-    model_config = resnet.ModelConfig("resnet18", tuple(data.classes), Preprocessing(crop_size=32, resize_size=32))
+    model_config = ModelConfig("resnet18", tuple(data.classes), Preprocessing(crop_size=32, resize_size=32))
     fit(model, data, data, config, num_classes=2, options=FitOptions(device=device, transforms=transforms_for(32)), checkpoints=Checkpoints(tmp_path, model_config))
     loaded = resnet.Classifier.from_pretrained(tmp_path, device="cpu", fast=False)
     saved = model.state_dict()
@@ -241,7 +242,7 @@ def test_resume_on_the_device_repeats_the_uninterrupted_run(device, tmp_path, de
     def run(out, init=0, resume=False, should_stop=None):
         model = resnet.build("resnet18", num_classes=2, generator=torch.Generator().manual_seed(init)).to(device)
         config = TrainConfig(epochs=2, batch_size=4, lr=0.02, seed=3, amp="auto")
-        model_config = resnet.ModelConfig("resnet18", tuple(data.classes), Preprocessing(crop_size=32, resize_size=32))
+        model_config = ModelConfig("resnet18", tuple(data.classes), Preprocessing(crop_size=32, resize_size=32))
         options, saved = FitOptions(device=device, transforms=transforms_for(32)), Checkpoints(out, model_config, resume=resume)
         result = fit(model, data, held, config, num_classes=2, options=options, checkpoints=saved, hooks=Hooks(should_stop=should_stop))
         return result, model
@@ -272,7 +273,7 @@ def test_compile_runs_the_training_steps_through_torch_compile_and_saves_plain_k
     data = torch.utils.data.TensorDataset(torch.randn(8, 4, generator=torch.Generator().manual_seed(0)), torch.arange(8) % 2)
     model = nn.Linear(4, 2)
     config = TrainConfig(epochs=1, batch_size=4, lr=0.1, channels_last=False, amp="off")
-    fit(model, data, data, config, num_classes=2, options=FitOptions(compile=True), checkpoints=Checkpoints(tmp_path, resnet.ModelConfig("resnet18", ("a", "b"))))
+    fit(model, data, data, config, num_classes=2, options=FitOptions(compile=True), checkpoints=Checkpoints(tmp_path, ModelConfig("resnet18", ("a", "b"))))
     assert calls == [4, 4]  # both training steps; evaluation runs the network itself
     from safetensors.torch import load_file
 
@@ -348,7 +349,7 @@ def test_minus_one_workers_is_one_per_cpu_less_one():
 def test_the_optimiser_is_fused_only_where_every_parameter_is_on_cuda():
     model = nn.Linear(3, 2)
     for kind in ("sgd", "adamw", "adam"):
-        optimizer = _make_optimizer(model, TrainConfig(optimizer=kind), None)
+        optimizer = make_optimizer(model, TrainConfig(optimizer=kind), None)
         assert not optimizer.defaults["fused"] and type(optimizer).__name__.lower() == kind
 
 
@@ -358,7 +359,7 @@ def test_the_optimiser_is_fused_only_where_every_parameter_is_on_cuda():
 @pytest.mark.gpu
 def test_cuda_fuses_the_optimiser_and_keeps_a_set_that_fits():
     model = nn.Linear(3, 2).cuda()
-    assert all(_make_optimizer(model, TrainConfig(optimizer=kind), None).defaults["fused"] for kind in ("sgd", "adamw", "adam"))
+    assert all(make_optimizer(model, TrainConfig(optimizer=kind), None).defaults["fused"] for kind in ("sgd", "adamw", "adam"))
     cuda = torch.device("cuda")
     assert data_fits(2**20, cuda) and not data_fits(10**15, cuda)
     loader = make_loader(torch.utils.data.TensorDataset(torch.zeros(4, 1), torch.zeros(4)), 2, shuffle=False, device=cuda)
@@ -372,7 +373,7 @@ def test_torch_compile_trains_on_cuda_and_the_checkpoint_loads(tmp_path):
     data = texture_set(cuda)
     model = resnet.build("resnet18", num_classes=2, generator=torch.Generator().manual_seed(0)).to(cuda)
     config = TrainConfig(epochs=2, batch_size=4, lr=0.02, amp="auto")
-    model_config = resnet.ModelConfig("resnet18", tuple(data.classes), Preprocessing(crop_size=32, resize_size=32))
+    model_config = ModelConfig("resnet18", tuple(data.classes), Preprocessing(crop_size=32, resize_size=32))
     options = FitOptions(device=cuda, transforms=transforms_for(32), compile=True)
     result = fit(model, data, None, config, num_classes=2, options=options, checkpoints=Checkpoints(tmp_path, model_config))
     assert all(r["train_loss"] == r["train_loss"] for r in result.history)  # no NaN

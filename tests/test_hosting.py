@@ -14,11 +14,11 @@ import pytest
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 
-from resnet.config import CheckpointError
+import ui.models
+from resnet.checkpoints.config import CheckpointError
 from tests.conftest import ROOT
 from tests.hubcache import add_repo, timm_files, torchvision_model
 from tests.server import AppServer, memory_mb
-import ui.models
 from ui.models import ModelPolicy, Refused, SharedModels
 
 EXAMPLE = str(ROOT / "examples" / "chelsea.png")

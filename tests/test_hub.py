@@ -14,9 +14,11 @@ import torchvision
 from PIL import Image
 
 import resnet
+from resnet import Classifier
+from resnet.checkpoints.config import CheckpointError, ModelConfig
+from resnet.transforms import Preprocessing, load_image
 from tests.conftest import ROOT
 from tests.hubcache import add_repo, tensor_bytes, timm_files, torchvision_model, transformers_files
-from resnet import CheckpointError, Classifier
 
 
 def photo_batch(clf: Classifier, photos_dir: Path) -> torch.Tensor:
@@ -42,7 +44,7 @@ def test_timm_tv2_preprocessing_equals_torchvision_exactly(hub_models, photos_di
     reference = torchvision.models.ResNet50_Weights.IMAGENET1K_V2.transforms()
     assert (clf.config.preprocessing.resize_size, clf.config.preprocessing.crop_size) == (232, 224)
     for name in ("chelsea.png", "rocket.jpg", "camera.png", "coins.png"):
-        image = resnet.load_image(photos_dir / name)
+        image = load_image(photos_dir / name)
         assert torch.equal(clf.preprocess(photos_dir / name), reference(image))
 
 
@@ -50,7 +52,7 @@ def test_timm_tv_preprocessing_equals_torchvision_exactly(hub_models, photos_dir
     clf = Classifier.from_pretrained("timm/resnet18.tv_in1k")
     reference = torchvision.models.ResNet18_Weights.IMAGENET1K_V1.transforms()
     for name in ("coffee.png", "camera.png", "rocket.jpg"):
-        assert torch.equal(clf.preprocess(photos_dir / name), reference(resnet.load_image(photos_dir / name)))
+        assert torch.equal(clf.preprocess(photos_dir / name), reference(load_image(photos_dir / name)))
 
 
 def test_imagenet_labels_come_from_torchvision_metadata(hub_models):
@@ -76,7 +78,7 @@ def test_transformers_layout_other_depths(tmp_path, arch, depths, layer_type):
     clf = Classifier.from_pretrained(folder, device="cpu", fast=False)
     x = torch.randn(2, 3, 64, 64)
     assert (clf.logits(x) - reference_logits(reference, x)).abs().max().item() <= 1e-4
-    assert clf.config.preprocessing == resnet.Preprocessing()  # no preprocessor_config.json: defaults
+    assert clf.config.preprocessing == Preprocessing()  # no preprocessor_config.json: defaults
 
 
 def test_save_pretrained_round_trip_gives_identical_logits(hub_models, tmp_path, photos_dir):
@@ -94,7 +96,7 @@ def test_save_pretrained_round_trip_gives_identical_logits(hub_models, tmp_path,
 
 
 def test_existing_model_card_is_never_overwritten(tmp_path):
-    clf = Classifier(resnet.build("resnet18", num_classes=2), resnet.ModelConfig("resnet18", ("a", "b")), device="cpu")
+    clf = Classifier(resnet.build("resnet18", num_classes=2), ModelConfig("resnet18", ("a", "b")), device="cpu")
     (tmp_path / "README.md").write_text("my own card")
     clf.save_pretrained(tmp_path)
     assert (tmp_path / "README.md").read_text() == "my own card"
@@ -191,7 +193,7 @@ def test_push_to_hub_creates_the_repo_and_uploads_the_three_files(monkeypatch):
 
     monkeypatch.setattr(HfApi, "create_repo", create_repo)
     monkeypatch.setattr(HfApi, "upload_folder", upload_folder)
-    clf = Classifier(resnet.build("resnet18", num_classes=2), resnet.ModelConfig("resnet18", ("cat", "dog")), device="cpu")
+    clf = Classifier(resnet.build("resnet18", num_classes=2), ModelConfig("resnet18", ("cat", "dog")), device="cpu")
     url = clf.push_to_hub("someone/pets", token="hf_test")
     assert url.endswith("/commit/abc")
     assert calls["create"][0] == "someone/pets" and calls["create"][1]["exist_ok"] and calls["create"][2] == "hf_test"
@@ -238,7 +240,7 @@ def run_online(code: str, endpoint: str) -> subprocess.CompletedProcess:
 
 def load_in_subprocess(source: str, endpoint: str) -> subprocess.CompletedProcess:
     code = (
-        f"import resnet\ntry:\n    resnet.Classifier.from_pretrained({source!r})\nexcept resnet.CheckpointError as e:\n"
+        f"import resnet\ntry:\n    resnet.Classifier.from_pretrained({source!r})\nexcept resnet.checkpoints.config.CheckpointError as e:\n"
         "    print('CheckpointError:', e)\nprint('connections', len(hub_connections))\n"
     )
     return run_online(code, endpoint)
@@ -269,7 +271,7 @@ def test_unreachable_hub_fails_with_advice_after_huggingface_hubs_own_retries():
 
 
 def test_published_top1_figures_are_torchvision_metadata():
-    from resnet.hub import DEFAULT_CHECKPOINTS
+    from resnet.checkpoints.hub import DEFAULT_CHECKPOINTS
 
     for arch, (checkpoint, top1) in DEFAULT_CHECKPOINTS.items():
         weights = getattr(torchvision.models, f"ResNet{arch[6:]}_Weights")
@@ -315,7 +317,7 @@ def test_hub_timeout_tries_once_then_reads_the_cache(hub_models):
         "print('connections', len(hub_connections))\n"
         "try:\n"
         "    resnet.Classifier.from_pretrained('timm/not-cached-anywhere', hub_timeout=1)\n"
-        "except resnet.CheckpointError as e:\n"
+        "except resnet.checkpoints.config.CheckpointError as e:\n"
         "    print('reason', e.reason)\n"
         "print('connections', len(hub_connections))\n"
     )
@@ -360,7 +362,7 @@ def test_a_hub_that_never_answers_costs_one_budget_for_the_whole_load(hub_models
         "start = time.monotonic()\n"
         "try:\n"
         "    resnet.Classifier.from_pretrained('timm/not-cached-anywhere', hub_timeout=1)\n"
-        "except resnet.CheckpointError as e:\n"
+        "except resnet.checkpoints.config.CheckpointError as e:\n"
         "    print('reason', e.reason, round(time.monotonic() - start, 2))\n"
         "print('connections', len(hub_connections))\n"
         "clf = resnet.Classifier.from_pretrained('timm/resnet18.tv_in1k', hub_timeout=1, device='cpu')\n"
@@ -379,7 +381,7 @@ def test_a_hub_that_never_answers_costs_one_budget_for_the_whole_load(hub_models
 
 
 def test_is_cached_makes_no_request(hub_models, texture_model, tmp_path):
-    from resnet.hub import is_cached
+    from resnet.checkpoints.hub import is_cached
 
     assert is_cached("timm/resnet18.tv_in1k") and is_cached("timm/resnet18.tv_in1k@main")
     assert not is_cached("timm/resnet34.tv_in1k") and not is_cached("not a repo id")

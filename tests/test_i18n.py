@@ -7,16 +7,16 @@ from types import SimpleNamespace
 
 import pytest
 
-from resnet.config import CheckpointError
+from resnet.checkpoints.config import CheckpointError
 from tests.conftest import ROOT
 from train import lab
-from train.lab import findings as lab_describe
 from train.checks import MESSAGES
 from train.finetune import MAX_IMAGES
+from train.lab import findings as lab_describe
 from ui.i18n import LANGUAGES, language, text
 from ui.models import _ADVICE_BY_REASON
 
-SOURCES = [ROOT / "app.py", *sorted((ROOT / "ui").glob("*.py"))]
+SOURCES = [ROOT / "app.py", *sorted(p for p in (ROOT / "ui").rglob("*.py") if "locales" not in p.parts)]
 # Keys built at run time from a code: the family prefix and where its codes come from.
 FAMILIES = {
     "load.": set(CheckpointError.REASONS),
@@ -79,7 +79,7 @@ def test_no_key_is_unused():
     unused = set(LANGUAGES["en"]) - used - dynamic
     assert not unused, sorted(unused)
     # The summary's columns are the ones the library writes.
-    from resnet.summary import FRAME_COLUMNS
+    from resnet.anatomy.summary import FRAME_COLUMNS
 
     assert {f"column.{c}" for c in FRAME_COLUMNS} <= set(LANGUAGES["en"])
 
@@ -112,7 +112,7 @@ def test_runtime_texts_are_filled_in_the_request_language():
 
 
 def test_the_library_stays_language_free():
-    for path in sorted((ROOT / "resnet").glob("*.py")) + sorted((ROOT / "train").glob("*.py")):
+    for path in sorted((ROOT / "resnet").rglob("*.py")) + sorted((ROOT / "train").rglob("*.py")):
         assert not re.search(r"[\u4e00-\u9fff]", path.read_text(encoding="utf-8")), path
         assert "ui.i18n" not in path.read_text(encoding="utf-8"), path
     assert Path(ROOT / "ui" / "locales" / "zh_cn.py").is_file()

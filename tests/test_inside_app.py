@@ -15,12 +15,14 @@ from gradio_client.exceptions import AppError
 from PIL import Image
 
 import resnet
-from resnet.inspect import layer_responses, plain_twin, stage_outputs
+from resnet.anatomy.inspect import layer_responses, plain_twin, stage_outputs
+from resnet.anatomy.views import feature_grid, filter_tiles, response_plot
+from resnet.cifar import cifar_resnet
+from resnet.diagram import diagram_html
 from resnet.transforms import Preprocessing, eval_transform, load_image
-from resnet.views import feature_grid, filter_tiles, response_plot
 from tests.conftest import ROOT
 from tests.server import AppServer
-from ui.inside import RANDOM_WEIGHTS
+from ui.tabs.inside.tab import RANDOM_WEIGHTS
 
 MODEL = "timm/resnet18.tv_in1k"
 EXAMPLE = str(ROOT / "examples" / "chelsea.png")
@@ -49,10 +51,10 @@ def test_diagram_is_the_librarys_folded_by_stage_with_the_whole_svg_to_download(
     assert size == (32 if arch.startswith("cifar") else 224)
     page, svg_path = client.predict(arch, network, size, api_name="/diagram")
     # Traced on the meta device by the app; the same as drawn from a real network with weights.
-    real = resnet.cifar_resnet(20, generator=torch.Generator().manual_seed(0)) if arch == "cifar20" else resnet.build(
+    real = cifar_resnet(20, generator=torch.Generator().manual_seed(0)) if arch == "cifar20" else resnet.build(
         arch, plain=network == "plain", generator=torch.Generator().manual_seed(0)
     )
-    assert page == resnet.diagram_html(real, (1, 3, size, size))
+    assert page == diagram_html(real, (1, 3, size, size))
     root = ET.fromstring(page)
     folds = [e for e in root if e.tag == "details"]
     assert [e.get("class") for e in folds] == ["stage"] * stages and not any(e.get("open") for e in root.iter("details"))

@@ -11,14 +11,24 @@ from torch import nn
 from torchvision.models.feature_extraction import create_feature_extractor
 
 import resnet
-from resnet.inspect import describe_responses, layer_responses, never_trained, plain_twin, stage_outputs, top_channels
-from resnet.views import feature_grid, filter_tiles, response_plot
+from resnet.anatomy.inspect import (
+    describe_responses,
+    layer_responses,
+    never_trained,
+    plain_twin,
+    stage_outputs,
+    top_channels,
+)
+from resnet.anatomy.views import feature_grid, filter_tiles, response_plot
+from resnet.cifar import cifar_resnet
+from resnet.model import ResNet
+from resnet.transforms import load_image
 from tests.hubcache import randomize_norms
 
 SVG = "{http://www.w3.org/2000/svg}"
 
 
-def seeded(arch: str, **kwargs) -> resnet.ResNet:
+def seeded(arch: str, **kwargs) -> ResNet:
     """Our network with seeded weights and informative BatchNorm statistics."""
     return randomize_norms(resnet.build(arch, generator=torch.Generator().manual_seed(0), **kwargs), seed=1)
 
@@ -58,7 +68,7 @@ def test_stage_outputs_equal_torchvisions_feature_extractor_exactly(arch):
 
 
 def test_stage_outputs_of_a_cifar_net_are_its_stem_and_three_stages():
-    model = resnet.cifar_resnet(20, generator=torch.Generator().manual_seed(0)).eval()
+    model = cifar_resnet(20, generator=torch.Generator().manual_seed(0)).eval()
     randomize_norms(model, seed=1)
     x = batch(32)
     got = stage_outputs(model, x)
@@ -104,7 +114,7 @@ def test_layer_responses_equal_hooks_placed_by_hand_on_torchvision(arch):
 
 
 def test_layer_responses_of_a_cifar_net_start_at_its_3x3_stem():
-    model = resnet.cifar_resnet(20, generator=torch.Generator().manual_seed(0))
+    model = cifar_resnet(20, generator=torch.Generator().manual_seed(0))
     names = [n for n, _ in layer_responses(model, batch(32))]
     assert len(names) == 19 and names[:3] == ["conv1", "layer1.0.conv1", "layer1.0.conv2"] and names[-1] == "layer3.2.conv2"
 
@@ -150,7 +160,7 @@ def test_plain_twin_has_no_shortcuts_and_the_same_weights_everywhere_else(arch):
 
 
 def test_plain_twin_of_a_cifar_net_and_of_other_classes():
-    model = resnet.cifar_resnet(20, shortcut="B", generator=torch.Generator().manual_seed(0))
+    model = cifar_resnet(20, shortcut="B", generator=torch.Generator().manual_seed(0))
     twin = plain_twin(model)
     assert twin.plain and all(b.shortcut is None for s in (twin.layer1, twin.layer2, twin.layer3) for b in s)
     assert set(model.state_dict()) - set(twin.state_dict()) == {k for k in model.state_dict() if ".shortcut." in k}
@@ -195,7 +205,7 @@ def test_filter_tiles_shows_each_of_the_64_filters_scaled_to_its_own_range():
         assert np.abs(tile - expected).max() <= 1, k
         assert (pixels[y : y + 28, x : x + 28] == np.repeat(np.repeat(tile, 4, 0), 4, 1)).all()
     assert (pixels[28:30] == 255).all() and (pixels[:, 28:30] == 255).all()  # the gaps
-    cifar = filter_tiles(resnet.cifar_resnet(20, generator=torch.Generator().manual_seed(0)).conv1.weight)
+    cifar = filter_tiles(cifar_resnet(20, generator=torch.Generator().manual_seed(0)).conv1.weight)
     assert cifar.size == (8 * 12 + 7 * 2, 2 * 12 + 2)  # 16 filters of 3x3
     with pytest.raises(ValueError, match=r"\(64, 1, 7, 7\)"):
         filter_tiles(weight[:, :1])
@@ -234,7 +244,7 @@ def test_a_photo_through_a_net_and_its_plain_twin(photos_dir):
     from resnet.transforms import Preprocessing, eval_transform
 
     model = seeded("resnet18").eval()
-    x = eval_transform(Preprocessing(crop_size=64, resize_size=72))(resnet.load_image(photos_dir / "chelsea.png"))[None]
+    x = eval_transform(Preprocessing(crop_size=64, resize_size=72))(load_image(photos_dir / "chelsea.png"))[None]
     residual, plain = layer_responses(model, x), layer_responses(plain_twin(model), x)
     code, params = describe_responses(residual, plain)
     assert code in {"responses_smaller", "responses_larger", "responses_mixed"} and params["layers"] == 16
@@ -245,7 +255,7 @@ def test_a_photo_through_a_net_and_its_plain_twin(photos_dir):
 
 def test_never_trained_tells_weights_straight_from_their_initialisation_from_trained_ones():
     fresh = resnet.build("resnet18", generator=torch.Generator().manual_seed(0))
-    assert never_trained(fresh) and never_trained(resnet.cifar_resnet(20, generator=torch.Generator().manual_seed(0)))
+    assert never_trained(fresh) and never_trained(cifar_resnet(20, generator=torch.Generator().manual_seed(0)))
     fresh.train()(batch())  # one training-mode batch moves every running statistic
     assert not never_trained(fresh)
     assert not never_trained(seeded("resnet18"))  # as the test checkpoints: statistics set by hand

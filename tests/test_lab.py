@@ -15,8 +15,8 @@ import pytest
 import torch
 from PIL import Image, ImageOps
 
-import resnet
-from resnet.cifar import CifarResNet
+from resnet.cifar import CifarResNet, cifar_resnet
+from resnet.devices import default_device
 from tests.conftest import ROOT
 from tests.textures import write_imagefolder
 from train import lab
@@ -73,7 +73,7 @@ def test_a_tiny_run_gives_curves_and_final_errors_for_every_network(tiny):
         assert net.steps_done == 6 and net.seconds > 0
         assert net.params == sum(p.numel() for p in result.models[name].parameters())
         assert net.plain == name.startswith("plain") and net.depth == int(name.split("-")[1])
-    assert result.settings["device"] == str(resnet.default_device())
+    assert result.settings["device"] == str(default_device())
     # The default data: the handwritten digits shipped with the package, a fifth of each digit held out.
     assert result.settings["data"] == "UCI handwritten digits" and result.settings["classes"] == [str(d) for d in range(10)]
     assert result.settings["train_images"] + result.settings["held_out_images"] == 1797
@@ -87,7 +87,7 @@ def test_the_first_batch_is_batch_order_s_and_the_first_point_is_the_untrained_n
     x, y = data.normalizer()(data.train_x[index]), data.train_y[index]
     assert torch.equal(batches_by_network(calls)[0][0], x)
     for name in ("plain-14", "residual-14"):  # twins start from the same weights, drawn from the seed
-        untrained = resnet.cifar_resnet(14, width=4, plain=name.startswith("plain"), num_classes=10, generator=torch.Generator().manual_seed(0))
+        untrained = cifar_resnet(14, width=4, plain=name.startswith("plain"), num_classes=10, generator=torch.Generator().manual_seed(0))
         with torch.no_grad():
             error = (untrained(x).argmax(1) != y).float().mean().item()
         assert result.networks[name].train_error[0] == (1, pytest.approx(error))
@@ -132,7 +132,7 @@ def test_twins_trained_as_one_network_take_exactly_the_steps_they_take_one_by_on
     from train.lab.experiment import _Single, _Twins
 
     def pair() -> list[CifarResNet]:
-        return [resnet.cifar_resnet(14, width=4, plain=p, shortcut=shortcut, generator=torch.Generator().manual_seed(0)).double() for p in (True, False)]
+        return [cifar_resnet(14, width=4, plain=p, shortcut=shortcut, generator=torch.Generator().manual_seed(0)).double() for p in (True, False)]
 
     def results() -> list[lab.NetworkResult]:
         return [lab.NetworkResult(name, 14, name.startswith("plain"), 0) for name in ("plain-14", "residual-14")]
@@ -169,8 +169,8 @@ def test_a_stacked_run_gives_the_curves_of_the_one_by_one_run():
 
 def test_a_twin_network_computes_both_nets_and_refuses_a_mismatched_pair():
     generator = lambda: torch.Generator().manual_seed(3)  # noqa: E731
-    plain = resnet.cifar_resnet(14, width=4, plain=True, shortcut="B", generator=generator())
-    residual = resnet.cifar_resnet(14, width=4, shortcut="B", generator=torch.Generator().manual_seed(4))
+    plain = cifar_resnet(14, width=4, plain=True, shortcut="B", generator=generator())
+    residual = cifar_resnet(14, width=4, shortcut="B", generator=torch.Generator().manual_seed(4))
     twin, x = TwinResNet(plain, residual), torch.randn(5, 3, 16, 16)
     with torch.no_grad():
         both = twin(x)
@@ -178,7 +178,7 @@ def test_a_twin_network_computes_both_nets_and_refuses_a_mismatched_pair():
         torch.testing.assert_close(both[:, 1], residual(x))
     assert sum(p.numel() for p in twin.parameters()) == sum(p.numel() for net in (plain, residual) for p in net.parameters())
     with pytest.raises(ValueError, match="same depth"):
-        TwinResNet(plain, resnet.cifar_resnet(20, width=4, generator=generator()))
+        TwinResNet(plain, cifar_resnet(20, width=4, generator=generator()))
 
 
 def test_batch_order_is_a_fresh_permutation_each_epoch():

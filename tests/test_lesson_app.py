@@ -2,7 +2,7 @@
 
 Every number the server sends is checked against the library run here; the uploads check that a
 ResNet-50's ~100 MB of weights passes the server's upload cap while a photo over its own 25 MB cap
-is still refused (by the photo callbacks, which ``resnet.load_image`` guards).
+is still refused (by the photo callbacks, which ``resnet.transforms.load_image`` guards).
 """
 
 from __future__ import annotations
@@ -18,11 +18,11 @@ from gradio_client.exceptions import AppError
 from safetensors.torch import save_file
 
 import resnet
-from resnet.compare import compare_networks
+from resnet.anatomy.compare import compare_networks
 from resnet.transforms import MAX_IMAGE_BYTES
 from tests.conftest import ROOT
 from tests.server import AppServer
-from ui.lesson import LAB_RUN
+from ui.tabs.lesson.tab import LAB_RUN
 
 ZH = {"Accept-Language": "zh-CN,zh;q=0.9"}
 

@@ -8,7 +8,7 @@ import torch
 
 import resnet
 import train
-from resnet.config import ModelConfig
+from resnet.checkpoints.config import ModelConfig
 from resnet.transforms import Preprocessing
 from tests.textures import patches
 from train.mistakes import filter_mistakes, held_out_mistakes

@@ -4,8 +4,9 @@ import torchvision
 from torch import nn
 
 import resnet
+import resnet.model
+from resnet.model import BasicBlock, Bottleneck, resnet18, resnet34, resnet50
 from tests.hubcache import randomize_norms
-from resnet.model import BasicBlock, Bottleneck
 
 PARAMS = {
     "resnet18": 11_689_512,
@@ -22,7 +23,7 @@ def test_archs_lists_the_five_depths():
 
 @pytest.mark.parametrize("arch", list(PARAMS))
 def test_parameter_count_is_exact(arch):
-    model = getattr(resnet, arch)()
+    model = getattr(resnet.model, arch)()
     assert sum(p.numel() for p in model.parameters()) == PARAMS[arch]
 
 
@@ -45,7 +46,7 @@ def test_torchvision_weights_load_both_ways_and_give_the_same_logits(arch):
 @pytest.mark.parametrize("size", [64, 320, (224, 320)])
 def test_other_input_sizes(size):
     h, w = (size, size) if isinstance(size, int) else size
-    model = resnet.resnet18(num_classes=7).eval()
+    model = resnet18(num_classes=7).eval()
     with torch.no_grad():
         feats = model.forward_features(torch.randn(1, 3, h, w))
         logits = model.forward_head(feats)
@@ -55,19 +56,19 @@ def test_other_input_sizes(size):
 
 def test_wrong_channel_count_is_a_clear_error():
     with pytest.raises(ValueError, match=r"expected a batch of shape \(N, 3, H, W\), got \(1, 1, 224, 224\)"):
-        resnet.resnet18()(torch.randn(1, 1, 224, 224))
+        resnet18()(torch.randn(1, 1, 224, 224))
 
 
 def test_too_small_input_is_a_clear_error():
     with pytest.raises(ValueError, match="16x16 pixels is too small.*at least 32"):
-        resnet.resnet18()(torch.randn(1, 3, 16, 16))
+        resnet18()(torch.randn(1, 3, 16, 16))
 
 
 def test_bottleneck_strides_on_its_3x3_and_expands_by_four():
-    layer2 = resnet.resnet50().layer2[0]
+    layer2 = resnet50().layer2[0]
     assert isinstance(layer2, Bottleneck)
     assert layer2.conv1.stride == (1, 1) and layer2.conv2.stride == (2, 2)
-    layer1 = resnet.resnet50().layer1
+    layer1 = resnet50().layer1
     assert layer1[0].conv3.out_channels == 256 and layer1[1].conv1.in_channels == 256
 
 
@@ -121,7 +122,7 @@ def test_bad_arguments_name_the_bad_value():
 
 
 def test_reset_classifier_and_pre_logits():
-    model = resnet.resnet34().eval()
+    model = resnet34().eval()
     model.reset_classifier(5)
     x = torch.randn(1, 3, 64, 64)
     with torch.no_grad():

@@ -83,7 +83,7 @@ def test_the_guard_refuses_a_read_from_the_checkout(installed):
 
 def test_modules_and_their_files_come_from_the_installed_package(installed):
     code = (
-        "import resnet, train, ui.i18n, ui.locales.zh_cn; from resnet.config import imagenet_labels; from resnet import assets; "
+        "import resnet, train, ui.i18n, ui.locales.zh_cn; from resnet.checkpoints.config import imagenet_labels; from resnet import assets; "
         "print(resnet.__file__); print(assets.EXAMPLES); print(len(imagenet_labels())); print(sorted(ui.i18n.LANGUAGES)); "
         "print([p.name for p in assets.example_photos()][:2]); print(len(list(assets.TEXTURES.glob('*.png'))))"
     )

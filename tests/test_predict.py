@@ -11,10 +11,12 @@ import torch.nn.functional as F
 from PIL import Image
 
 import resnet
-from tests.conftest import ROOT
 from resnet import Classifier
+from resnet.checkpoints.config import CheckpointError, ModelConfig
+from resnet.devices import default_device
 from resnet.predict import compare_checkpoints
-from resnet.transforms import eval_transform
+from resnet.transforms import ImageError, eval_transform, load_image
+from tests.conftest import ROOT
 from tests.textures import patches
 
 PHOTOS = ("chelsea.png", "rocket.jpg", "coffee.png", "camera.png", "coins.png")  # also in examples/
@@ -129,16 +131,16 @@ def test_explain_answers_for_its_own_photo_when_another_explain_runs_halfway_thr
 def test_device_choice(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
-    assert resnet.default_device() == torch.device("cpu")
+    assert default_device() == torch.device("cpu")
     monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)
-    assert resnet.default_device() == torch.device("mps")
+    assert default_device() == torch.device("mps")
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
-    assert resnet.default_device() == torch.device("cuda")  # CUDA first, then MPS, then the CPU
+    assert default_device() == torch.device("cuda")  # CUDA first, then MPS, then the CPU
     monkeypatch.undo()
     model = resnet.build("resnet18", num_classes=2)
-    assert Classifier(model, resnet.ModelConfig("resnet18", ("a", "b")), device="cpu").device == torch.device("cpu")
+    assert Classifier(model, ModelConfig("resnet18", ("a", "b")), device="cpu").device == torch.device("cpu")
     with pytest.raises(ValueError, match="3 labels"):
-        Classifier(model, resnet.ModelConfig("resnet18", ("a", "b", "c")))
+        Classifier(model, ModelConfig("resnet18", ("a", "b", "c")))
 
 
 def test_command_line_predict(hub_models, photos_dir):
@@ -166,7 +168,7 @@ def test_camera_sized_jpegs_predict_as_a_full_decode_does(texture_model):
             buffer = io.BytesIO()
             image.resize((2016, 2016), Image.Resampling.BICUBIC).save(buffer, "JPEG", quality=90)  # a held-out patch, camera-sized
             data = buffer.getvalue()
-            full_input = transform(resnet.load_image(data))
+            full_input = transform(load_image(data))
             assert not torch.equal(clf.preprocess(data), full_input)  # the reduced decode is in use
             label, probability = clf.predict(data, top_k=1)[0]
             reduced = clf.logits(clf.preprocess(data)[None]).softmax(1)[0]
@@ -181,7 +183,7 @@ def test_camera_sized_jpegs_predict_as_a_full_decode_does(texture_model):
 
 
 def test_top_k_outside_the_classes_is_refused_not_clamped():
-    clf = Classifier(resnet.build("resnet18", num_classes=3), resnet.ModelConfig("resnet18", ("a", "b", "c")), device="cpu")
+    clf = Classifier(resnet.build("resnet18", num_classes=3), ModelConfig("resnet18", ("a", "b", "c")), device="cpu")
     image = Image.new("RGB", (64, 64), "red")
     assert len(clf.predict(image)) == 3 and len(clf.predict(image, top_k=2)) == 2  # the default: 5, or all classes if fewer
     for bad in (0, 4):
@@ -229,7 +231,7 @@ def constant_classifier(arch: str, answer: str) -> Classifier:
     with torch.no_grad():
         model.fc.weight.zero_()
         model.fc.bias.copy_(torch.tensor([5.0 if label == answer else 0.0 for label in labels]))
-    return Classifier(model, resnet.ModelConfig(arch, labels), device="cpu", fast=False)
+    return Classifier(model, ModelConfig(arch, labels), device="cpu", fast=False)
 
 
 def test_compare_checkpoints_agreement_majority_and_deepest(photos_dir):
@@ -237,7 +239,7 @@ def test_compare_checkpoints_agreement_majority_and_deepest(photos_dir):
 
     def load(source):
         if source == "gone":
-            raise resnet.CheckpointError("no such repo", reason="not_found")
+            raise CheckpointError("no such repo", reason="not_found")
         return {"x": says_a, "y": says_a, "z": deep_says_b}[source]
 
     rows = compare_checkpoints(photos_dir / "coins.png", {"one": "x", "two": "y", "deep": "z", "missing": "gone"}, load=load)
@@ -246,5 +248,5 @@ def test_compare_checkpoints_agreement_majority_and_deepest(photos_dir):
     assert rows[3]["reason"] == "not_found" and rows[0]["probability"] == pytest.approx(np.exp(5) / (np.exp(5) + 2))
     tie = compare_checkpoints(photos_dir / "coins.png", {"one": "x", "deep": "z"}, load=load)
     assert [r["agrees_with_majority"] for r in tie] == [False, True]  # one vote each: the deepest's answer counts as the majority
-    with pytest.raises(resnet.ImageError):
+    with pytest.raises(ImageError):
         compare_checkpoints(b"not an image", {"one": "x"}, load=load)

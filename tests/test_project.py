@@ -24,10 +24,10 @@ def test_ci_runs_exactly_the_readme_test_command():
 
 def test_library_imports_neither_gradio_nor_torchvision_models():
     # `import torchvision` itself loads torchvision.models, so this rule is checked in the source:
-    # the model code is ours, and neither package knows the UI. The one exception is resnet/compare.py,
+    # the model code is ours, and neither package knows the UI. The one exception is resnet/anatomy/compare.py,
     # whose subject is other people's networks (AlexNet, VGG, ViT...): it imports them inside its functions,
     # so the classify path never loads them (checked below).
-    for path in sorted((ROOT / "resnet").glob("*.py")) + sorted((ROOT / "train").glob("*.py")):
+    for path in sorted((ROOT / "resnet").rglob("*.py")) + sorted((ROOT / "train").rglob("*.py")):
         source = path.read_text()
         if path.name != "compare.py":
             assert not re.search(r"^\s*(from|import)\s+torchvision\.models|torchvision\.models\.", source, re.M), path
@@ -37,9 +37,9 @@ def test_library_imports_neither_gradio_nor_torchvision_models():
     code = "import sys, resnet, train; print(sorted(m for m in sys.modules if m.split('.')[0] in ('gradio', 'app', 'ui')))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
     assert out.stdout.strip() == "[]"
-    code = "import sys, resnet.compare, resnet.predict; print(sorted(m for m in sys.modules if m.startswith('torchvision.models.vgg')))"
+    code = "import sys, resnet.anatomy.compare, resnet.predict; print(sorted(m for m in sys.modules if m.startswith('torchvision.models.vgg')))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
-    assert out.stdout.strip() == "[]", "importing resnet.compare loaded torchvision's model zoo"
+    assert out.stdout.strip() == "[]", "importing resnet.anatomy.compare loaded torchvision's model zoo"
 
 
 def runtime_pins() -> dict[str, str]:

@@ -9,10 +9,10 @@ import pytest
 import torch
 
 import resnet
-import resnet.quantize as quantize
+import resnet.checkpoints.int8 as quantize
 from resnet.__main__ import main
-from resnet.card import int8_section
-from resnet.quantize import INT8_FILE, quantize_int8
+from resnet.checkpoints.card import int8_section
+from resnet.checkpoints.int8 import INT8_FILE, quantize_int8
 from tests.test_export import exact  # noqa: F401  the texture model, loaded exactly (no fast path)
 from tests.textures import patches
 
@@ -116,7 +116,7 @@ def finetuned(exact):
 
 @pytest.mark.parametrize("lang", ["en", "zh-CN"])
 def test_the_download_holds_the_int8_model_and_the_card_its_figures(finetuned, tmp_path, lang):
-    from ui.download import package_model
+    from ui.tabs.finetune.download import package_model
 
     result, samples = finetuned
     archive, note, label = package_model(result, samples, tmp_path / "model-1", lang)
@@ -134,14 +134,14 @@ def test_the_download_holds_the_int8_model_and_the_card_its_figures(finetuned, t
 
 @pytest.mark.parametrize("lang", ["en", "zh-CN"])
 def test_a_download_without_int8_says_why_in_the_status_the_card_and_the_button(finetuned, tmp_path, monkeypatch, lang):
-    import ui.download
+    import ui.tabs.finetune.download
 
     def faint(folder, calibration, held_out):  # ranges fifty times too narrow: the int8 model disagrees and is refused
         return quantize_int8(folder, [image * 0.02 for image in calibration], held_out, latency_runs=0)
 
     monkeypatch.setattr(quantize, "quantize_int8", faint)
     result, samples = finetuned
-    archive, note, label = ui.download.package_model(result, samples, tmp_path / "model-1", lang)
+    archive, note, label = ui.tabs.finetune.download.package_model(result, samples, tmp_path / "model-1", lang)
     with zipfile.ZipFile(archive) as z:
         assert INT8_FILE not in z.namelist() and "model.onnx" in z.namelist()
         assert f"`{INT8_FILE}` is not included. Its top-1 agreed with the fp32 model's on" in z.read("README.md").decode()
@@ -153,24 +153,24 @@ def test_a_download_without_int8_says_why_in_the_status_the_card_and_the_button(
 def test_without_onnxruntime_the_download_keeps_fp32_and_says_so(finetuned, tmp_path, monkeypatch):
     import sys
 
-    import ui.download
+    import ui.tabs.finetune.download
 
-    monkeypatch.setitem(sys.modules, "resnet.quantize", None)  # as if onnxruntime (which it imports) were not installed
+    monkeypatch.setitem(sys.modules, "resnet.checkpoints.int8", None)  # as if onnxruntime (which it imports) were not installed
     result, samples = finetuned
-    archive, note, label = ui.download.package_model(result, samples, tmp_path / "model-1", "en")
+    archive, note, label = ui.tabs.finetune.download.package_model(result, samples, tmp_path / "model-1", "en")
     assert note == " model-int8.onnx is not in the zip: ONNX Runtime is not installed on this server (pip install -r requirements.txt)."
     assert "model.onnx" in label and INT8_FILE not in label
 
 
 def test_a_failed_onnx_export_is_said_on_the_button(finetuned, tmp_path, monkeypatch):
-    import ui.download
+    import ui.tabs.finetune.download
 
     def broken(self, folder, *, opset=17):
         raise RuntimeError("no exporter")
 
     monkeypatch.setattr(resnet.Classifier, "export_onnx", broken)
     result, samples = finetuned
-    archive, note, label = ui.download.package_model(result, samples, tmp_path / "model-1", "en")
+    archive, note, label = ui.tabs.finetune.download.package_model(result, samples, tmp_path / "model-1", "en")
     assert note == " The ONNX export failed (RuntimeError); the zip holds the PyTorch checkpoint only."
     assert label == "Download the model (.zip: config.json, model.safetensors, README.md (model card))"
     with zipfile.ZipFile(archive) as z:

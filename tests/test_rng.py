@@ -10,7 +10,9 @@ import torch
 
 import resnet
 import train
-from resnet.measure import gradient_flow
+from resnet.anatomy.measure import gradient_flow
+from resnet.checkpoints.config import ModelConfig
+from resnet.transforms import Preprocessing
 from tests.textures import patches
 from train.augment import AugmentedSubset, RandomCropFlip, sample_generator
 from train.data import in_memory
@@ -20,7 +22,7 @@ from train.data import in_memory
 def tiny_source() -> resnet.Classifier:
     """A randomly initialised ResNet-18 that fine-tunes on 32x32 crops: a from-scratch run in well under a second."""
     model = resnet.build("resnet18", num_classes=2, generator=torch.Generator().manual_seed(7))
-    return resnet.Classifier(model, resnet.ModelConfig("resnet18", ("x", "y"), resnet.Preprocessing(crop_size=32, resize_size=36)), device="cpu")
+    return resnet.Classifier(model, ModelConfig("resnet18", ("x", "y"), Preprocessing(crop_size=32, resize_size=36)), device="cpu")
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +41,7 @@ def same_states(a: tuple, b: tuple) -> bool:
 
 def test_augmentation_depends_on_seed_epoch_and_index_alone():
     data = in_memory({"a": patches("train", 2, size=48)["brick"], "b": patches("train", 2, size=48)["grass"]}, max_images=10)
-    augment = RandomCropFlip(resnet.Preprocessing(crop_size=32, resize_size=36))
+    augment = RandomCropFlip(Preprocessing(crop_size=32, resize_size=36))
     views = AugmentedSubset(data, [0, 0, 1, 2, 3], augment, seed=5)
     before = global_states()
     first = [views[i][0] for i in range(len(views))]
@@ -54,7 +56,7 @@ def test_augmentation_depends_on_seed_epoch_and_index_alone():
 
 
 def test_crop_boxes_stay_inside_the_image_with_the_requested_area_and_ratio():
-    augment = RandomCropFlip(resnet.Preprocessing(crop_size=32, resize_size=36), scale=(0.25, 0.5), ratio=(0.5, 2.0))
+    augment = RandomCropFlip(Preprocessing(crop_size=32, resize_size=36), scale=(0.25, 0.5), ratio=(0.5, 2.0))
     for index in range(200):
         top, left, h, w = augment.box(120, 80, sample_generator(0, 0, index))
         assert 0 <= top <= 80 - h and 0 <= left <= 120 - w

@@ -8,10 +8,11 @@ import torch
 from torch import nn
 
 import resnet
-from resnet.inspect import layer_responses, stage_outputs
-from resnet.measure import forward_latency
-from resnet.summary import FRAME_COLUMNS, summarize
-from resnet.tracing import hooked
+from resnet.anatomy.hooks import hooked
+from resnet.anatomy.inspect import layer_responses, stage_outputs
+from resnet.anatomy.measure import forward_latency
+from resnet.anatomy.summary import FRAME_COLUMNS, summarize
+from resnet.model import ResNet, resnet18, resnet34, resnet50
 from train.evaluate import evaluate
 
 # torchvision's published GFLOPS for these weights (they count multiply-accumulates).
@@ -50,7 +51,7 @@ def hand_counted_macs(model: nn.Module, input_size=(1, 3, 224, 224)) -> dict[str
 
 @pytest.mark.parametrize("depth", [None, 1, 2])
 def test_each_row_counts_the_parameters_and_macs_of_its_own_modules(depth):
-    model = resnet.resnet50()
+    model = resnet50()
     macs = hand_counted_macs(model)
     s = summarize(model, depth=depth)
     stem = [r for r in s.rows if "." not in r.name and not r.name.startswith("layer")]
@@ -65,7 +66,7 @@ def test_each_row_counts_the_parameters_and_macs_of_its_own_modules(depth):
 
 
 def test_rows_follow_forward_order_and_match_what_hooks_see():
-    model = resnet.resnet18()
+    model = resnet18()
     seen = []
     handles = [
         m.register_forward_hook(lambda m, i, o, name=name: seen.append((name, tuple(o.shape))))
@@ -83,16 +84,16 @@ def test_rows_follow_forward_order_and_match_what_hooks_see():
 
 
 def test_grouped_rows_at_block_and_stage_depth():
-    stages = [r.name for r in summarize(resnet.resnet34(), depth=1).rows]
+    stages = [r.name for r in summarize(resnet34(), depth=1).rows]
     assert stages == ["conv1", "bn1", "relu", "maxpool", "layer1", "layer2", "layer3", "layer4", "avgpool", "fc"]
-    blocks = summarize(resnet.resnet34(), depth=2).rows
+    blocks = summarize(resnet34(), depth=2).rows
     assert [r.name for r in blocks if r.name.startswith("layer3")] == [f"layer3.{i}" for i in range(6)]
     layer2_0 = next(r for r in blocks if r.name == "layer2.0")
     assert layer2_0.kind == "BasicBlock" and layer2_0.input_shape == (1, 64, 56, 56) and layer2_0.output_shape == (1, 128, 28, 28)
-    assert layer2_0.params == sum(p.numel() for p in resnet.resnet34().layer2[0].parameters())
+    assert layer2_0.params == sum(p.numel() for p in resnet34().layer2[0].parameters())
 
 
-def main_path_receptive_field(model: resnet.ResNet) -> tuple[int, int]:
+def main_path_receptive_field(model: ResNet) -> tuple[int, int]:
     """Walk the stem and every block's main-path convolutions in order: r += (k-1)*d*j, j *= s."""
     layers = [model.conv1, model.maxpool]
     for stage in (model.layer1, model.layer2, model.layer3, model.layer4):
@@ -133,7 +134,7 @@ def test_receptive_field_on_a_hand_worked_network():
 
 @pytest.mark.parametrize("training", [True, False])
 def test_summary_restores_mode_and_leaves_no_hooks(training):
-    model = resnet.resnet18().train(training)
+    model = resnet18().train(training)
     summarize(model)
     assert all(m.training == training for m in model.modules())
     assert all(not m._forward_hooks and not m._forward_pre_hooks for m in model.modules())
@@ -190,7 +191,7 @@ def test_hooked_runs_in_the_mode_asked_and_restores_each_module_even_when_the_bo
 
 
 def test_failed_forward_still_restores_mode_and_removes_hooks():
-    model = resnet.resnet18().train()
+    model = resnet18().train()
     with pytest.raises(ValueError, match="expected a batch of shape"):
         summarize(model, input_size=(1, 4, 224, 224))
     assert model.training
@@ -199,22 +200,22 @@ def test_failed_forward_still_restores_mode_and_removes_hooks():
 
 @pytest.mark.parametrize("size", [64, 320])
 def test_other_input_sizes(size):
-    s = summarize(resnet.resnet50(), input_size=(1, 3, size, size))
+    s = summarize(resnet50(), input_size=(1, 3, size, size))
     assert s.rows[-1].output_shape == (1, 1000)
     assert [r for r in s.rows if r.name == "layer4.2.relu3"][0].output_shape == (1, 2048, size // 32, size // 32)
 
 
 def test_bad_inputs_fail_with_clear_messages():
     with pytest.raises(ValueError, match="too small"):
-        summarize(resnet.resnet18(), input_size=(1, 3, 16, 16))
+        summarize(resnet18(), input_size=(1, 3, 16, 16))
     with pytest.raises(ValueError, match="got \\(1, 1, 224, 224\\)"):
-        summarize(resnet.resnet18(), input_size=(1, 1, 224, 224))
+        summarize(resnet18(), input_size=(1, 1, 224, 224))
     with pytest.raises(ValueError, match="four positive numbers"):
-        summarize(resnet.resnet18(), input_size=(3, 224, 224))
+        summarize(resnet18(), input_size=(3, 224, 224))
 
 
 def test_text_frame_csv_and_json(tmp_path):
-    s = summarize(resnet.resnet18(), input_size=(1, 3, 64, 64), depth=2)
+    s = summarize(resnet18(), input_size=(1, 3, 64, 64), depth=2)
     text = str(s)
     assert "layer3.1" in text and "Total params: 11,689,512" in text and "Total MACs:" in text
     lines = text.splitlines()
@@ -250,4 +251,4 @@ def test_command_line_summary(tmp_path):
 
 def test_summarize_takes_depth_by_keyword_only():
     with pytest.raises(TypeError):
-        summarize(resnet.resnet18(), (1, 3, 64, 64), 1)
+        summarize(resnet18(), (1, 3, 64, 64), 1)

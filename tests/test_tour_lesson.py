@@ -14,8 +14,8 @@ from safetensors.torch import save_file
 
 import resnet
 from tests.tour import WIDTHS, browser_only, close, english_left, open_page, shot, tracebacks
-from ui.lesson import LAB_RUN
 from ui.locales import en, zh_cn
+from ui.tabs.lesson.tab import LAB_RUN
 
 pytestmark = browser_only
 

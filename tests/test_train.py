@@ -17,16 +17,19 @@ from PIL import Image
 
 import resnet
 import train
-from resnet.transforms import eval_transform
+from resnet.checkpoints.config import ModelConfig
+from resnet.model import resnet18
+from resnet.transforms import Preprocessing, eval_transform
 from tests.conftest import ROOT
 from tests.textures import patches, write_imagefolder
 from train.augment import AugmentedSubset, RandomCropFlip
-from train.data import DataError, TransformedSubset, in_memory, stratified_split, tiny_imagenet
-from train.finetune import STRATEGY_DEFAULTS
 from train.checkpoint import latest_checkpoint
-from train.config import TrainConfig, lr_at
+from train.config import TrainConfig
+from train.data import DataError, TransformedSubset, in_memory, stratified_split, tiny_imagenet
 from train.evaluate import evaluate
 from train.loop import Checkpoints, Hooks, fit, set_trainable
+from train.presets import STRATEGY_DEFAULTS
+from train.schedule import lr_at
 
 TRAIN_ARGS = ["--arch", "resnet18", "--input-size", "64", "--batch-size", "16", "--lr", "0.02", "--no-progress"]
 
@@ -51,7 +54,7 @@ def test_lr_schedule_is_a_pure_function():
 
 
 def test_set_trainable():
-    model = resnet.resnet18()
+    model = resnet18()
     set_trainable(model, "backbone")
     assert [n for n, p in model.named_parameters() if p.requires_grad] == ["fc.weight", "fc.bias"]
     set_trainable(model, "last-stage")
@@ -279,9 +282,9 @@ def test_finetune_from_scratch_writes_nothing_and_repeats_with_its_seed(tmp_path
 
 
 def test_failed_checkpoint_write_keeps_the_previous_one(tmp_path, monkeypatch):
-    model = resnet.resnet18(num_classes=2)
-    config = resnet.ModelConfig("resnet18", ("a", "b"))
-    resnet.saving.save_checkpoint(model, config, tmp_path)
+    model = resnet18(num_classes=2)
+    config = ModelConfig("resnet18", ("a", "b"))
+    resnet.checkpoints.saving.save_checkpoint(model, config, tmp_path)
     before = (tmp_path / "model.safetensors").read_bytes()
 
     def disk_full(*args, **kwargs):
@@ -289,7 +292,7 @@ def test_failed_checkpoint_write_keeps_the_previous_one(tmp_path, monkeypatch):
 
     monkeypatch.setattr("safetensors.torch.save_file", disk_full)
     with pytest.raises(OSError, match="No space left"):
-        resnet.saving.save_checkpoint(resnet.resnet18(num_classes=2), config, tmp_path)
+        resnet.checkpoints.saving.save_checkpoint(resnet18(num_classes=2), config, tmp_path)
     assert (tmp_path / "model.safetensors").read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["README.md", "config.json", "model.safetensors"]
 
@@ -338,7 +341,7 @@ def test_should_stop_ends_a_finetune_between_steps_with_the_epochs_completed(tex
 def tiny_images(split: str = "train") -> AugmentedSubset | TransformedSubset:
     """16 texture patches of two classes as 32x32 crops: random ones for "train", central ones for "val"."""
     two = {name: images for name, images in patches(split, 8, size=48).items() if name != "gravel"}
-    data, p = in_memory(two, max_images=16), resnet.Preprocessing(crop_size=32, resize_size=36)
+    data, p = in_memory(two, max_images=16), Preprocessing(crop_size=32, resize_size=36)
     if split == "val":
         return TransformedSubset(data, range(len(data)), eval_transform(p))
     return AugmentedSubset(data, range(len(data)), RandomCropFlip(p), seed=3)
@@ -349,7 +352,7 @@ def test_should_stop_mid_epoch_keeps_only_complete_checkpoints(tmp_path):
     asked = []
     should_stop = lambda: asked.append(1) or len(asked) > 6  # noqa: E731
     config = TrainConfig(epochs=3, batch_size=4, lr=0.01, channels_last=False, amp="off")
-    result = fit(model, tiny_images(), None, config, num_classes=2, checkpoints=Checkpoints(tmp_path, resnet.ModelConfig("resnet18", ("a", "b"))), hooks=Hooks(should_stop=should_stop))
+    result = fit(model, tiny_images(), None, config, num_classes=2, checkpoints=Checkpoints(tmp_path, ModelConfig("resnet18", ("a", "b"))), hooks=Hooks(should_stop=should_stop))
     assert result.stopped and result.stopped_epoch == 2 and not result.stopped_early and len(asked) == 7
     assert [r["epoch"] for r in result.history] == [1]
     assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == ["epoch-0001"]  # nothing of epoch 2, not even a .tmp-*
@@ -361,7 +364,7 @@ def test_resume_repeats_the_uninterrupted_run_and_reads_old_checkpoints_with_rng
     def run(out, init=0, resume=False, should_stop=None):
         model = resnet.build("resnet18", num_classes=2, generator=torch.Generator().manual_seed(init))
         config = TrainConfig(epochs=2, batch_size=4, lr=0.02, channels_last=False, amp="off", seed=5)
-        saved = Checkpoints(out, resnet.ModelConfig("resnet18", ("a", "b")), resume=resume)
+        saved = Checkpoints(out, ModelConfig("resnet18", ("a", "b")), resume=resume)
         result = fit(model, tiny_images(), tiny_images("val"), config, num_classes=2, checkpoints=saved, hooks=Hooks(should_stop=should_stop))
         return result, model
 
@@ -443,7 +446,7 @@ def test_quarter_turns_are_drawn_from_the_sample_generator_and_cover_all_four():
 
 
 def test_full_from_a_random_start_uses_the_scratch_recipe():
-    from train.finetune import SCRATCH, SCRATCH_PREPROCESSING, finetune_defaults
+    from train.presets import SCRATCH, SCRATCH_PREPROCESSING, finetune_defaults
 
     assert finetune_defaults("resnet18", "full") == STRATEGY_DEFAULTS["scratch"] != STRATEGY_DEFAULTS["full"]
     assert finetune_defaults("resnet18", "head") == STRATEGY_DEFAULTS["head"]

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from ui.pictures import confusion_image
+from ui.tabs.finetune.pictures import confusion_image
 
 
 def test_confusion_picture_shades_each_cell_by_its_share_of_the_row():

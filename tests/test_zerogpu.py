@@ -17,6 +17,7 @@ import sys
 
 import pytest
 
+from resnet.devices import default_device
 from tests.conftest import ROOT
 
 pytest.importorskip("spaces", reason="the spaces package is not installed (pip install -r requirements-dev.txt)")
@@ -36,7 +37,11 @@ def probe() -> dict:
     import app  # builds the page: every GPU-worthy callback is wrapped here
     import resnet
     import torch
-    from ui import architecture, classify, finetune, jobs, lab, models, zerogpu
+    from ui.tabs.architecture import tab as architecture
+    from ui.tabs.classify import tab as classify
+    from ui.tabs.finetune import training as finetune
+    from ui import jobs, models, zerogpu
+    from ui.tabs.lab import tab as lab
 
     seen = {"cuda_initialized_at_import": torch.cuda.is_initialized(), "durations": {}, "warnings": []}
     seen["wrapped"] = sorted(f.api_name for f in app.demo.fns.values() if hasattr(f.fn, "zerogpu_budget"))
@@ -88,12 +93,12 @@ def probe() -> dict:
 
     @zerogpu.gpu
     def probe_job(request=None):
-        with jobs.start("probe", request, lambda report, should_stop: str(resnet.default_device()), time_limit=60) as job:
+        with jobs.start("probe", request, lambda report, should_stop: str(default_device()), time_limit=60) as job:
             list(job.watch())
-        yield job.result(), str(resnet.default_device())
+        yield job.result(), str(default_device())
 
     seen["job_devices"] = attempt("probe_job", probe_job, request=zh)
-    seen["main_device"] = str(resnet.default_device())  # outside the fallback: the patched torch says CUDA
+    seen["main_device"] = str(default_device())  # outside the fallback: the patched torch says CUDA
     return seen
 
 
@@ -147,7 +152,7 @@ def test_a_used_up_quota_is_said_in_words_and_the_cpu_takes_over_where_it_can(ze
 
 
 def test_elsewhere_spaces_is_never_imported_and_callbacks_are_unchanged():
-    code = "import sys, app, ui.classify as c; print('spaces' in sys.modules, hasattr(c.classify, 'zerogpu_budget'))"
+    code = "import sys, app, ui.tabs.classify.tab as c; print('spaces' in sys.modules, hasattr(c.classify, 'zerogpu_budget'))"
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120, env={**os.environ, "SPACES_ZERO_GPU": ""})
     assert out.stdout.split() == ["False", "False"], out.stderr[-2000:]
 

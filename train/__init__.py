@@ -14,7 +14,3 @@ from .config import FinetuneOptions
 from .finetune import FinetuneResult, finetune
 
 __all__ = ["FinetuneOptions", "FinetuneResult", "finetune"]  # FinetuneOptions: the settings finetune(..., options=) takes
-
-# Not public (absent from __all__): callers written before the trim still say ``train.<name>`` for these. Each
-# leaves this block once its callers import it from its module, as above.
-from .finetune import MAX_IMAGES, STRATEGIES, default_strategy, finetune_defaults, overfitting, random_features  # noqa: E402

@@ -40,16 +40,16 @@ import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 
 from resnet import ARCHS, Classifier, build
-from resnet.config import CheckpointError, ModelConfig
-from resnet.hub import load_checkpoint
-from resnet.transforms import Preprocessing
+from resnet.checkpoints.config import CheckpointError, ModelConfig
+from resnet.checkpoints.hub import load_checkpoint
 from resnet.devices import default_device
+from resnet.transforms import Preprocessing
 
 from .checkpoint import latest_checkpoint
 from .config import Checkpoints, FitOptions, FitResult, Hooks, TrainConfig
 from .data import DataError, TransformedSubset, image_folder, is_tiny_imagenet, stratified_split, tiny_imagenet
-from .gpu import PipelineConfig, prepare_inputs
 from .loop import fit, set_trainable
+from .pipeline import PipelineConfig, prepare_inputs
 from .presets import PRESETS, preset
 
 CONFIGS = (TrainConfig, PipelineConfig)  # every field of these is a flag

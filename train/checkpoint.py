@@ -27,9 +27,9 @@ from typing import TYPE_CHECKING, Any, Optional
 import torch
 from torch import nn
 
-from resnet.config import ModelConfig
+from resnet.checkpoints.config import ModelConfig
+from resnet.checkpoints.saving import save_checkpoint
 from resnet.files import atomic_write
-from resnet.saving import save_checkpoint
 
 if TYPE_CHECKING:
     from .config import TrainConfig

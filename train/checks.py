@@ -9,13 +9,13 @@ the result (``FinetuneResult.warnings``), since training can go ahead.
 from __future__ import annotations
 
 import hashlib
-import os
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
 from PIL import Image
 
+from resnet.files import image_name
 from resnet.transforms import ImageError, load_image
 
 from .data import DataError, LabelledImages
@@ -30,7 +30,6 @@ __all__ = [
     "check_decoded",
     "check_images",
     "check_samples",
-    "image_name",
 ]
 
 MIN_PER_CLASS = 2  # one image to train on and one to hold out
@@ -92,19 +91,11 @@ class DataCheckError(DataError):
         self.problems = list(problems)
 
 
-def image_name(source: Any, index: int) -> str:
-    """What to call an image in a message: its file name when it has one, else ``#<index + 1>``."""
-    if isinstance(source, (str, os.PathLike)):
-        return os.path.basename(str(source))
-    name = getattr(source, "name", None) or getattr(source, "filename", None)  # uploads, BytesIO, Image.open
-    return os.path.basename(str(name)) if name else f"#{index + 1}"
-
-
 def check_samples(samples: Mapping[str, Sequence[Any]], *, min_side: int = MIN_SIDE) -> list[Problem]:
     """Decode ``{class name: [images]}`` and report what is wrong with it, errors first.
 
     Args:
-        samples: images as ``resnet.load_image`` accepts them, by class.
+        samples: images as ``resnet.transforms.load_image`` accepts them, by class.
         min_side: images whose shorter side is below this many pixels are reported (pass the crop size).
 
     Returns:
@@ -113,7 +104,7 @@ def check_samples(samples: Mapping[str, Sequence[Any]], *, min_side: int = MIN_S
     items, unreadable = [], []
     for target, (label, sources) in enumerate(samples.items()):
         for index, source in enumerate(sources):
-            name = image_name(source, index)
+            name = image_name(source, index, unnamed="#{number}", use_filename=True)
             try:
                 items.append((name, load_image(source), target))
             except ImageError as e:
@@ -164,7 +155,7 @@ def check_decoded(samples: Mapping[str, Sequence[Any]], data: LabelledImages, *,
     Returns:
         The problems found, errors first.
     """
-    names = [image_name(source, i) for sources in samples.values() for i, source in enumerate(sources)]
+    names = [image_name(source, i, unnamed="#{number}", use_filename=True) for sources in samples.values() for i, source in enumerate(sources)]
     return check_images(data.classes, [(name, image, target) for name, (image, target) in zip(names, data.items)], min_side=min_side)
 
 

@@ -1,26 +1,25 @@
 """What a training run is asked to do (``TrainConfig``, ``FitOptions``, ``Checkpoints``), whom it tells (``Hooks``),
-what it returns (``FitResult``), and its learning-rate schedule; ``FinetuneOptions`` for ``train.finetune``."""
+and what it returns (``FitResult``); ``FinetuneOptions`` for ``train.finetune``. The learning-rate schedule is ``train.schedule``'s."""
 
 from __future__ import annotations
 
-import math
 import os
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional, Sequence
 
 import torch
 
-from resnet.config import ModelConfig
+from resnet.checkpoints.config import ModelConfig
 
 from .device_augment import DeviceTransforms
 
-__all__ = ["Checkpoints", "EpochCallback", "FinetuneOptions", "FitOptions", "FitResult", "Hooks", "TrainConfig", "lr_at"]
+__all__ = ["Checkpoints", "EpochCallback", "FinetuneOptions", "FitOptions", "FitResult", "Hooks", "TrainConfig"]
 
 EpochCallback = Callable[[dict[str, Any]], Optional[bool]]
 
 
 def option(default: Any, help: str) -> Any:
-    """A field of a settings dataclass (``TrainConfig``, ``train.gpu.PipelineConfig``): its default, and the help its ``python -m train`` flag shows."""
+    """A field of a settings dataclass (``TrainConfig``, ``train.pipeline.PipelineConfig``): its default, and the help its ``python -m train`` flag shows."""
     return field(default=default, metadata={"help": help})
 
 
@@ -124,7 +123,7 @@ class FinetuneOptions:
     """``train.finetune``'s finer settings; the defaults are the app's.
 
     Attributes:
-        lr: None: the default for the start and strategy (``train.finetune_defaults``).
+        lr: None: the default for the start and strategy (``train.presets.finetune_defaults``).
         batch_size: images (or cached feature vectors) per step; None: 16 from scratch, else 32.
         held_out: share of each class kept for evaluation.
         seed: makes the split, the augmentation, the order and a random initialisation repeatable.
@@ -176,16 +175,3 @@ class FitResult:
     confusion: Optional[torch.Tensor] = None
     stopped: bool = False
     stopped_epoch: Optional[int] = None
-
-
-def lr_at(step: int, total_steps: int, base_lr: float, warmup_steps: int, min_lr: float = 0.0, schedule: str = "cosine") -> float:
-    """Learning rate at optimiser step ``step`` (0-based): linear warm-up, then cosine or constant."""
-    # 1) linear warm-up from base_lr / warmup_steps to base_lr
-    if step < warmup_steps:
-        return base_lr * (step + 1) / warmup_steps
-    # 2) constant schedule: stay at base_lr
-    if schedule == "constant":
-        return base_lr
-    # 3) cosine decay from base_lr to min_lr over the remaining steps
-    progress = min(1.0, (step - warmup_steps) / max(1, total_steps - warmup_steps))
-    return min_lr + 0.5 * (base_lr - min_lr) * (1.0 + math.cos(math.pi * progress))

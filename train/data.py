@@ -21,6 +21,7 @@ import torch
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
+from resnet.files import image_name
 from resnet.transforms import ImageError, load_image
 
 __all__ = [
@@ -194,17 +195,11 @@ def in_memory(
             try:
                 items.append((load_image(image), target))
             except ImageError as e:
-                bad.append(f"{_describe(image)} ({e})")
+                bad.append(f"{image_name(image, unnamed='{kind}', folders=True)} ({e})")
     if bad:
         shown = "; ".join(bad[:5]) + (f"; and {len(bad) - 5} more" if len(bad) > 5 else "")
         raise DataError(f"{len(bad)} image(s) could not be read: {shown}", code="unreadable_images", count=len(bad), names=shown)
     return LabelledImages(items, names)
-
-
-def _describe(image: Any) -> str:
-    if isinstance(image, (str, os.PathLike)):
-        return os.path.basename(str(image))
-    return getattr(image, "name", None) or type(image).__name__
 
 
 def stratified_split(targets: Sequence[int], held_out: float, seed: int) -> tuple[list[int], list[int]]:
@@ -232,7 +227,7 @@ def stratified_split(targets: Sequence[int], held_out: float, seed: int) -> tupl
 @dataclass(frozen=True)
 class BatchOrder:
     """What one process's batches of an epoch depend on: a shuffled order follows ``(seed, epoch)`` alone, and with
-    ``world_size > 1`` rank ``rank`` reads its own share of it (``make_loader``, ``train.gpu.batches``)."""
+    ``world_size > 1`` rank ``rank`` reads its own share of it (``make_loader``, ``train.pipeline.batches``)."""
 
     seed: int = 0
     epoch: int = 0
@@ -282,7 +277,7 @@ def auto_workers() -> int:
 class Uint8Image:
     """A transform: RGB PIL image -> uint8 tensor (3, H, W), after ``geometry`` (e.g. ``resnet.transforms.geometry_transform``).
 
-    What the device pipeline (``train.gpu``) loads: a quarter of float32's bytes, augmented on the device.
+    What the device pipeline (``train.pipeline``) loads: a quarter of float32's bytes, augmented on the device.
     """
 
     def __init__(self, geometry: Optional[Callable[[Image.Image], Image.Image]] = None) -> None:

@@ -8,10 +8,10 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset
 
-from resnet.tracing import hooked
+from resnet.anatomy.hooks import hooked
 
 from .device_augment import BatchAugment
-from .gpu import batches
+from .pipeline import batches
 
 __all__ = ["evaluate", "sum_dtype", "to_device"]
 
@@ -31,7 +31,7 @@ def evaluate(
 ) -> dict[str, Any]:
     """Loss, top-1, top-5 and the confusion matrix (rows: true class, columns: predicted) on ``dataset``.
 
-    ``dataset`` may be a ``train.gpu.DeviceTensorSet``; ``transform`` (a deterministic
+    ``dataset`` may be a ``train.pipeline.DeviceTensorSet``; ``transform`` (a deterministic
     ``train.device_augment.BatchAugment``) turns its uint8 batches into the network's input on ``device``.
     """
     loss_sum, counts, count = torch.zeros((), dtype=sum_dtype(device), device=device), torch.zeros(2, dtype=torch.long, device=device), 0

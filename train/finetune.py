@@ -8,51 +8,40 @@ Strategies:
     "full"        train everything, the backbone at a tenth of the head's learning rate.
 
 "full" from a random initialisation (an architecture name) trains from scratch, with a recipe
-of its own (``SCRATCH``): ``default_strategy`` names it for such a start, and ``random_features``
-says when a strategy would train a head on a random backbone's features. Before training, ``train.checks`` looks at the data: its errors stop
+of its own (``train.presets.SCRATCH``): ``train.presets.default_strategy`` names it for such a start, and
+``train.presets.random_features`` says when a strategy would train a head on a random backbone's features. Before training, ``train.checks`` looks at the data: its errors stop
 the fine-tune (``DataCheckError``), its warnings come back in ``FinetuneResult.warnings``.
 
-``finetune`` (at the end) runs its steps in order, each a small function above it: the settings
-(``_train_config``), the data decoded and checked, the starting model (``_starting_point``), what
-trains on which inputs (``_fit_inputs``), ``fit``, then the result packaged (``_result``).
+``finetune`` (at the end) runs its steps in order: the settings (``_train_config``), the data decoded and checked,
+the starting model and what of it trains on which inputs (``train.starting_model``: ``starting_point``,
+``fit_inputs``), ``fit``, then the result packaged (``_result``).
 """
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, NamedTuple, Optional, Sequence
+from typing import Any, Callable, Mapping, Optional, Sequence
 
 import numpy as np
 import torch
 from PIL import Image
-from torch import nn
-from torch.utils.data import Dataset, TensorDataset
 
-from resnet import ARCHS, Classifier, build
+from resnet import Classifier
+from resnet.checkpoints.config import ModelConfig
 from resnet.devices import default_device
-from resnet.hub import load_checkpoint
-from resnet.config import ModelConfig
-from resnet.transforms import Preprocessing, eval_transform
+from resnet.transforms import Preprocessing
 
-from .augment import AugmentedSubset, RandomCropFlip
-from .augment_extra import RandomRotate90
 from .checks import DataCheckError, Problem, check_decoded
 from .config import FinetuneOptions, FitOptions, FitResult, Hooks, TrainConfig
-from .data import LabelledImages, TransformedSubset, in_memory, make_loader, stratified_split
-from .loop import amp_dtype, fit, set_trainable
+from .data import LabelledImages, in_memory, stratified_split
+from .loop import fit
 from .mistakes import Mistake, held_out_mistakes
-from .presets import (
-    FINETUNE, SCRATCH, SCRATCH_PREPROCESSING, STRATEGIES, STRATEGY_DEFAULTS, Recipe, default_strategy, finetune_defaults, random_features, scratch_start,
-)
+from .presets import FINETUNE, SCRATCH, finetune_defaults, scratch_start
+from .starting_model import Start, fit_inputs, starting_point
 
-__all__ = [
-    "FINETUNE", "FinetuneOptions", "FinetuneResult", "MAX_IMAGES", "OVERFIT_GAP", "Recipe", "SCRATCH", "SCRATCH_PREPROCESSING", "STRATEGIES", "STRATEGY_DEFAULTS",
-    "default_strategy", "finetune", "finetune_defaults", "overfitting", "random_features",
-]
+__all__ = ["FinetuneResult", "MAX_IMAGES", "OVERFIT_GAP", "finetune", "overfitting"]
 
 MAX_IMAGES = 500  # a fine-tune in the app must finish in minutes on a laptop CPU
-BACKBONE_LR_SCALE = 0.1  # "full": the pretrained backbone moves ten times slower than the new head
 # Training accuracy this far above held-out accuracy at the last epoch: the model learned its training images
 # rather than the classes (a few dozen images from scratch do this; a head on pretrained features rarely does).
 OVERFIT_GAP = 0.2
@@ -114,24 +103,6 @@ class FinetuneResult:
         return held_out_mistakes(self.classifier, by_label, limit=limit)
 
 
-class _Start(NamedTuple):
-    """Where a fine-tune starts: a private copy of the network, its architecture and preprocessing, where it came from."""
-
-    model: nn.Module
-    arch: str
-    preprocessing: Preprocessing
-    base: str
-
-
-class _FitInputs(NamedTuple):
-    """What ``fit`` trains (the whole network, or its head alone), on which data sets, in which optimiser groups."""
-
-    module: nn.Module
-    train: Dataset
-    val: Optional[Dataset]
-    groups: Optional[list[dict[str, Any]]]
-
-
 def _train_config(source: Classifier | str, strategy: str, epochs: Optional[int], options: FinetuneOptions) -> TrainConfig:
     """``fit``'s settings: the recipe for this start and strategy (``presets``), with what the caller chose instead."""
     defaults = finetune_defaults(source, strategy)  # raises for an unknown strategy
@@ -156,22 +127,6 @@ def _by_class(pairs: Sequence[tuple[Any, str]]) -> dict[str, list[Any]]:
     return grouped
 
 
-def _starting_point(source: Classifier | str, generator: torch.Generator, *, scratch: bool) -> _Start:
-    """A private copy of the model to fine-tune, its arch, its preprocessing and where it came from.
-
-    A random initialisation (``source`` an architecture name) draws from ``generator``; from ``scratch``
-    it zeroes each block's last norm (Goyal et al., 2017: every block starts as the identity, which
-    steadies the first steps) and takes the smaller ``SCRATCH_PREPROCESSING``.
-    """
-    if isinstance(source, Classifier):
-        return _Start(copy.deepcopy(source.model).cpu(), source.config.arch, source.config.preprocessing, source.config.source or source.config.arch)
-    if source in ARCHS:
-        model = build(source, generator=generator, zero_init_residual=scratch)
-        return _Start(model, source, SCRATCH_PREPROCESSING if scratch else Preprocessing(), f"{source} (random initialisation)")
-    model, config = load_checkpoint(str(source))  # not Classifier.from_pretrained: its inference fast path would go unused
-    return _Start(model, config.arch, config.preprocessing, config.source)
-
-
 def _check(grouped: Mapping[str, Sequence[Any]], data: LabelledImages, preprocessing: Preprocessing) -> list[Problem]:
     """What ``train.checks`` finds in the decoded data: its errors raise ``DataCheckError``; the warnings are returned."""
     problems = check_decoded(grouped, data, min_side=preprocessing.crop_size)
@@ -180,51 +135,8 @@ def _check(grouped: Mapping[str, Sequence[Any]], data: LabelledImages, preproces
     return problems
 
 
-def _features(
-    model: nn.Module, images: Dataset, device: torch.device, precision: Optional[torch.dtype], report: Optional[Callable[[float], None]] = None,
-) -> TensorDataset:
-    """Pooled backbone features of every ``(image tensor, label)`` in ``images``, with their labels, computed under autocast to ``precision`` (None: fp32)."""
-    features, targets = [], []
-    loader = make_loader(images, 32, shuffle=False)
-    model.eval().to(memory_format=torch.channels_last)  # the layout fit() would train the backbone in
-    with torch.no_grad(), torch.autocast(device.type, dtype=precision or torch.float32, enabled=precision is not None):
-        for n, (x, y) in enumerate(loader, 1):
-            x = x.to(device).contiguous(memory_format=torch.channels_last)
-            features.append(model.forward_head(model.forward_features(x), pre_logits=True).float())
-            targets.append(y.to(device))
-            if report:
-                report(n / len(loader))
-    return TensorDataset(torch.cat(features), torch.cat(targets))
-
-
-def _fit_inputs(
-    start: _Start, data: LabelledImages, split: tuple[list[int], list[int]], strategy: str, options: FinetuneOptions, *,
-    scratch: bool, device: torch.device, report: Progress,
-) -> _FitInputs:
-    """Freeze what ``strategy`` keeps and build the training and held-out sets (for "head", of cached features)."""
-    train_idx, val_idx = split
-    augment: Any = RandomCropFlip(start.preprocessing, scale=(SCRATCH if scratch else FINETUNE).crop_scale)
-    if options.rotate90:
-        augment = RandomRotate90(augment)
-    held_out = TransformedSubset(data, val_idx, eval_transform(start.preprocessing)) if val_idx else None
-    model = start.model
-    if strategy == "head" and options.cache_features:
-        # The frozen backbone runs once; the head alone is trained, on its outputs. Each view of an image is its own sample.
-        views = AugmentedSubset(data, [i for i in train_idx for _ in range(options.views)], augment, seed=options.seed)
-        precision = amp_dtype(options.amp, device)
-        train_set = _features(model, views, device, precision, lambda share: report({"stage": "features", "progress": share}))
-        val_set = _features(model, held_out, device, precision) if held_out is not None else None
-        return _FitInputs(model.fc, train_set, val_set, None)
-    set_trainable(model, {"head": "backbone", "last-stage": "last-stage", "full": "none"}[strategy])
-    groups = None
-    if strategy == "full" and not scratch:  # from scratch there is no trained backbone to protect
-        backbone = [p for name, p in model.named_parameters() if not name.startswith("fc.")]
-        groups = [{"params": backbone, "lr_scale": BACKBONE_LR_SCALE}, {"params": list(model.fc.parameters())}]
-    return _FitInputs(model, AugmentedSubset(data, train_idx, augment, seed=options.seed), held_out, groups)
-
-
 def _training_record(
-    start: _Start, data: LabelledImages, split: tuple[list[int], list[int]], strategy: str, config: TrainConfig, options: FinetuneOptions,
+    start: Start, data: LabelledImages, split: tuple[list[int], list[int]], strategy: str, config: TrainConfig, options: FinetuneOptions,
     history: list[dict[str, Any]],
 ) -> dict[str, Any]:
     """How the model was trained, as its ``ModelConfig.training`` (and so its model card) records it."""
@@ -243,7 +155,7 @@ def _training_record(
 
 
 def _result(
-    fitted: FitResult, start: _Start, data: LabelledImages, split: tuple[list[int], list[int]], training: dict[str, Any], device: torch.device,
+    fitted: FitResult, start: Start, data: LabelledImages, split: tuple[list[int], list[int]], training: dict[str, Any], device: torch.device,
     problems: list[Problem],
 ) -> FinetuneResult:
     """The fine-tuned classifier with its history, held-out accuracy per class, confusion and held-out images."""
@@ -275,7 +187,7 @@ def finetune(
         source: a ``Classifier`` (left unchanged), a Hub repo id or folder, or an
             architecture name such as ``"resnet18"`` (random initialisation: works offline).
         samples: ``{class name: [images]}`` or ``[(image, class name)]``; images as
-            ``resnet.load_image`` accepts them. At most ``MAX_IMAGES``.
+            ``resnet.transforms.load_image`` accepts them. At most ``MAX_IMAGES``.
         strategy: ``"head"``, ``"last-stage"`` or ``"full"`` ("full" from an architecture name trains from scratch).
         epochs: at least 1; None: the default for the start and strategy (``finetune_defaults``).
         options: learning rate, batch size, held-out share, seed, cached views, quarter turns and
@@ -303,14 +215,14 @@ def finetune(
     data = in_memory(grouped, max_images=MAX_IMAGES)
     device = torch.device(device) if device is not None else default_device()
     generator = torch.Generator().manual_seed(options.seed)  # a random initialisation's numbers: see FinetuneOptions.seed
-    start = _starting_point(source, generator, scratch=scratch)
+    start = starting_point(source, generator, scratch=scratch)
     problems = _check(grouped, data, start.preprocessing)
     # 2) the starting model with a new head, and what of it trains on which inputs
     start.model.reset_classifier(len(data.classes), generator=generator)
     start.model.to(device)
     split = stratified_split(data.targets, options.held_out, options.seed)
     report = on_progress or (lambda record: None)
-    inputs = _fit_inputs(start, data, split, strategy, options, scratch=scratch, device=device, report=report)
+    inputs = fit_inputs(start, data, split, strategy, options, scratch=scratch, device=device, report=report)
     if inputs.module is not start.model:  # the head alone, on cached features: fp32, no image layout
         config.channels_last, config.amp = False, "off"
 

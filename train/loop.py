@@ -9,7 +9,7 @@ processes, parameter groups), ``Checkpoints`` (a checkpoint per epoch and the me
 
 On a GPU the loop keeps the device fed: batches are copied without blocking from pinned
 memory, may be augmented there (``transforms``, see ``train.device_augment``) or already lie there whole
-(``train.gpu.DeviceTensorSet``); the optimiser is fused where torch has a fused kernel; losses and
+(``train.pipeline.DeviceTensorSet``); the optimiser is fused where torch has a fused kernel; losses and
 counts are summed on the device and read once an epoch, so the host never waits on a step.
 
 Nothing here touches a global random generator: the data order comes from the
@@ -20,7 +20,6 @@ uninterrupted one, and lets the app train several users' models at once in threa
 
 from __future__ import annotations
 
-import functools
 import math
 import time
 from dataclasses import dataclass
@@ -35,11 +34,12 @@ from resnet.devices import autocast_dtype
 
 from . import checkpoint
 from .checkpoint import RunState
-from .config import Checkpoints, EpochCallback, FitOptions, FitResult, Hooks, TrainConfig, lr_at
+from .config import Checkpoints, EpochCallback, FitOptions, FitResult, Hooks, TrainConfig
 from .data import BatchOrder
 from .device_augment import BatchAugment, DeviceTransforms, epoch_generator
 from .evaluate import evaluate, sum_dtype, to_device
-from .gpu import batches
+from .pipeline import batches
+from .schedule import lr_schedule, make_optimizer
 
 __all__ = ["Checkpoints", "FitOptions", "Hooks", "amp_dtype", "fit", "set_trainable"]
 
@@ -80,22 +80,6 @@ def amp_dtype(amp: str, device: torch.device) -> Optional[torch.dtype]:
     if amp == "fp16" and device.type != "cuda":
         raise ValueError("amp='fp16' needs a CUDA device; use 'bf16' or 'off'")
     return torch.bfloat16 if amp == "bf16" else torch.float16
-
-
-def _make_optimizer(model: nn.Module, config: TrainConfig, param_groups: Optional[Sequence[dict[str, Any]]]) -> torch.optim.Optimizer:
-    """SGD (Nesterov), AdamW or Adam over ``param_groups`` (default: every trainable parameter), each group with an ``lr_scale``.
-
-    On CUDA the fused implementation is used: one kernel for the whole update instead of several per parameter.
-    """
-    groups = [dict(g) for g in param_groups] if param_groups else [{"params": [p for p in model.parameters() if p.requires_grad]}]
-    for g in groups:
-        g["params"] = [g["params"]] if isinstance(g["params"], torch.Tensor) else list(g["params"])  # read twice below
-        g.setdefault("lr_scale", 1.0)
-    fused = all(p.is_cuda and p.is_floating_point() for g in groups for p in g["params"])
-    if config.optimizer == "sgd":
-        return torch.optim.SGD(groups, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay, nesterov=True, fused=fused)
-    kind = torch.optim.AdamW if config.optimizer == "adamw" else torch.optim.Adam
-    return kind(groups, lr=config.lr, weight_decay=config.weight_decay, fused=fused)
 
 
 @dataclass
@@ -202,20 +186,12 @@ def _trainer(model: nn.Module, config: TrainConfig, options: FitOptions) -> _Tra
     if channels_last and inner is model:
         # A DistributedDataParallel model must be converted before it is wrapped (python -m train does).
         inner.to(memory_format=torch.channels_last)
-    optimizer = _make_optimizer(inner, config, options.param_groups)
+    optimizer = make_optimizer(inner, config, options.param_groups)
     scaler = torch.amp.GradScaler(device.type, enabled=autocast_to == torch.float16)
     criterion = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
     stepped = torch.compile(model) if options.compile else model
     transform = options.transforms.train if options.transforms else None
     return _Trainer(stepped, inner, optimizer, scaler, criterion, device, autocast_to, channels_last, config.grad_clip, transform)
-
-
-def _schedule(config: TrainConfig, steps_per_epoch: int) -> Callable[[int], float]:
-    """The learning rate at each optimiser step of the whole run: ``lr_at`` with this run's numbers."""
-    return functools.partial(
-        lr_at, total_steps=steps_per_epoch * config.epochs, base_lr=config.lr,
-        warmup_steps=int(config.warmup_epochs * steps_per_epoch), min_lr=config.min_lr, schedule=config.schedule,
-    )
 
 
 def _fit_epoch(
@@ -277,7 +253,7 @@ def fit(
         model: the network, possibly wrapped in ``DistributedDataParallel``.
         train_set: a dataset of ``(tensor, class index)``. One with a ``set_epoch(epoch)``
             method (``train.augment.AugmentedSubset``) is told each epoch before it is read.
-            A ``train.gpu.DeviceTensorSet`` is sliced on the device, with no loader.
+            A ``train.pipeline.DeviceTensorSet`` is sliced on the device, with no loader.
         val_set: held-out ``(tensor, class index)`` pairs (or a ``DeviceTensorSet``), or None.
         config: optimisation settings.
         num_classes: size of the output layer.
@@ -293,7 +269,7 @@ def fit(
     """
     options, hooks = options or FitOptions(), hooks or Hooks()
     t = _trainer(model, config, options)
-    lr_for = _schedule(config, steps_per_epoch=max(1, math.ceil(len(train_set) / (config.batch_size * options.world_size))))
+    lr_for = lr_schedule(config, steps_per_epoch=max(1, math.ceil(len(train_set) / (config.batch_size * options.world_size))))
     resumed = checkpoint.resume(checkpoints.out_dir, t.inner, t.optimizer, t.scaler) if checkpoints and checkpoints.resume else None
     run = resumed or RunState()
 

@@ -8,7 +8,7 @@
 Nothing is downloaded at import or start-up: checkpoints load on first use, once,
 shared by all users. Fine-tuned models live in the browser session that made them.
 The page speaks English or Simplified Chinese, following the browser (``ui/i18n.py``);
-each tab is declared in its own module under ``ui/``.
+each tab is declared in ``ui/tabs/<tab>/tab.py``, beside the helpers only it uses.
 """
 
 from __future__ import annotations
@@ -23,15 +23,21 @@ from . import zerogpu  # first: on a ZeroGPU Space, spaces must patch torch befo
 import gradio as gr  # noqa: E402
 import torch  # noqa: E402
 
-from resnet.devices import physical_cores  # noqa: E402
-from resnet.hub import DEFAULT_CHECKPOINTS  # noqa: E402
 from resnet.check import MAX_MODEL_BYTES  # noqa: E402
+from resnet.checkpoints.hub import DEFAULT_CHECKPOINTS  # noqa: E402
+from resnet.devices import physical_cores  # noqa: E402
 from resnet.transforms import MAX_IMAGE_BYTES  # noqa: E402
 
-from . import architecture, classify, finetune, inside, lab, lesson, mcp_tools, style  # noqa: E402
+from . import mcp_tools, style  # noqa: E402
 from .i18n import I18N, static  # noqa: E402
 from .models import MODELS, ModelPolicy  # noqa: E402
 from .session import end_session  # noqa: E402
+from .tabs.architecture import tab as architecture  # noqa: E402
+from .tabs.classify import tab as classify  # noqa: E402
+from .tabs.finetune import tab as finetune  # noqa: E402
+from .tabs.inside import tab as inside  # noqa: E402
+from .tabs.lab import tab as lab  # noqa: E402
+from .tabs.lesson import tab as lesson  # noqa: E402
 
 __all__ = ["CHECKPOINTS", "DEFAULT_MODEL", "ModelPolicy", "build_demo", "log_to_stderr", "main", "parse_args"]
 

@@ -24,18 +24,18 @@ from gradio.data_classes import FileData
 from PIL import Image
 
 import resnet
-from resnet.block_cost import block_cost as measure_blocks
-from resnet.compare import compare_networks as measure_networks
+from resnet.anatomy.block_cost import block_cost as measure_blocks
+from resnet.anatomy.compare import compare_networks as measure_networks
+from resnet.anatomy.measure import compare_depths
+from resnet.checkpoints.hub import DEFAULT_CHECKPOINTS
 from resnet.devices import default_device
-from resnet.hub import DEFAULT_CHECKPOINTS
-from resnet.measure import compare_depths
 from resnet.predict import compare_checkpoints
 from resnet.transforms import ImageError
 
 from .i18n import error_text
-from .inside import NETWORKS, _drawings
 from .models import ModelPolicy, resolve, shared_loader
 from .session import APP_TMP, gpu
+from .tabs.inside.tab import NETWORKS, _drawings
 
 __all__ = ["register", "tools"]
 

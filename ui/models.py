@@ -26,9 +26,9 @@ from typing import Any, Callable, Optional, Sequence
 import gradio as gr
 
 import resnet
-from resnet.config import CheckpointError
+from resnet.checkpoints.config import CheckpointError
+from resnet.checkpoints.hub import is_cached
 from resnet.devices import default_device
-from resnet.hub import is_cached
 
 from .i18n import text
 
@@ -96,7 +96,7 @@ class SharedModels:
     Args:
         max_loaded: how many loaded models to keep; the least recently used unpinned one goes first.
         pinned: sources never evicted (the operator's default model).
-        hub_timeout: seconds the Hub gets to answer, once (``resnet.hub.load_checkpoint``).
+        hub_timeout: seconds the Hub gets to answer, once (``resnet.checkpoints.hub.load_checkpoint``).
         failure_memory_s: how long a failed load is answered with the same error without trying again.
         load: the loader, ``resnet.Classifier.from_pretrained`` (replaceable in tests).
     """

@@ -49,7 +49,7 @@ def end_session(request: gr.Request) -> None:
 
 
 def upload_path(image: Any, request: Optional[gr.Request]) -> Any:
-    """The file behind an upload: events here skip gradio's own decoding so every file meets resnet.load_image."""
+    """The file behind an upload: events here skip gradio's own decoding so every file meets resnet.transforms.load_image."""
     if image is None:
         raise gr.Error(text(request, "classify.no_photo"), print_exception=False)
     if isinstance(image, dict):

@@ -80,7 +80,7 @@ def _photo_count(files: Any) -> int:
 
 
 def _finetune_work(args: Mapping[str, Any]) -> float:
-    form = args.get("form", {})  # the page's inputs by name (ui.finetune.FORM): each class slot's images in "class_<i>_files"
+    form = args.get("form", {})  # the page's inputs by name (ui.tabs.finetune.training.FORM): each class slot's images in "class_<i>_files"
     images = sum(len(files or ()) for name, files in form.items() if name.endswith("_files")) + (PHOTOS_PER_ZIP if form.get("zip_file") else 0)
     return float(form.get("epochs") or 1) * images * PER_IMAGE_EPOCH_S.get(form.get("strategy"), max(PER_IMAGE_EPOCH_S.values()))
 

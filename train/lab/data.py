@@ -16,9 +16,8 @@ from torch import Tensor
 
 from resnet.assets import EXAMPLES, example_photos
 from resnet.transforms import load_image
-
-from ..data import DataError, image_folder, in_memory, random_patches, stratified_split
-from ..zips import read_zip_samples
+from train.data import DataError, image_folder, in_memory, random_patches, stratified_split
+from train.zips import read_zip_samples
 
 __all__ = ["CIFAR10_URL", "DIGITS", "LabData", "PATCHES", "load_data"]
 

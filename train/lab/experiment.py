@@ -19,8 +19,8 @@ from torch import Tensor, nn
 
 from resnet.cifar import cifar_resnet
 from resnet.devices import default_device
+from train.data import DataError
 
-from ..data import DataError
 from .config import CURVE_POINTS, MILESTONES, PRESETS, SMOOTHING, WARMUP_DEPTH, WARMUP_SHARE, LabConfig, batch_order, lr_at
 from .data import LabData, load_data
 from .results import LabResult, NetworkResult
@@ -197,7 +197,7 @@ def run(
         data: None or ``"digits"`` for the UCI handwritten digits shipped with the package, ``"patches"``
             for patches of the example photos (the class is the photo a patch comes from), an
             ImageFolder folder or a .zip of class folders, or ``"cifar10"``; see ``load_data``.
-        device: where to train; default ``resnet.default_device()``.
+        device: where to train; default ``resnet.devices.default_device()``.
         on_progress: called every ``steps // 200`` steps (and at the last) with a plain dict per network:
             ``network``, ``step``, ``steps``, ``train_error``, ``loss``.
         should_stop: checked between steps; returning True ends the run with the curves so far

@@ -8,7 +8,10 @@ same colour in both panels, so a plain net and its residual twin can be compared
 from __future__ import annotations
 
 import math
+
 from PIL import Image, ImageDraw, ImageFont
+
+from resnet.anatomy.views import nice_ceiling
 
 from .data import LabData
 from .results import LabResult
@@ -73,9 +76,7 @@ def plot_curves(result: LabResult, *, width: int = 1000, height: int = 400) -> I
 
 def _tick_step(span: float) -> float:
     """The smallest of 1, 2 or 5 times a power of ten that divides ``span`` into at most six intervals."""
-    raw = max(span, 1e-9) / 6
-    power = 10 ** math.floor(math.log10(raw))
-    return next(power * m for m in (1, 2, 5, 10) if power * m >= raw)
+    return nice_ceiling(max(span, 1e-9) / 6, (1, 2, 5))
 
 
 def sample_grid(data: LabData, *, per_class: int = 8, max_classes: int = 10, cell: int = 32) -> Image.Image:

@@ -1,0 +1,1 @@
+"""The Classify tab: one photo (``tab``), and many photos or a zip of them at once (``many_photos``)."""

@@ -1,0 +1,1 @@
+"""The residual learning lab tab (``tab``): the degradation experiment, run from the page."""
