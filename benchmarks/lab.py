@@ -73,7 +73,7 @@ def main() -> None:
     parser.add_argument("--paths", nargs="+", choices=list(PATHS), default=list(PATHS), help="training paths to run, in this order per seed")
     parser.add_argument("--data", default=None, help="as train.lab's --data (default: the shipped digits)")
     parser.add_argument("--margin", type=float, default=0.05, help="the smallest training-error gap that counts as degradation")
-    parser.add_argument("--device", default=None, help="default: resnet.default_device()")
+    parser.add_argument("--device", default=None, help="default: resnet.devices.default_device()")
     args = parser.parse_args()
     config = PRESETS[args.preset]
     flops = training_flops(config)

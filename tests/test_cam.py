@@ -49,7 +49,11 @@ def test_classify_cam_equals_backward_grad_cam_on_a_trained_model(trained, photo
             expected = reference_grad_cam(exact.model, x, index).numpy()
             assert cam.shape == expected.shape == (6, 6)
             assert np.corrcoef(cam.ravel(), expected.ravel())[0, 1] >= 0.99
-            assert np.unravel_index(cam.argmax(), cam.shape) == np.unravel_index(expected.argmax(), expected.shape)
+            # The hottest cell: where the reference has a near-tie (the fast path computes in bf16 where the CPU
+            # has it, and any rounding, e.g. BatchNorm folding's, may tip it), the fast path's pick is within 2 % of
+            # the reference's range of its maximum.
+            picked = expected[np.unravel_index(cam.argmax(), cam.shape)]
+            assert picked >= expected.max() - 0.02 * (expected.max() - expected.min()), (picked, expected.max())
             # On the fp32 path the two are the same numbers, up to rounding.
             np.testing.assert_allclose(exact_prediction.cam_for(index)[0], expected, atol=1e-5)
 

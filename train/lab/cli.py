@@ -9,7 +9,6 @@ from typing import Any, Optional, Sequence
 
 from resnet.cifar import SHORTCUTS
 
-from . import __doc__ as LAB_DOC
 from .config import PRESETS
 from .findings import describe_text
 from .experiment import run
@@ -17,7 +16,7 @@ from .experiment import run
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """``python -m train.lab``: run a preset (flags override it), print the findings, write JSON / a plot; returns the exit status."""
-    parser = argparse.ArgumentParser(prog="python -m train.lab", description=LAB_DOC.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m train.lab", description="The residual learning lab: the degradation experiment of the paper's Fig. 6, small enough for a laptop CPU.")
     parser.add_argument("--preset", choices=list(PRESETS), default="default", help="settings to start from (default: default)")
     parser.add_argument("--depths", type=int, nargs="+", help="depths, each 6n+2 (preset: 20 56)")
     parser.add_argument("--steps", type=int, help="SGD steps per network")

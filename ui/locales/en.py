@@ -230,7 +230,7 @@ STRINGS: dict[str, str] = {
     "load.not_cached": "{name} is not in the local Hugging Face cache, and this server runs offline (HF_HUB_OFFLINE=1).",
     "load.unsupported": "{name} is not a ResNet this app can load (ResNet-18 to 152, in the timm, transformers or ResNet Studio layout).",
     "load.damaged": "The files of {name} are damaged or do not match its architecture.",
-    # --- images that cannot be used (resnet.ImageError codes)
+    # --- images that cannot be used (resnet.transforms.ImageError codes)
     "image.not_image": "not an image format this app can read (use JPEG, PNG, WebP, GIF, BMP or TIFF)",
     "image.corrupt": "the image data is truncated or corrupt",
     "image.too_large": "{name} is over the {limit_mb} MB limit",
@@ -276,7 +276,7 @@ STRINGS: dict[str, str] = {
     "gradio.webcam": "Click to Access Webcam",
     "gradio.number_input_for": "number input for ",
     "gradio.range_slider_for": "range slider for ",
-    # --- inside the network (ui/inside.py): add keys below this line
+    # --- inside the network (ui/tabs/inside/tab.py): add keys below this line
     "tab.inside": "Inside the network",
     "inside.intro": (
         "See a ResNet from the inside: its diagram, drawn from the model itself with the shape of every tensor, "
@@ -348,7 +348,7 @@ STRINGS: dict[str, str] = {
         "With random weights this shows what the architecture does to a photo before any training, nothing about "
         "what was learned."
     ),
-    # --- residual learning lab (ui/lab.py): add keys below this line
+    # --- residual learning lab (ui/tabs/lab/tab.py): add keys below this line
     "tab.lab": "Residual learning",
     "lab.intro": (
         "**Why shortcuts?** A deeper *plain* network fits its own training data worse than a shallower one: the "
@@ -395,7 +395,7 @@ STRINGS: dict[str, str] = {
     ),
     "lab.paper_resnet": "The paper's Table 6 (not measured here): ResNet-{depth} ({params_millions}M parameters) has {test_error_percent}% CIFAR-10 test error.",
     "lab.paper_plain": "The paper (not measured here): plain nets appear only as curves (Fig. 6); their error rises with depth, plain-110's is above {plain_110_error_above_percent}%.",
-    # --- classify, one pass and many photos (ui/classify.py): add keys below this line
+    # --- classify, one pass and many photos (ui/tabs/classify/): add keys below this line
     "classify.hint": "Click a class in the top 5 to see where the network saw it (no second pass through the network).",
     "classify.map_for": "Grad-CAM: where the network saw {label}",
     "classify.unknown_class": "{label} is not a class of this model.",
@@ -435,7 +435,7 @@ STRINGS: dict[str, str] = {
     "classify.depths.answered": "{answered} of {total} depths answered.",
     "classify.depths.missing": " Not available: {reasons}",
     "data.zip_no_images": "the zip holds no images",
-    # --- fine-tune, finished (ui/finetune.py and its new modules): add keys below this line
+    # --- fine-tune, finished (ui/tabs/finetune/): add keys below this line
     "finetune.random_features": (
         "With random weights, “{strategy}” trains a classifier on random features: expect held-out accuracy near chance. "
         "Choose Everything to train the whole network from scratch, or start from a pretrained checkpoint."

@@ -1,4 +1,4 @@
-"""The lesson tab's texts ("Start here", ui/lesson.py) in both languages: the longest section, kept apart so
+"""The lesson tab's texts ("Start here", ui/tabs/lesson/tab.py) in both languages: the longest section, kept apart so
 each language's module stays readable; ``en.STRINGS`` and ``zh_cn.STRINGS`` merge them."""
 
 EN: dict[str, str] = {

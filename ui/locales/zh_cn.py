@@ -267,7 +267,7 @@ STRINGS: dict[str, str] = {
     "gradio.webcam": "点击访问摄像头",
     "gradio.number_input_for": "数值输入框：",
     "gradio.range_slider_for": "滑块：",
-    # --- inside the network (ui/inside.py): add keys below this line
+    # --- inside the network (ui/tabs/inside/tab.py): add keys below this line
     "tab.inside": "网络内部",
     "inside.intro": (
         "从内部看 ResNet：由模型本身画出的结构图，标出每个张量的形状；以及一个检查点在你的照片上算出了什么。"
@@ -327,7 +327,7 @@ STRINGS: dict[str, str] = {
         "与测得其批量归一化统计量时的输入不同：这是一种探测，不是对论文的复现。"
     ),
     "inside.random_responses": "权重是随机的，所以这只说明训练之前网络结构对一张照片做了什么，与学到的东西无关。",
-    # --- residual learning lab (ui/lab.py): add keys below this line
+    # --- residual learning lab (ui/tabs/lab/tab.py): add keys below this line
     "tab.lab": "残差学习",
     "lab.intro": (
         "**为什么要捷径连接？** 更深的*普通网络*反而比浅的更难拟合自己的训练数据：这就是*退化问题*"
@@ -373,7 +373,7 @@ STRINGS: dict[str, str] = {
     ),
     "lab.paper_resnet": "论文表 6（并非此处测得）：ResNet-{depth}（{params_millions}M 个参数）在 CIFAR-10 上的测试误差为 {test_error_percent}%。",
     "lab.paper_plain": "论文（并非此处测得）：普通网络只以曲线形式出现（图 6）；误差随深度上升，plain-110 高于 {plain_110_error_above_percent}%。",
-    # --- classify, one pass and many photos (ui/classify.py): add keys below this line
+    # --- classify, one pass and many photos (ui/tabs/classify/): add keys below this line
     "classify.hint": "点击前 5 个类别中的一个，查看网络在哪里看到了它（不再运行一次网络）。",
     "classify.map_for": "Grad-CAM：网络在哪里看到了 {label}",
     "classify.unknown_class": "{label} 不是这个模型的类别。",
@@ -412,7 +412,7 @@ STRINGS: dict[str, str] = {
     "classify.depths.answered": "{total} 个深度中有 {answered} 个给出了结果。",
     "classify.depths.missing": "不可用：{reasons}",
     "data.zip_no_images": "这个 zip 中没有图片",
-    # --- fine-tune, finished (ui/finetune.py and its new modules): add keys below this line
+    # --- fine-tune, finished (ui/tabs/finetune/): add keys below this line
     "finetune.random_features": (
         "从随机权重出发选择“{strategy}”，只是在随机特征上训练分类器：留出集准确率会接近随机猜测。"
         "请选择“全部”从零训练整个网络，或从预训练模型开始。"
