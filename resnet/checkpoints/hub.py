@@ -129,14 +129,7 @@ def _local_fetcher(folder: str) -> Fetch:
 
 def _hub_fetcher(repo_id: str, revision: Optional[str], *, hub_timeout: Optional[float] = None, **options: Any) -> Fetch:
     from huggingface_hub import constants, hf_hub_download
-    from huggingface_hub.errors import (
-        EntryNotFoundError,
-        GatedRepoError,
-        HFValidationError,
-        LocalEntryNotFoundError,
-        RepositoryNotFoundError,
-        RevisionNotFoundError,
-    )
+    from huggingface_hub.errors import EntryNotFoundError, HFValidationError, RepositoryNotFoundError, RevisionNotFoundError
 
     probe: dict[str, Optional[Exception]] = {}  # asked once per load: did the Hub answer at all?
 
@@ -151,55 +144,69 @@ def _hub_fetcher(repo_id: str, revision: Optional[str], *, hub_timeout: Optional
         silence = hub_silent()
         try:
             if silence is not None:  # no second try: what the cache holds, read without a request
-                path = _cached_file(repo_id, filename, revision, options.get("cache_dir"))
-                if path is None:
-                    raise LocalEntryNotFoundError(f"{repo_id}: {filename} is not in the local cache")
-                return path
+                return _cached_or_raise(repo_id, filename, revision, options.get("cache_dir"))
             timeout = {} if hub_timeout is None else {"etag_timeout": hub_timeout}
             return hf_hub_download(repo_id, filename, revision=revision, **timeout, **options)
-        except HFValidationError as e:
-            raise CheckpointError(
-                f"{repo_id!r} is neither a local folder nor a valid Hub repo id (owner/name): {e}", reason="not_found"
-            ) from e
-        except GatedRepoError as e:
-            raise CheckpointError(
-                f"{repo_id} is gated on the Hugging Face Hub: accept its terms on the Hub, then log in "
-                "with `hf auth login` or set HF_TOKEN",
-                reason="gated",
-            ) from e
-        except RepositoryNotFoundError as e:
-            raise CheckpointError(
-                f"no model repository {repo_id} on the Hugging Face Hub (or it is private: log in with "
-                "`hf auth login` or set HF_TOKEN). Check the name, e.g. timm/resnet50.a1_in1k",
-                reason="not_found",
-            ) from e
-        except RevisionNotFoundError as e:
-            raise CheckpointError(f"{repo_id} has no revision {revision!r}", reason="not_found") from e
-        except LocalEntryNotFoundError as e:
-            if not required:
+        except (HFValidationError, RepositoryNotFoundError, RevisionNotFoundError, EntryNotFoundError) as e:
+            if not required and isinstance(e, EntryNotFoundError):  # a local miss is one too
                 return None
-            cache = options.get("cache_dir") or constants.HF_HUB_CACHE
-            if silence is None and (constants.HF_HUB_OFFLINE or options.get("local_files_only")):
-                raise CheckpointError(
-                    f"{repo_id}: {filename} is not in the local Hugging Face cache ({cache}) and HF_HUB_OFFLINE=1 "
-                    "(or local_files_only) forbids downloading it. Unset HF_HUB_OFFLINE to download it, point "
-                    "HF_HUB_CACHE or HF_HOME at a cache that holds it, or pass a local folder with config.json "
-                    "and model.safetensors",
-                    reason="not_cached",
-                ) from e
-            timed_out = isinstance(silence, TimeoutError)
-            raise CheckpointError(
-                f"{repo_id}: {silence if timed_out else 'could not reach the Hugging Face Hub'} and {filename} is not "
-                f"in the local cache ({cache}). Check the network or proxy, or set HF_HUB_OFFLINE=1 and use a cached "
-                "checkpoint or a local folder with config.json and model.safetensors",
-                reason="timeout" if timed_out else "unreachable",
-            ) from (silence or e)
-        except EntryNotFoundError as e:
-            if not required:
-                return None
-            raise CheckpointError(f"{repo_id} has no file {filename}", reason="not_found") from e
+            error, cause = _checkpoint_error(e, repo_id, revision, filename, silence=silence, options=options)
+            raise error from cause
 
     return fetch
+
+
+def _cached_or_raise(repo_id: str, filename: str, revision: Optional[str], cache_dir: Any) -> str:
+    """The cached file's path, read without a request; ``LocalEntryNotFoundError`` when the cache lacks it."""
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
+    path = _cached_file(repo_id, filename, revision, cache_dir)
+    if path is None:
+        raise LocalEntryNotFoundError(f"{repo_id}: {filename} is not in the local cache")
+    return path
+
+
+def _checkpoint_error(
+    error: Exception, repo_id: str, revision: Optional[str], filename: str, *, silence: Optional[Exception], options: dict[str, Any]
+) -> tuple[CheckpointError, Exception]:
+    """What huggingface_hub's ``error`` means for the user, with what to do, and the exception to chain it to."""
+    from huggingface_hub import constants
+    from huggingface_hub.errors import GatedRepoError, HFValidationError, LocalEntryNotFoundError, RepositoryNotFoundError, RevisionNotFoundError
+
+    if isinstance(error, HFValidationError):
+        return CheckpointError(f"{repo_id!r} is neither a local folder nor a valid Hub repo id (owner/name): {error}", reason="not_found"), error
+    if isinstance(error, GatedRepoError):  # before RepositoryNotFoundError, its base class
+        return CheckpointError(
+            f"{repo_id} is gated on the Hugging Face Hub: accept its terms on the Hub, then log in "
+            "with `hf auth login` or set HF_TOKEN",
+            reason="gated",
+        ), error
+    if isinstance(error, RepositoryNotFoundError):
+        return CheckpointError(
+            f"no model repository {repo_id} on the Hugging Face Hub (or it is private: log in with "
+            "`hf auth login` or set HF_TOKEN). Check the name, e.g. timm/resnet50.a1_in1k",
+            reason="not_found",
+        ), error
+    if isinstance(error, RevisionNotFoundError):
+        return CheckpointError(f"{repo_id} has no revision {revision!r}", reason="not_found"), error
+    if not isinstance(error, LocalEntryNotFoundError):  # the Hub answered: no such file
+        return CheckpointError(f"{repo_id} has no file {filename}", reason="not_found"), error
+    cache = options.get("cache_dir") or constants.HF_HUB_CACHE
+    if silence is None and (constants.HF_HUB_OFFLINE or options.get("local_files_only")):
+        return CheckpointError(
+            f"{repo_id}: {filename} is not in the local Hugging Face cache ({cache}) and HF_HUB_OFFLINE=1 "
+            "(or local_files_only) forbids downloading it. Unset HF_HUB_OFFLINE to download it, point "
+            "HF_HUB_CACHE or HF_HOME at a cache that holds it, or pass a local folder with config.json "
+            "and model.safetensors",
+            reason="not_cached",
+        ), error
+    timed_out = isinstance(silence, TimeoutError)
+    return CheckpointError(
+        f"{repo_id}: {silence if timed_out else 'could not reach the Hugging Face Hub'} and {filename} is not "
+        f"in the local cache ({cache}). Check the network or proxy, or set HF_HUB_OFFLINE=1 and use a cached "
+        "checkpoint or a local folder with config.json and model.safetensors",
+        reason="timeout" if timed_out else "unreachable",
+    ), silence or error
 
 
 def _hub_silence(repo_id: str, revision: Optional[str], timeout: float, token: Any) -> Optional[Exception]:
