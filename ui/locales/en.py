@@ -355,7 +355,8 @@ STRINGS: dict[str, str] = {
         "*degradation problem* (He et al. 2015, Fig. 1 and Fig. 6). Here the paper's CIFAR networks (6n+2 layers, "
         "three stages, option A shortcuts) are trained live on this device, plain and residual twins side by side, on "
         "the same batches of the data you choose: by default handwritten digits (UCI), each scaled to 16 x 16 pixels. "
-        "The curves show the running training error; at the end each network's error over its whole training set is measured."
+        "The curves show the running training error; at the end each network's error over its whole training set is measured. "
+        "How long matters: with the longer preset the gap narrows on these small digits, as the deep plain net catches up late."
     ),
     "lab.depths": "Depths (layers)",
     "lab.preset": "How long",
