@@ -127,12 +127,8 @@ class CifarResNet(nn.Module):
         """The last stage's feature map, (N, 4 * width, H/4, W/4)."""
         if x.dim() != 4 or x.shape[1] != 3:
             raise ValueError(f"expected a batch of shape (N, 3, H, W), got {tuple(x.shape)}; convert images to RGB first")
-        x = self.conv1(x)
-        x = self.bn1(x)
-        x = self.relu(x)
-        x = self.layer1(x)
-        x = self.layer2(x)
-        return self.layer3(x)
+        x = self.relu(self.bn1(self.conv1(x)))  # the stem: one 3x3 convolution, no max-pool
+        return self.layer3(self.layer2(self.layer1(x)))
 
     def forward(self, x: Tensor) -> Tensor:
         return self.forward_head(self.forward_features(x))

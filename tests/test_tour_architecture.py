@@ -10,7 +10,7 @@ import re
 
 import pytest
 
-from tests.tour import browser_only, close, columns_outside, english_left, open_page, open_tab, raw_booleans, shot, tabs_out_of_view, tracebacks
+from tests.tour import browser_only, close, columns_outside, english_left, finish_desktop_tour, open_page, open_tab, raw_booleans, shot, tabs_out_of_view
 
 pytestmark = browser_only
 
@@ -61,9 +61,7 @@ def test_desktop_en_tables_fit_the_window_and_the_measurements_are_worded(tour_s
     flow = page.locator("#flow-text").inner_text()
     assert "e+0" not in flow and "(larger)" not in flow and "about" in flow, flow
     assert raw_booleans(page) == []
-    shot(page, "architecture", "en", "desktop", tmp_path)
-    close(page)
-    assert tracebacks(tour_server.log_since(mark)) == 0
+    finish_desktop_tour(page, "architecture", tour_server, mark, tmp_path)
 
 
 @pytest.mark.parametrize("lang, width", [("zh", "desktop"), ("en", "phone"), ("zh", "phone")])

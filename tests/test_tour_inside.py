@@ -8,7 +8,7 @@ page holds none of the diagram's English words nor Gradio's English widget texts
 
 import pytest
 
-from tests.tour import browser_only, close, english_left, open_page, open_tab, raw_booleans, shot, tabs_out_of_view, tracebacks
+from tests.tour import browser_only, close, english_left, finish_desktop_tour, open_page, open_tab, raw_booleans, shot, tabs_out_of_view
 
 pytestmark = browser_only
 
@@ -57,9 +57,7 @@ def test_desktop_en_the_diagram_unfolds_and_a_photo_is_worded_by_counts(tour_ser
     assert " 0 of the " not in text and "only" not in text, text
     assert "of the 16 layers" in text or "all 16 layers" in text, text
     assert raw_booleans(page) == []
-    shot(page, "inside", "en", "desktop", tmp_path)
-    close(page)
-    assert tracebacks(tour_server.log_since(mark)) == 0
+    finish_desktop_tour(page, "inside", tour_server, mark, tmp_path)
 
 
 @pytest.mark.parametrize("lang, width", [("zh", "desktop"), ("en", "phone"), ("zh", "phone")])

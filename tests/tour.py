@@ -195,3 +195,10 @@ def visible_box(locator) -> Optional[dict]:
 
 def tracebacks(log_text: str) -> int:
     return log_text.count("Traceback (most recent call last)")
+
+
+def finish_desktop_tour(page, tab: str, server, mark: int, tmp_path: Path) -> None:
+    """The end of a tab's English desktop tour: its screenshot, the page closed, no traceback in the server's log since ``mark``."""
+    shot(page, tab, "en", "desktop", tmp_path)
+    close(page)
+    assert tracebacks(server.log_since(mark)) == 0
