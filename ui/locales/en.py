@@ -1,5 +1,6 @@
 """English: every text the app shows (also the fallback for languages the app does not have)."""
 
+from .lab import EN as LAB
 from .lesson import EN as LESSON
 
 STRINGS: dict[str, str] = {
@@ -348,54 +349,6 @@ STRINGS: dict[str, str] = {
         "With random weights this shows what the architecture does to a photo before any training, nothing about "
         "what was learned."
     ),
-    # --- residual learning lab (ui/tabs/lab/tab.py): add keys below this line
-    "tab.lab": "Residual learning",
-    "lab.intro": (
-        "**Why shortcuts?** A deeper *plain* network fits its own training data worse than a shallower one: the "
-        "*degradation problem* (He et al. 2015, Fig. 1 and Fig. 6). Here the paper's CIFAR networks (6n+2 layers, "
-        "three stages, option A shortcuts) are trained live on this device, plain and residual twins side by side, on "
-        "the same batches of the data you choose: by default handwritten digits (UCI), each scaled to 16 x 16 pixels. "
-        "The curves show the running training error; at the end each network's error over its whole training set is measured. "
-        "How long matters: with the longer preset the gap narrows on these small digits, as the deep plain net catches up late."
-    ),
-    "lab.depths": "Depths (layers)",
-    "lab.preset": "How long",
-    "lab.preset.quick": "quick: about 25 seconds on two CPU cores",
-    "lab.preset.default": "default: about a minute on two CPU cores",
-    "lab.preset.longer": "longer: four depths, about five minutes on two CPU cores",
-    "lab.steps": "SGD steps per network",
-    "lab.data": "Data",
-    "lab.data.digits": "handwritten digits (UCI: 1,797 images of 10 digits)",
-    "lab.data.patches": "patches of the five example photos (class: the photo)",
-    "lab.data.zip": "your own .zip of class folders",
-    "lab.zip": "A .zip of class folders (<class>/<image>.jpg), each image scaled to 16 x 16 pixels",
-    "lab.samples": "Training images of the chosen data, a row per class",
-    "lab.no_zip": "Upload a .zip of class folders first, or choose other data.",
-    "lab.few_steps": "Choose at least {steps} steps: fewer show nothing of the effect.",
-    "lab.too_few": "The data has {count} training images, fewer than one batch of {batch}: use more images.",
-    "lab.run": "Run the experiment",
-    "lab.stop": "Stop",
-    "lab.plot_x": "SGD step",
-    "lab.plot_y": "training error (running)",
-    "lab.no_depth": "Choose at least one depth.",
-    "lab.stopped": "Stopped at step {step} of {steps}: the curves show the steps done.",
-    "lab.stopped_early": "Stopped before the first step.",
-    "lab.running": "Training {network}: step {step} of {steps}.",
-    "lab.measure.final": "Measured just now: the training error over the whole training set (eval mode) after {steps} steps.",
-    "lab.measure.running": "Stopped after {steps} steps: the running training error of the last {smoothing} batches.",
-    "lab.plain_deeper_worse": (
-        "**Degradation**: plain-{deep} ends with a higher training error than plain-{shallow} ({deep_error} vs "
-        "{shallow_error}, {difference}): the deeper plain net is harder to optimise."
-    ),
-    "lab.plain_deeper_not_worse": "No degradation this time: plain-{deep} ends at {deep_error} training error, plain-{shallow} at {shallow_error} ({difference}).",
-    "lab.residual_better": "At {depth} layers the **residual** net fits better than its plain twin: {residual_error} vs {plain_error}.",
-    "lab.residual_not_better": "At {depth} layers the residual net does not beat its plain twin: {residual_error} vs {plain_error}.",
-    "lab.long_training": (
-        "Longer training would change this: deeper *residual* nets overtake shallower ones only after long training "
-        "(the paper trains {paper_iterations:,} iterations; this run {steps:,} steps)."
-    ),
-    "lab.paper_resnet": "The paper's Table 6 (not measured here): ResNet-{depth} ({params_millions}M parameters) has {test_error_percent}% CIFAR-10 test error.",
-    "lab.paper_plain": "The paper (not measured here): plain nets appear only as curves (Fig. 6); their error rises with depth, plain-110's is above {plain_110_error_above_percent}%.",
     # --- classify, one pass and many photos (ui/tabs/classify/): add keys below this line
     "classify.hint": "Click a class in the top 5 to see where the network saw it (no second pass through the network).",
     "classify.map_for": "Grad-CAM: where the network saw {label}",
@@ -447,5 +400,6 @@ STRINGS: dict[str, str] = {
     ),
     "finetune.step.mistakes": "Finding the held-out mistakes and drawing their Grad-CAM maps...",
     "finetune.step.download": "Packaging the download (checkpoint and ONNX)...",
+    **LAB,  # the residual learning lab's texts (ui/locales/lab.py)
     **LESSON,  # the lesson tab's texts (ui/locales/lesson.py)
 }

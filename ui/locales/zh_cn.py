@@ -1,6 +1,7 @@
 """简体中文：界面上的每一段文字。术语按中文深度学习文献的习惯（残差块、瓶颈块、捷径连接、感受野、批量归一化、微调、混淆矩阵）；
 ResNet-50、MACs、Grad-CAM 等技术名称保持原样。"""
 
+from .lab import ZH_CN as LAB
 from .lesson import ZH_CN as LESSON
 
 STRINGS: dict[str, str] = {
@@ -327,53 +328,6 @@ STRINGS: dict[str, str] = {
         "与测得其批量归一化统计量时的输入不同：这是一种探测，不是对论文的复现。"
     ),
     "inside.random_responses": "权重是随机的，所以这只说明训练之前网络结构对一张照片做了什么，与学到的东西无关。",
-    # --- residual learning lab (ui/tabs/lab/tab.py): add keys below this line
-    "tab.lab": "残差学习",
-    "lab.intro": (
-        "**为什么要捷径连接？** 更深的*普通网络*反而比浅的更难拟合自己的训练数据：这就是*退化问题*"
-        "（He et al. 2015，图 1 和图 6）。这里在本设备上现场训练论文中的 CIFAR 网络（6n+2 层，三个阶段，"
-        "A 型捷径连接），普通网络和残差网络成对比较，用的是你所选数据中的同一批图片：默认是手写数字（UCI），"
-        "每张缩放到 16 x 16 像素。曲线是滑动平均的训练误差；训练结束时再测量每个网络在整个训练集上的误差。"
-        "训练时长很重要：选“更长”时，在这些小小的手写数字上差距会缩小，深的普通网络只是追得更晚。"
-    ),
-    "lab.depths": "深度（层数）",
-    "lab.preset": "训练时长",
-    "lab.preset.quick": "快速：双核 CPU 上约 25 秒",
-    "lab.preset.default": "默认：双核 CPU 上约一分钟",
-    "lab.preset.longer": "更长：四种深度，双核 CPU 上约五分钟",
-    "lab.steps": "每个网络的 SGD 步数",
-    "lab.data": "数据",
-    "lab.data.digits": "手写数字（UCI：10 个数字共 1,797 张图）",
-    "lab.data.patches": "从五张示例照片上切下的图块（类别即所属照片）",
-    "lab.data.zip": "你自己的 zip（每个类别一个文件夹）",
-    "lab.zip": "按类别分文件夹的 zip（<类别>/<图片>.jpg），每张图缩放到 16 x 16 像素",
-    "lab.samples": "所选数据中的训练图片，每行一个类别",
-    "lab.no_zip": "请先上传按类别分文件夹的 zip，或者选择其他数据。",
-    "lab.few_steps": "请至少选择 {steps} 步：步数更少时看不出任何效果。",
-    "lab.too_few": "数据中只有 {count} 张训练图片，不够一个批次（{batch} 张）：请使用更多图片。",
-    "lab.run": "开始实验",
-    "lab.stop": "停止",
-    "lab.plot_x": "SGD 步数",
-    "lab.plot_y": "训练误差（滑动平均）",
-    "lab.no_depth": "请至少选择一种深度。",
-    "lab.stopped": "已在第 {step}/{steps} 步停止：曲线显示已完成的步数。",
-    "lab.stopped_early": "在第一步之前已停止。",
-    "lab.running": "正在训练 {network}：第 {step}/{steps} 步。",
-    "lab.measure.final": "刚刚测得：训练 {steps} 步之后，在整个训练集上的训练误差（评估模式）。",
-    "lab.measure.running": "在第 {steps} 步停止：最近 {smoothing} 个批次的滑动训练误差。",
-    "lab.plain_deeper_worse": (
-        "**退化**：plain-{deep} 最终的训练误差高于 plain-{shallow}（{deep_error} 对 {shallow_error}，{difference}）："
-        "更深的普通网络更难优化。"
-    ),
-    "lab.plain_deeper_not_worse": "这次没有出现退化：plain-{deep} 的训练误差为 {deep_error}，plain-{shallow} 为 {shallow_error}（{difference}）。",
-    "lab.residual_better": "在 {depth} 层时，**残差网络**比对应的普通网络拟合得更好：{residual_error} 对 {plain_error}。",
-    "lab.residual_not_better": "在 {depth} 层时，残差网络没有胜过对应的普通网络：{residual_error} 对 {plain_error}。",
-    "lab.long_training": (
-        "训练更久会改变结果：更深的*残差网络*要经过长时间训练才会超过较浅的"
-        "（论文训练了 {paper_iterations:,} 次迭代；本次只有 {steps:,} 步）。"
-    ),
-    "lab.paper_resnet": "论文表 6（并非此处测得）：ResNet-{depth}（{params_millions}M 个参数）在 CIFAR-10 上的测试误差为 {test_error_percent}%。",
-    "lab.paper_plain": "论文（并非此处测得）：普通网络只以曲线形式出现（图 6）；误差随深度上升，plain-110 高于 {plain_110_error_above_percent}%。",
     # --- classify, one pass and many photos (ui/tabs/classify/): add keys below this line
     "classify.hint": "点击前 5 个类别中的一个，查看网络在哪里看到了它（不再运行一次网络）。",
     "classify.map_for": "Grad-CAM：网络在哪里看到了 {label}",
@@ -424,5 +378,6 @@ STRINGS: dict[str, str] = {
     ),
     "finetune.step.mistakes": "正在找出留出集中的错误并绘制 Grad-CAM 激活图……",
     "finetune.step.download": "正在打包下载文件（检查点和 ONNX）……",
+    **LAB,  # the residual learning lab's texts (ui/locales/lab.py)
     **LESSON,  # the lesson tab's texts (ui/locales/lesson.py)
 }
