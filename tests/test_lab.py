@@ -167,6 +167,28 @@ def test_a_stacked_run_gives_the_curves_of_the_one_by_one_run():
         assert b.steps_done == a.steps_done == 3 and b.seconds > 0
 
 
+@pytest.mark.parametrize("shortcut", ["A", "B"])
+def test_a_channels_last_twin_gets_every_relu_gradient_channels_last(shortcut):
+    """The twin's reason to be is speed: a ReLU's backward given a contiguous gradient for its channels-last output
+    runs several times slower. Only the pooling's gradient, before the last ReLU, may come back contiguous."""
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    class ReluGradients(TorchDispatchMode):
+        contiguous = 0
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            if func is torch.ops.aten.threshold_backward.default and not args[0].is_contiguous(memory_format=torch.channels_last):
+                ReluGradients.contiguous += 1
+            return func(*args, **(kwargs or {}))
+
+    nets = [cifar_resnet(20, width=4, plain=p, shortcut=shortcut) for p in (True, False)]
+    twin = TwinResNet(*nets).to(memory_format=torch.channels_last)
+    x = torch.randn(4, 3, 16, 16).contiguous(memory_format=torch.channels_last)
+    with ReluGradients():
+        twin(x).sum().backward()
+    assert ReluGradients.contiguous == 1
+
+
 def test_a_twin_network_computes_both_nets_and_refuses_a_mismatched_pair():
     generator = lambda: torch.Generator().manual_seed(3)  # noqa: E731
     plain = cifar_resnet(14, width=4, plain=True, shortcut="B", generator=generator())

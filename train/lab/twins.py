@@ -56,6 +56,10 @@ def _split(stacked: Tensor, first: Tensor, second: Tensor) -> None:
     second.copy_(stacked[half:])
 
 
+def _channels_last(gradient: Tensor) -> Tensor:
+    return gradient.contiguous(memory_format=torch.channels_last)
+
+
 class _TwinBlock(nn.Module):
     """A ``CifarBlock`` of the plain net and the same block of the residual net, stacked."""
 
@@ -68,15 +72,26 @@ class _TwinBlock(nn.Module):
         # The residual net's own shortcut: None (identity), option A's padding (no parameters) or option B's
         # projection, applied to the residual half's input. Shared, not copied, so unstacking needs no work for it.
         self.shortcut = residual.shortcut
+        # 0 on the plain half's channels, 1 on the residual half's: the identity shortcut of both halves at once.
+        half = torch.arange(2 * self.planes, device=self.bn1.weight.device) >= self.planes
+        self.register_buffer("residual_half", half.to(self.bn1.weight.dtype).view(1, -1, 1, 1), persistent=False)
 
     def forward(self, x: Tensor) -> Tensor:
         out = F.relu(self.bn1(self.conv1(x)), inplace=True)
         out = self.bn2(self.conv2(out))
-        identity = x[:, self.inplanes :]
-        if self.shortcut is not None:
-            identity = self.shortcut(identity)
+        return F.relu(out + self._shortcut(x), inplace=True)
+
+    def _shortcut(self, x: Tensor) -> Tensor:
+        """What the block adds: the residual half's shortcut, zeros on the plain half."""
+        if self.shortcut is None:
+            # x times 0 or 1 is exact, as is adding 0; unlike slicing, it keeps x's memory format in the
+            # gradient too (a sliced channels-last tensor's gradient comes back contiguous, and mixed formats
+            # make the ReLU's backward several times slower).
+            return x * self.residual_half
+        if x.requires_grad and not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last):
+            x.register_hook(_channels_last)  # the slice's gradient comes back contiguous: x's whole gradient goes back to x's format
         # Zeros in front for the plain half: the shortcut reaches the residual half alone.
-        return F.relu(out + F.pad(identity, (0, 0, 0, 0, self.planes, 0)), inplace=True)
+        return F.pad(self.shortcut(x[:, self.inplanes :]), (0, 0, 0, 0, self.planes, 0))
 
     def unstack(self, plain: CifarBlock, residual: CifarBlock) -> None:
         for name in ("conv1", "conv2"):
