@@ -12,13 +12,13 @@ training, bottom halves held out), the same backbone, the same seed and 10 epoch
 on 72 patches (24 per texture, top halves of the photos) and scores it on 90 patches from the
 bottom halves, for seeds 0, 1 and 2, once in fp32 (``amp="off"``) and once on the default path
 (``amp="auto"``: bf16 autocast and channels-last on a CPU with AMX or AVX512-BF16), alternating:
-held-out accuracy, wall time, achieved GFLOP/s and its share of the matmul peak measured in the same run.
+held-out accuracy, wall time, achieved GFLOP/s and its share of the matmul and convolution peaks of
+its precision measured in the same run (``benchmarks.peaks``).
 """
 
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import statistics
 import time
@@ -31,6 +31,7 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 
 import train
+from benchmarks.peaks import peaks
 from benchmarks.report import cpu_bf16_features
 from resnet import build, summarize
 from resnet.devices import cpu_model
@@ -58,17 +59,8 @@ def _peak_rss_mb() -> float:
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def matmul_gflops(dtype: torch.dtype, *, n: int = 2048, reps: int = 8) -> float:
-    """The best of three timings of ``reps`` square ``torch.mm`` of side ``n`` in ``dtype``, in GFLOP/s: the peak convolutions can approach."""
-    a, b = torch.randn(n, n).to(dtype), torch.randn(n, n).to(dtype)
-    torch.mm(a, b)  # the first call picks and prepares the kernel
-    best = math.inf
-    for _ in range(3):
-        start = time.perf_counter()
-        for _ in range(reps):
-            torch.mm(a, b)
-        best = min(best, time.perf_counter() - start)
-    return 2 * n**3 * reps / best / 1e9
+def _peaks_line(peak: dict[str, dict[str, float]]) -> str:
+    return ", ".join(f"{name} matmul {p['matmul']:.0f} / convolution {p['conv']:.0f} GFLOP/s" for name, p in peak.items())
 
 
 def scratch(arch: str = "resnet18", per_class: int = 24, seeds: tuple[int, ...] = (0, 1, 2), epochs: Optional[int] = None) -> None:
@@ -84,16 +76,16 @@ def scratch(arch: str = "resnet18", per_class: int = 24, seeds: tuple[int, ...] 
     size = SCRATCH_PREPROCESSING.crop_size
     macs = summarize(build(arch, num_classes=len(train_set)), (1, 3, size, size)).total_macs
     flops = 3 * 2 * macs * images * epochs  # forward, then backward at about twice the forward, 2 FLOP a MAC
-    peaks = {"fp32": matmul_gflops(torch.float32), "bf16": matmul_gflops(torch.bfloat16)}
+    peak = {"fp32": peaks(torch.float32), "bf16": peaks(torch.bfloat16)}
     auto = amp_dtype("auto", torch.device("cpu"))
     print(f"# From scratch, fp32 vs default precision: {arch}, {images} training / 90 held-out texture patches, {epochs} epochs at "
           f"{size} px, {cpu_model()} ({cpu_bf16_features()}), {torch.get_num_threads()} threads, torch {torch.__version__}")
     print(f"# amp='auto' trains in {auto or torch.float32} here; {flops / 1e12:.2f} TFLOP of training a run ({macs / 1e6:.0f} M MACs an image)")
-    print(f"# matmul peak at the start: fp32 {peaks['fp32']:.0f} GFLOP/s, bf16 {peaks['bf16']:.0f} GFLOP/s; 1-min load {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+    print(f"# peaks at the start: {_peaks_line(peak)}; 1-min load {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     print()
     # Wall time is what a user waits; CPU time (all threads) and the load at the start show whether other work shared the cores.
-    print("| seed | path | held-out top-1 | wall seconds | CPU seconds | GFLOP/s | share of its matmul peak | 1-min load at start |")
-    print("|---|---|---|---|---|---|---|---|", flush=True)
+    print("| seed | path | held-out top-1 | wall seconds | CPU seconds | GFLOP/s | share of its matmul peak | share of its convolution peak | 1-min load at start |")
+    print("|---|---|---|---|---|---|---|---|---|", flush=True)
     rows: dict[str, list[tuple[float, float]]] = {"off": [], "auto": []}
     for seed in seeds:
         for amp in rows:
@@ -103,12 +95,12 @@ def scratch(arch: str = "resnet18", per_class: int = 24, seeds: tuple[int, ...] 
             tops = {name: result.classifier.predict_batch(images, top_k=1) for name, images in held_out.items()}
             right = sum(top[0][0] == name for name, answers in tops.items() for top in answers)
             rows[amp].append((right / sum(map(len, held_out.values())), seconds))
-            peak = peaks["bf16" if amp == "auto" and auto == torch.bfloat16 else "fp32"]
+            own = peak["bf16" if amp == "auto" and auto == torch.bfloat16 else "fp32"]
+            rate = flops / seconds / 1e9
             print(f"| {seed} | {'fp32 (amp=off)' if amp == 'off' else f'amp=auto ({auto or torch.float32})'} | {rows[amp][-1][0]:.3f} | {seconds:.1f} | {cpu:.1f} "
-                  f"| {flops / seconds / 1e9:.0f} | {flops / seconds / 1e9 / peak:.0%} | {load:.1f} |", flush=True)  # as it comes: runs are long
-    after = {"fp32": matmul_gflops(torch.float32), "bf16": matmul_gflops(torch.bfloat16)}
+                  f"| {rate:.0f} | {rate / own['matmul']:.0%} | {rate / own['conv']:.0%} | {load:.1f} |", flush=True)  # as it comes: runs are long
     print()
-    print(f"matmul peak at the end: fp32 {after['fp32']:.0f} GFLOP/s, bf16 {after['bf16']:.0f} GFLOP/s; 1-min load {os.getloadavg()[0]:.1f}")
+    print(f"peaks at the end: {_peaks_line({'fp32': peaks(torch.float32), 'bf16': peaks(torch.bfloat16)})}; 1-min load {os.getloadavg()[0]:.1f}")
     for amp, values in rows.items():
         tops, walls = [r[0] for r in values], [r[1] for r in values]
         print(f"amp={amp}: held-out top-1 mean {statistics.mean(tops):.3f} (min {min(tops):.3f}, max {max(tops):.3f}); "

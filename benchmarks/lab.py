@@ -8,8 +8,9 @@ Per seed the two training paths alternate: ``one-by-one`` (each of the four netw
 forward, backward and SGD step, the lab's path before stacking) and ``stacked`` (each plain net
 and its residual twin as one ``TwinResNet``, the default). Each row gives the achieved GFLOP/s
 of training (6 FLOP per multiply-accumulate: 2 forward, 4 backward; ``resnet.summarize`` counts
-the MACs) and its share of the fp32 matrix-multiply peak measured in the same run (rows: the
-peak at the start; the summary: the higher of the start's and the end's).
+the MACs) and its share of two fp32 peaks measured in the same run: ``torch.mm``'s and a wide
+convolution's (``benchmarks.peaks``: on an AMD CPU the first is MKL's AVX2 rate, about half the
+second). Rows use the peaks at the start; the summary the higher of the start's and the end's.
 
 Findings checked in every run (He et al. 2016, Fig. 6): the deepest plain net ends with a
 training error (whole training set, eval mode) at least ``--margin`` above the shallowest's,
@@ -26,7 +27,7 @@ from dataclasses import replace
 
 import torch
 
-from benchmarks.finetune import matmul_gflops
+from benchmarks.peaks import peaks
 from benchmarks.report import cpu_bf16_features
 from resnet import summarize
 from resnet.cifar import cifar_resnet
@@ -43,11 +44,15 @@ def training_flops(config: LabConfig) -> float:
     return 6 * macs * config.batch_size * config.steps
 
 
-def seed_table(label: str, result: LabResult, wall: float, load: float, flops: float, peak: float) -> str:
+def _shares(rate: float, peak: dict[str, float]) -> str:
+    return f"{rate / peak['matmul']:.0%} of the fp32 matmul peak, {rate / peak['conv']:.0%} of the fp32 convolution peak"
+
+
+def seed_table(label: str, result: LabResult, wall: float, load: float, flops: float, peak: dict[str, float]) -> str:
     """One run as a Markdown table: every network's errors and seconds, then the wall time and the achieved rate."""
     rate = flops / wall / 1e9
     lines = [f"seed {result.settings['seed']}, {label}: wall time {wall:.1f} s (data and evaluation included), "
-             f"{rate:.0f} GFLOP/s of training = {rate / peak:.0%} of the fp32 matmul peak; 1-minute load at start {load:.2f}", "",
+             f"{rate:.0f} GFLOP/s of training = {_shares(rate, peak)}; 1-minute load at start {load:.2f}", "",
              "| network | params | final training error | held-out error | seconds |", "|---|---|---|---|---|"]
     for net in result.networks.values():
         lines.append(f"| {net.name} | {net.params:,} | {net.final_train_error:.3f} | {net.held_out_error:.3f} | {net.seconds:.1f} |")
@@ -77,10 +82,10 @@ def main() -> None:
     args = parser.parse_args()
     config = PRESETS[args.preset]
     flops = training_flops(config)
-    peak = matmul_gflops(torch.float32)
+    peak = peaks(torch.float32)
     print(f"# Lab benchmark: preset {args.preset} {config}, data {args.data or 'digits'}, {cpu_model()} ({cpu_bf16_features()}), "
           f"{torch.get_num_threads()} threads, torch {torch.__version__}")
-    print(f"# {flops / 1e12:.2f} TFLOP of training a run; fp32 matmul peak at the start {peak:.0f} GFLOP/s")
+    print(f"# {flops / 1e12:.2f} TFLOP of training a run; fp32 peaks at the start: matmul {peak['matmul']:.0f}, convolution {peak['conv']:.0f} GFLOP/s")
     held_all, walls = True, {path: [] for path in args.paths}
     for seed in args.seeds:
         for path in args.paths:
@@ -91,14 +96,14 @@ def main() -> None:
             held, line = findings(result, args.margin)
             held_all &= held
             print(f"\n{seed_table(path, result, walls[path][-1], load, flops, peak)}\n\n{line}", flush=True)
-    end_peak = matmul_gflops(torch.float32)
-    print(f"\nfp32 matmul peak at the end {end_peak:.0f} GFLOP/s; 1-minute load {os.getloadavg()[0]:.2f}")
-    peak = max(peak, end_peak)  # the machine's own: other work on a shared machine only ever lowers it
-    print(f"shares below are of the higher peak, {peak:.0f} GFLOP/s")
+    end_peak = peaks(torch.float32)
+    print(f"\nfp32 peaks at the end: matmul {end_peak['matmul']:.0f}, convolution {end_peak['conv']:.0f} GFLOP/s; 1-minute load {os.getloadavg()[0]:.2f}")
+    peak = {kind: max(peak[kind], end_peak[kind]) for kind in peak}  # the machine's own: other work on a shared machine only ever lowers them
+    print(f"shares below are of the higher peaks, matmul {peak['matmul']:.0f} and convolution {peak['conv']:.0f} GFLOP/s")
     for path, times in walls.items():
         rate = flops / statistics.mean(times) / 1e9
         print(f"{path}: wall time per run {min(times):.1f} to {max(times):.1f} s (mean {statistics.mean(times):.1f}), "
-              f"{rate:.0f} GFLOP/s = {rate / peak:.0%} of the fp32 matmul peak")
+              f"{rate:.0f} GFLOP/s = {_shares(rate, peak)}")
     if len(walls) == 2:
         ratios = [s / o for s, o in zip(walls["stacked"], walls["one-by-one"])]
         print(f"stacked / one-by-one wall time per seed: {', '.join(f'{r:.2f}x' for r in ratios)}")

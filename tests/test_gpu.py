@@ -5,6 +5,7 @@ the device pipeline cannot rot on machines without a GPU; ``@pytest.mark.gpu`` t
 only CUDA has (fused optimisers, free-memory checks, compiled kernels) and are skipped elsewhere.
 """
 
+import inspect
 import json
 import os
 import re
@@ -346,11 +347,25 @@ def test_minus_one_workers_is_one_per_cpu_less_one():
         make_loader(data, 2, shuffle=False, workers=-3)
 
 
-def test_the_optimiser_is_fused_only_where_every_parameter_is_on_cuda():
-    model = nn.Linear(3, 2)
+def test_the_optimiser_is_fused_on_a_cpu_and_takes_the_steps_of_the_unfused_one():
     for kind in ("sgd", "adamw", "adam"):
-        optimizer = make_optimizer(model, TrainConfig(optimizer=kind), None)
-        assert not optimizer.defaults["fused"] and type(optimizer).__name__.lower() == kind
+        torch.manual_seed(0)
+        model, twin = nn.Linear(3, 2), nn.Linear(3, 2)
+        twin.load_state_dict(model.state_dict())
+        fused = make_optimizer(model, TrainConfig(optimizer=kind), None)
+        assert fused.defaults["fused"] and type(fused).__name__.lower() == kind
+        accepted = inspect.signature(type(fused)).parameters
+        settings = {key: value for key, value in fused.defaults.items() if key in accepted and key not in ("fused", "foreach")}
+        unfused = type(fused)(twin.parameters(), **settings, foreach=False)
+        for _ in range(3):
+            x = torch.randn(4, 3)
+            for net, optimizer in ((model, fused), (twin, unfused)):
+                optimizer.zero_grad()
+                net(x).square().sum().backward()
+                optimizer.step()
+        torch.testing.assert_close(model.state_dict(), twin.state_dict())
+    # Where torch has no fused kernel for every parameter, the plain loop.
+    assert not make_optimizer(nn.Linear(3, 2, device="meta"), TrainConfig(optimizer="adamw"), None).defaults["fused"]
 
 
 # --- only on CUDA ------------------------------------------------------------------------------
