@@ -1,14 +1,17 @@
 """The app as users and API clients meet it: a real server on 127.0.0.1, driven through gradio_client."""
 
 import os
+import re
 import subprocess
 import sys
+import time
 import zipfile
 from csv import reader as csv_reader
 from types import SimpleNamespace
 
 from pathlib import Path
 
+import gradio as gr
 import numpy as np
 import pytest
 from gradio_client import Client, handle_file
@@ -102,6 +105,7 @@ def test_finetune_then_classify_in_the_same_session_only(server, tmp_path):
     assert {row[2] for row in curve["data"]} >= {"train loss"} and {row[2] for row in accuracy["data"]} >= {"held-out (end of epoch)"}
     assert status.startswith("Done: **fine-tuned 1: brick, grass, gravel**")
     assert [row[0] for row in per_class["data"]] == ["brick", "grass", "gravel"]
+    assert all(re.fullmatch(r"\d{1,3}%", row[1]) for row in per_class["data"]), per_class["data"]  # as the status says it, not 1 or 0.667
     assert Image.open(confusion).size[0] > 200
     with zipfile.ZipFile(download["value"]) as archive:
         names = sorted(archive.namelist())
@@ -180,7 +184,7 @@ def test_push_and_naming_messages(server):
         client.predict("resnet18 (from scratch: works offline)", "head", 2, 0.003, None, "", [handle_file(EXAMPLE)], "b", [handle_file(EXAMPLE)], *[None] * 4, api_name="/finetune")
 
 
-def test_callbacks_keep_the_operators_model_and_write_into_the_session_folder(tmp_path):
+def test_callbacks_keep_the_operators_model_and_write_into_the_session_folder(tmp_path, monkeypatch):
     import app
     from ui.tabs.architecture import tab as architecture
     from ui.tabs.finetune import training as finetune
@@ -197,5 +201,13 @@ def test_callbacks_keep_the_operators_model_and_write_into_the_session_folder(tm
     *_, last = finetune.finetune({}, policy, request, lambda *a, **k: None, **form)
     picker = last["picker"]
     assert [value for _, value in picker.choices] == ["fine-tuned 1: brick, grass, gravel", *listed]
+    monkeypatch.setattr(session, "REMOVAL_DELAY_S", 0.5)
     session.end_session(request)
+    # Not at once: a request of the closed page may still be handing its files to Gradio; then gone.
+    assert Path(csv).exists()
+    with pytest.raises(gr.Error, match="This page was closed"):
+        session.session_dir(request)
+    deadline = time.monotonic() + 10
+    while (session.APP_TMP / "session-for-test").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert not (session.APP_TMP / "session-for-test").exists()

@@ -65,6 +65,16 @@ def save(page, tmp_path: Path, name: str) -> Path:
     return path
 
 
+def upload_photo(page, photo: Path) -> None:
+    """Upload ``photo`` to the Classify tab and wait until the page has cleared the last answer for it.
+
+    A new photo clears the answer through a request of its own: a click on Classify before that request
+    returns could see its answer cleared by it.
+    """
+    with page.expect_response(lambda r: r.request.method == "POST" and "/run/predict" in r.url):
+        page.locator("#classify-image input[type=file]").set_input_files(str(photo))
+
+
 def test_architecture_tab_shows_the_table_and_the_gradient_plot(page, tmp_path):
     from playwright.sync_api import expect
 
@@ -82,7 +92,7 @@ def test_classify_tab_uploads_a_photo_and_reads_the_top_label(page, url, tmp_pat
 
     photo = ROOT / "examples" / "chelsea.png"
     page.get_by_role("tab", name="Classify").click()
-    page.locator("#classify-image input[type=file]").set_input_files(str(photo))
+    upload_photo(page, photo)
     page.locator("#classify-button").click()
     top = page.locator("#top5 [data-testid=label-output-value]")
     expect(top).not_to_be_empty()

@@ -12,7 +12,7 @@ from PIL import Image
 
 from tests.conftest import ROOT
 # The browser tests' launch pattern: marks (skipped without Debian's chromium), a server of this module's own, screenshots.
-from tests.test_browser import ARGS, CHROMIUM, MODEL, pytestmark, save, url  # noqa: F401 - pytestmark and url are used by pytest
+from tests.test_browser import ARGS, CHROMIUM, MODEL, pytestmark, save, upload_photo, url  # noqa: F401 - pytestmark and url are used by pytest
 
 PHOTO = ROOT / "examples" / "chelsea.png"
 
@@ -41,7 +41,7 @@ def test_one_click_shows_the_label_and_its_overlay_and_a_class_click_shows_that_
     from playwright.sync_api import expect
 
     page.get_by_role("tab", name="Classify").click()
-    page.locator("#classify-image input[type=file]").set_input_files(str(PHOTO))
+    upload_photo(page, PHOTO)
     joined = []  # queued requests: the answer and its overlay come from one
     page.on("request", lambda r: joined.append(r.url) if r.method == "POST" and "/queue/join" in r.url else None)
     page.locator("#classify-button").click()

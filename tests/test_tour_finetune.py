@@ -68,6 +68,8 @@ def test_desktop_en_from_scratch_with_the_pages_defaults(tour_server, tour_brows
     held_out = int(re.search(r"Held-out accuracy (\d+)%", page.locator("#train-status").inner_text()).group(1))
     assert held_out >= 80  # chance is 33%
     expect(page.locator("#per-class")).to_contain_text("gravel")
+    table = page.locator("#per-class").inner_text()
+    assert len(re.findall(r"^(?:brick|grass|gravel)\s+\d{1,3}%$", table, re.M)) == 3, table  # percentages, as the status says it
     assert legend(page, "accuracy-curve") == {"training (running, augmented)", "held-out (end of epoch)"}
     assert legend(page, "curve") == {"train loss", "held-out loss"}
     for chart in ("curve", "accuracy-curve"):  # whole epochs, in their order (not 1, 1.5, ...; not 1, 10, 11, ..., 2)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import atexit
 import shutil
-from collections import OrderedDict
 import tempfile
+import threading
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any, Optional
 
@@ -15,7 +16,7 @@ from . import jobs
 from .i18n import text
 from .zerogpu import gpu  # the tabs' GPU decorator: spaces.GPU on a ZeroGPU Space, nothing elsewhere
 
-__all__ = ["APP_TMP", "end_session", "gpu", "session_dir", "upload_path"]
+__all__ = ["APP_TMP", "REMOVAL_DELAY_S", "end_session", "gpu", "session_dir", "upload_path"]
 
 # Files the app writes (CSV tables, sample sets, model zips) go under one folder, removed at exit;
 # each browser session gets its own sub-folder, removed when the session ends.
@@ -26,6 +27,9 @@ atexit.register(shutil.rmtree, APP_TMP, ignore_errors=True)
 # write into a folder that ``end_session`` has already removed. The most recent ones are enough.
 _ENDED: OrderedDict[str, None] = OrderedDict()
 _MAX_ENDED = 100_000
+# A closed page's folder goes a little later, not at once: a request of the page still finishing may have written its
+# answer's files there (an overlay), and Gradio copies them to its cache only after the callback has returned.
+REMOVAL_DELAY_S = 30.0
 
 
 def session_dir(request: Optional[gr.Request]) -> Path:
@@ -39,13 +43,15 @@ def session_dir(request: Optional[gr.Request]) -> Path:
 
 
 def end_session(request: gr.Request) -> None:
-    """Stop this browser session's jobs and remove the files it wrote."""
+    """Stop this browser session's jobs, refuse its further writes, and remove the files it wrote ``REMOVAL_DELAY_S`` later."""
     if request and request.session_hash:
         jobs.stop_session(request.session_hash)
         _ENDED[request.session_hash] = None
         while len(_ENDED) > _MAX_ENDED:
             _ENDED.popitem(last=False)
-        shutil.rmtree(APP_TMP / request.session_hash, ignore_errors=True)
+        removal = threading.Timer(REMOVAL_DELAY_S, shutil.rmtree, (APP_TMP / request.session_hash,), {"ignore_errors": True})
+        removal.daemon = True  # at exit, APP_TMP goes as a whole
+        removal.start()
 
 
 def upload_path(image: Any, request: Optional[gr.Request]) -> Any:

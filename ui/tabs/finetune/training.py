@@ -171,8 +171,8 @@ def _summary(result: train.FinetuneResult, name: str, caution: str, request: Opt
 
 
 def _per_class(result: train.FinetuneResult, request: Optional[gr.Request]) -> pd.DataFrame:
-    """Held-out accuracy per class, as the table shows it."""
-    accuracies = [None if a is None else round(a, 3) for a in result.per_class_accuracy.values()]
+    """Held-out accuracy per class, as the table shows it: a percentage, like the status's accuracy (blank: no held-out image)."""
+    accuracies = ["" if a is None else f"{a:.0%}" for a in result.per_class_accuracy.values()]
     return pd.DataFrame({text(request, "column.class"): list(result.per_class_accuracy), text(request, "column.held-out accuracy"): accuracies})
 
 

@@ -188,6 +188,8 @@ def tab() -> None:
         summary = gr.Markdown(elem_id="lab-text")
 
     data.change(preview, [data, zip_file], [zip_file, samples], api_name="lab_preview")
+    # Other data: the last run's curves and words go, so that nothing on the page belongs to data not chosen.
+    data.change(lambda: (None, ""), None, [plot, summary], api_visibility="private", queue=False, show_progress="hidden")
     zip_file.upload(preview, [data, zip_file], [zip_file, samples], api_name=False)
     preset.change(preset_steps, preset, steps, api_name="lab_preset_steps")
     running = run_button.click(
