@@ -55,9 +55,13 @@ def test_desktop_en_from_scratch_with_the_pages_defaults(tour_server, tour_brows
     expect(page.locator("#strategy input[value=full]")).to_be_checked()
     expect(page.locator("#epochs input[type=number]")).to_have_value("20")
     expect(page.locator("#lr input")).to_have_value("0.002")
+    assert page.evaluate(START_SHOWN_WHOLE)[1:] == [True, True], page.evaluate(START_SHOWN_WHOLE)
 
+    stop = page.locator("#stop-button")
+    expect(stop).to_be_disabled()  # nothing to stop yet
     page.locator("#train-button").click()
     expect(page.locator("#train-status")).to_contain_text(re.compile(r"Epoch [3-9]/20|Epoch 1\d/20"), timeout=180_000)
+    expect(stop).to_be_enabled()
     # While it trains: both charts are drawn and nothing covers them; the progress shows in one place only.
     for chart in ("curve", "accuracy-curve"):
         expect(page.locator(f"#{chart} .vega-embed .mark-line path").first).to_be_visible()
@@ -65,6 +69,7 @@ def test_desktop_en_from_scratch_with_the_pages_defaults(tour_server, tour_brows
     assert page.evaluate(ACTIVE_TRACKERS) == ["train-status"]
 
     expect(page.locator("#train-status")).to_contain_text("Done:", timeout=300_000)
+    expect(stop).to_be_disabled()
     held_out = int(re.search(r"Held-out accuracy (\d+)%", page.locator("#train-status").inner_text()).group(1))
     assert held_out >= 80  # chance is 33%
     expect(page.locator("#per-class")).to_contain_text("gravel")
@@ -103,6 +108,14 @@ def test_desktop_en_from_scratch_with_the_pages_defaults(tour_server, tour_brows
     close(page)
 
 
+# The "Start from" choice is shown whole and its dropdown arrow covers none of it.
+START_SHOWN_WHOLE = """() => {
+  const input = document.querySelector('#source input'), arrow = document.querySelector('#source .icon-wrap');
+  const textRight = input.getBoundingClientRect().right - parseFloat(getComputedStyle(input).paddingRight);
+  return [input.value, input.scrollWidth <= input.clientWidth, textRight <= arrow.getBoundingClientRect().left + 1];
+}"""
+
+
 @pytest.mark.parametrize("lang,width", [("en", "phone"), ("zh", "desktop"), ("zh", "phone")])
 def test_the_tab_renders_in_each_language_and_width(tour_server, tour_browser, tmp_path, lang, width):
     from playwright.sync_api import expect
@@ -111,6 +124,10 @@ def test_the_tab_renders_in_each_language_and_width(tour_server, tour_browser, t
     open_tab(page, "finetune")
     expect(page.locator("#train-button")).to_be_visible()
     expect(page.locator("#per-class")).to_be_hidden()  # no empty table with headers "1 2 3" before there are results
+    page.locator("#source input").click()
+    page.get_by_role("option", name=SCRATCH_SHOWN if lang == "en" else re.compile("^resnet18（")).click()
+    value, fits, clear_of_arrow = page.evaluate(START_SHOWN_WHOLE)
+    assert value.startswith("resnet18") and fits and clear_of_arrow, (value, fits, clear_of_arrow)
     if lang == "zh":
         expect(page.locator("#train-button")).to_have_text("开始训练")
         assert english_left(page, ENGLISH) == []

@@ -61,11 +61,15 @@ def test_desktop_en_a_short_run_draws_all_four_networks(tour_server, tour_browse
     steps = page.locator("#lab-steps input")
     steps.fill("30")
     steps.press("Tab")
+    stop = page.locator("#lab-stop")
+    expect(stop).to_be_disabled()  # nothing to stop yet
     page.locator("#lab-run").click()
+    expect(stop).to_be_enabled()  # the run starts only once Stop can stop it
     # The first update drawn already holds all four networks (a LinePlot keeps the legend of the update that drew it).
     expect(page.locator("#lab-plot .vega-embed .mark-line path").first).to_be_attached(timeout=120_000)
     assert set(legend(page)) == NETWORKS, legend(page)
     expect(page.locator("#lab-text")).to_contain_text("Measured just now", timeout=180_000)
+    expect(stop).to_be_disabled()  # the run is over
     assert_every_network_drawn(page)
     ticks = page.locator("#lab-plot .vega-embed .role-axis-label text").all_text_contents()
     steps_ticks = [t for t in ticks if not t.endswith("%")]

@@ -20,7 +20,7 @@ from typing import Any, Callable, Iterator, Optional
 
 import gradio as gr
 
-__all__ = ["Job", "start", "stop", "stop_session"]
+__all__ = ["Job", "start", "stop", "stop_button", "stop_session"]
 
 Work = Callable[[Callable[[Any], None], Callable[[], bool]], Any]  # work(report, should_stop) -> result
 
@@ -110,3 +110,8 @@ def stop_session(session: str) -> None:
         jobs = [job for key, job in _RUNNING.items() if key[0] == session]
     for job in jobs:
         job.stop()
+
+
+def stop_button(running: bool) -> gr.Button:
+    """A tab's Stop button as it should look: pressable while its run is going, greyed out otherwise."""
+    return gr.Button(interactive=running)

@@ -8,6 +8,8 @@
   tab (rendered on first opening) drew it twice and the next tab not at all. So the page keeps Gradio's
   implicit tab bar; the CSS gives its hidden measuring copy of the buttons no width (all tabs then
   "fit" and none goes to the menu) and lets the real bar wrap as the "wrap" mode does.
+- A dropdown's arrow sits over the end of its input: the Fine-tune tab's "Start from" keeps the arrow's
+  width free, so a long choice ends in an ellipsis beside the arrow, not under it.
 - ``JS`` (run once when the page loads) sets ``<html lang>`` to the language Gradio chose (so the
   browser picks Simplified Chinese glyphs and screen readers the right voice), and translates the one
   texts Gradio 6.31 writes without its i18n ("Click to Access Webcam" in ``gr.Image``'s webcam source,
@@ -41,6 +43,7 @@ CSS = """
 #inside-diagram .resnet-diagram { overflow-x: auto; -webkit-overflow-scrolling: touch; }
 #inside-diagram .resnet-diagram svg { max-width: none; }
 #mistakes .caption-label { white-space: normal; max-width: calc(100% - 8px); }
+#source input { padding-right: 24px; text-overflow: ellipsis; }
 .tab-wrapper > .tab-container.visually-hidden > button { padding: 0 !important; border: 0 !important; font-size: 0 !important; }
 .tab-wrapper { height: auto !important; }
 .tab-wrapper > .tab-container[role=tablist] { flex-wrap: wrap; height: auto; overflow: visible; }

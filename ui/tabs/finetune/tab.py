@@ -5,12 +5,14 @@ This module declares the tab and wires its events; the run itself is ``training`
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any, Optional, Sequence
 
 import gradio as gr
 
 import resnet
 from train.presets import STRATEGIES, default_strategy, finetune_defaults
+from ui import jobs
 from ui.i18n import static, text
 from ui.models import MODELS, tuned_label
 
@@ -85,7 +87,7 @@ def _settings(checkpoints: Sequence[str], default_model: str) -> dict[str, gr.co
     with gr.Row():
         source = gr.Dropdown(
             [*((c, c) for c in checkpoints), (static("finetune.from_scratch"), FROM_SCRATCH)], value=default_model,
-            label=static("finetune.start_from"), elem_id="source", allow_custom_value=True,
+            label=static("finetune.start_from"), elem_id="source", allow_custom_value=True, scale=2, min_width=240,  # room for its longest choice
         )
         strategy = gr.Radio(
             [(static(f"finetune.strategy.{s}"), s) for s in STRATEGIES], value=initial_strategy, label=static("finetune.strategy"), elem_id="strategy",
@@ -95,7 +97,7 @@ def _settings(checkpoints: Sequence[str], default_model: str) -> dict[str, gr.co
         rotate90 = gr.Checkbox(False, label=static("finetune.rotate90"), info=static("finetune.rotate90_info"), elem_id="rotate90")
     with gr.Row():
         train_button = gr.Button(static("finetune.button"), variant="primary", elem_id="train-button")
-        stop_button = gr.Button(static("finetune.stop"), variant="stop", elem_id="stop-button")
+        stop_button = gr.Button(static("finetune.stop"), variant="stop", interactive=False, elem_id="stop-button")  # pressable while training
     return {"source": source, "strategy": strategy, "epochs": epochs, "lr": lr, "rotate90": rotate90, "train": train_button, "stop": stop_button}
 
 
@@ -156,13 +158,17 @@ def tab(demo: gr.Blocks, checkpoints: Sequence[str], default_model: str, tuned: 
     p["source"].input(start_defaults, p["source"], [p["strategy"], p["epochs"], p["lr"]], api_name="start_defaults")
     p["strategy"].input(strategy_defaults, [p["strategy"], p["source"]], [p["epochs"], p["lr"]], api_name="strategy_defaults")
     outputs = {name: p[name] for name in OUTPUTS}
-    training = p["train"].click(
+    started = p["train"].click(partial(jobs.stop_button, True), None, p["stop"], api_visibility="private", queue=False, show_progress="hidden")
+    training = started.then(
         by_component(finetune, outputs), [tuned, policy], list(outputs.values()), inputs_kwargs={name: p[name] for name in FORM},
         api_name="finetune", concurrency_id="training", concurrency_limit=1, time_limit=TIME_LIMIT_S,
         show_progress_on=p["status"],  # one progress bar and one error badge, on the status: the charts stay visible
     )
     training.success(lambda: gr.Dataframe(visible=True), None, p["per_class"], api_visibility="private", queue=False)  # empty, it showed headers "1 2 3"
-    p["stop"].click(stop, None, p["status"], cancels=[training], api_name="stop_finetune", queue=False)
+    training.then(partial(jobs.stop_button, False), None, p["stop"], api_visibility="private", queue=False, show_progress="hidden")
+    p["stop"].click(stop, None, p["status"], cancels=[training], api_name="stop_finetune", queue=False).then(
+        partial(jobs.stop_button, False), None, p["stop"], api_visibility="private", queue=False, show_progress="hidden",
+    )
     p["pair"].input(mistakes.show, [p["pair"], kept], p["gallery"], api_name="mistakes", queue=False)
     p["confusion"].select(mistakes.cell_choice, kept, p["pair"], api_visibility="private", queue=False).success(
         mistakes.show, [p["pair"], kept], p["gallery"], api_visibility="private", queue=False,

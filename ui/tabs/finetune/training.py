@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import shutil
-from typing import Any, Callable, Iterator, Mapping, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Optional, Sequence
 
 import gradio as gr
 import pandas as pd
@@ -26,6 +26,9 @@ from . import curves, mistakes
 from .download import package_model
 from .pictures import confusion_image
 from .samples import CLASS_SLOTS, collect_samples
+
+if TYPE_CHECKING:
+    from pandas.io.formats.style import Styler  # imports jinja2: only when a table is made
 
 __all__ = ["FORM", "FROM_SCRATCH", "OUTPUTS", "SCRATCH_ARCH", "SLOT_FIELDS", "TIME_LIMIT_S", "by_component", "finetune", "stop"]
 
@@ -170,10 +173,12 @@ def _summary(result: train.FinetuneResult, name: str, caution: str, request: Opt
     return summary_line + curves.fit_note(result.history, request)
 
 
-def _per_class(result: train.FinetuneResult, request: Optional[gr.Request]) -> pd.DataFrame:
-    """Held-out accuracy per class, as the table shows it: a percentage, like the status's accuracy (blank: no held-out image)."""
-    accuracies = ["" if a is None else f"{a:.0%}" for a in result.per_class_accuracy.values()]
-    return pd.DataFrame({text(request, "column.class"): list(result.per_class_accuracy), text(request, "column.held-out accuracy"): accuracies})
+def _per_class(result: train.FinetuneResult, request: Optional[gr.Request]) -> Styler:
+    """Held-out accuracy per class: numbers for the API, shown in percent like the status's accuracy (blank: no held-out image)."""
+    column = text(request, "column.held-out accuracy")
+    accuracies = [None if a is None else round(a, 3) for a in result.per_class_accuracy.values()]
+    table = pd.DataFrame({text(request, "column.class"): list(result.per_class_accuracy), column: accuracies})
+    return table.style.format({column: "{:.0%}"}, na_rep="")
 
 
 def _finish(

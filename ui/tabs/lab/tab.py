@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import replace
+from functools import partial
 from typing import Any, Iterator, Optional, Sequence
 
 import gradio as gr
@@ -179,7 +180,7 @@ def tab() -> None:
                 )
         with gr.Row():
             run_button = gr.Button(static("lab.run"), variant="primary", elem_id="lab-run")
-            stop_button = gr.Button(static("lab.stop"), variant="stop", elem_id="lab-stop")
+            stop_button = gr.Button(static("lab.stop"), variant="stop", interactive=False, elem_id="lab-stop")  # pressable while running
         plot = gr.LinePlot(
             x="step", y="training error", color="network", elem_id="lab-plot", x_title=static("lab.plot_x"),
             y_title=static("lab.plot_y"), color_title=static("arch.network"), height=360,
@@ -192,8 +193,12 @@ def tab() -> None:
     data.change(lambda: (None, ""), None, [plot, summary], api_visibility="private", queue=False, show_progress="hidden")
     zip_file.upload(preview, [data, zip_file], [zip_file, samples], api_name=False)
     preset.change(preset_steps, preset, steps, api_name="lab_preset_steps")
-    running = run_button.click(
+    started = run_button.click(partial(jobs.stop_button, True), None, stop_button, api_visibility="private", queue=False, show_progress="hidden")
+    running = started.then(
         degradation, [depths, preset, steps, data, zip_file], [plot, summary], api_name="degradation",
         concurrency_id="training", concurrency_limit=1, time_limit=TIME_LIMIT_S,
     )
-    stop_button.click(stop, None, summary, cancels=[running], api_name="stop_degradation", queue=False)
+    running.then(partial(jobs.stop_button, False), None, stop_button, api_visibility="private", queue=False, show_progress="hidden")
+    stop_button.click(stop, None, summary, cancels=[running], api_name="stop_degradation", queue=False).then(
+        partial(jobs.stop_button, False), None, stop_button, api_visibility="private", queue=False, show_progress="hidden",
+    )
