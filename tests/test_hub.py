@@ -100,6 +100,11 @@ def test_existing_model_card_is_never_overwritten(tmp_path):
     (tmp_path / "README.md").write_text("my own card")
     clf.save_pretrained(tmp_path)
     assert (tmp_path / "README.md").read_text() == "my own card"
+    # Every file with the permissions of any file the user writes (not 600 for the weights alone).
+    (tmp_path / "plain").write_text("")
+    assert {p.name: oct(p.stat().st_mode & 0o777) for p in tmp_path.iterdir()} == dict.fromkeys(
+        ["README.md", "config.json", "model.safetensors", "plain"], oct((tmp_path / "plain").stat().st_mode & 0o777)
+    )
 
 
 def test_revisions(hub_models):

@@ -31,13 +31,15 @@ def save_checkpoint(model: nn.Module, config: ModelConfig, folder: str | os.Path
     Each file is written to a temporary name and renamed into place, so an
     interrupted save never leaves a half-written checkpoint behind.
     """
-    from safetensors.torch import save_file
+    from safetensors.torch import save
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     model = getattr(model, "module", model)  # unwrap DistributedDataParallel
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
-    atomic_write(folder / "model.safetensors", lambda path: save_file(tensors, str(path), metadata={"format": "pt"}))
+    # Bytes written by Python, not safetensors' save_file, which creates its file readable by its owner alone
+    # (mode 600): the zip a user downloads would then unpack a model nobody else on the machine can read.
+    atomic_write(folder / "model.safetensors", lambda path: Path(path).write_bytes(save(tensors, metadata={"format": "pt"})))
     text = json.dumps(config.to_json_dict(), indent=2, sort_keys=True) + "\n"
     atomic_write(folder / "config.json", lambda path: Path(path).write_text(text, encoding="utf-8"))
     card = folder / "README.md"
