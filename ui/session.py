@@ -1,4 +1,4 @@
-"""What a browser session owns on the server: a folder of its files, removed when the session ends; and the GPU decorator (``ui.zerogpu``)."""
+"""What a browser session owns on the server: a folder of its files, removed shortly after the session ends; and the GPU decorator (``ui.zerogpu``)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from .zerogpu import gpu  # the tabs' GPU decorator: spaces.GPU on a ZeroGPU Spa
 __all__ = ["APP_TMP", "REMOVAL_DELAY_S", "end_session", "gpu", "session_dir", "upload_path"]
 
 # Files the app writes (CSV tables, sample sets, model zips) go under one folder, removed at exit;
-# each browser session gets its own sub-folder, removed when the session ends.
+# each browser session gets its own sub-folder, removed shortly after the session ends.
 APP_TMP = Path(tempfile.mkdtemp(prefix="resnet-studio-"))
 atexit.register(shutil.rmtree, APP_TMP, ignore_errors=True)
 
