@@ -127,9 +127,9 @@ def test_the_download_holds_the_int8_model_and_the_card_its_figures(finetuned, t
     assert "## int8" in card and "on 24 of the training images" in card and "| 100.0% |" in card  # the 9 held-out images were not calibrated on
     if lang == "en":
         assert note.startswith(" The zip also holds model-int8.onnx: the same top class as the full-precision model for 100.0% of the 9")
-        assert label == "Download the model (.zip: config.json, model-int8.onnx, model.onnx, model.safetensors, preprocessing.json, README.md (model card))"
+        assert label == "Download the model: a .zip of config.json, model-int8.onnx, model.onnx, model.safetensors, preprocessing.json, README.md (model card)"
     else:
-        assert note.startswith(" zip 中还有 model-int8.onnx：在 9 张留出图像中") and label.startswith("下载模型（.zip：config.json、model-int8.onnx")
+        assert note.startswith(" zip 中还有 model-int8.onnx：在 9 张留出图像中") and label.startswith("下载模型：一个 .zip，内含 config.json、model-int8.onnx")
 
 
 @pytest.mark.parametrize("lang", ["en", "zh-CN"])
@@ -172,7 +172,7 @@ def test_a_failed_onnx_export_is_said_on_the_button(finetuned, tmp_path, monkeyp
     result, samples = finetuned
     archive, note, label = ui.tabs.finetune.download.package_model(result, samples, tmp_path / "model-1", "en")
     assert note == " The ONNX export failed (RuntimeError); the zip holds the PyTorch checkpoint only."
-    assert label == "Download the model (.zip: config.json, model.safetensors, README.md (model card))"
+    assert label == "Download the model: a .zip of config.json, model.safetensors, README.md (model card)"
     with zipfile.ZipFile(archive) as z:
         assert sorted(z.namelist()) == ["README.md", "config.json", "model.safetensors"]
 

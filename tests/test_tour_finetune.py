@@ -68,6 +68,9 @@ def test_desktop_en_from_scratch_with_the_pages_defaults(tour_server, tour_brows
         assert page.evaluate(PLOT_UNCOVERED, f"#{chart}"), f"#{chart} is covered while training"
     assert page.evaluate(ACTIVE_TRACKERS) == ["train-status"]
 
+    # Once the epochs are over Stop has nothing to stop: pressed while the model is packaged, it threw the model away.
+    first = page.wait_for_function(STOP_WHILE_PACKAGING, timeout=300_000).json_value()
+    assert first == "greyed out while packaging", first
     expect(page.locator("#train-status")).to_contain_text("Done:", timeout=300_000)
     expect(stop).to_be_disabled()
     held_out = int(re.search(r"Held-out accuracy (\d+)%", page.locator("#train-status").inner_text()).group(1))
@@ -108,6 +111,12 @@ def test_desktop_en_from_scratch_with_the_pages_defaults(tour_server, tour_brows
     close(page)
 
 
+# Which comes first: Stop greyed out while the finished model is packaged, or the end of the run.
+STOP_WHILE_PACKAGING = """() => {
+  const status = document.querySelector('#train-status').innerText, stop = document.querySelector('#stop-button');
+  if (status.includes('Packaging the download') && stop.disabled) return 'greyed out while packaging';
+  return status.includes('Done:') ? 'done, with Stop pressable all through the packaging' : false;
+}"""
 # The "Start from" choice is shown whole and its dropdown arrow covers none of it.
 START_SHOWN_WHOLE = """() => {
   const input = document.querySelector('#source input'), arrow = document.querySelector('#source .icon-wrap');

@@ -141,7 +141,7 @@ STRINGS: dict[str, str] = {
     "finetune.stopped_early": "Stopped before the first epoch ended; no model was kept.",
     "finetune.not_running": "Nothing is training in this browser session.",
     "finetune.onnx_failed": " The ONNX export failed ({reason}); the zip holds the PyTorch checkpoint only.",
-    "finetune.download_files": "Download the model (.zip: {files})",
+    "finetune.download_files": "Download the model: a .zip of {files}",
     "finetune.file.separator": ", ",
     "finetune.file.card": "README.md (model card)",
     "finetune.int8_kept": (

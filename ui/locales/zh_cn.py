@@ -141,7 +141,7 @@ STRINGS: dict[str, str] = {
     "finetune.stopped_early": "在第一轮结束前已停止；没有保留模型。",
     "finetune.not_running": "当前浏览器会话中没有正在进行的训练。",
     "finetune.onnx_failed": " ONNX 导出失败（{reason}）；zip 中只有 PyTorch 检查点。",
-    "finetune.download_files": "下载模型（.zip：{files}）",
+    "finetune.download_files": "下载模型：一个 .zip，内含 {files}",
     "finetune.file.separator": "、",
     "finetune.file.card": "README.md（模型卡）",
     "finetune.int8_kept": (

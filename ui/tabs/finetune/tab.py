@@ -137,16 +137,22 @@ def _preview_and_push() -> dict[str, gr.components.Component]:
             "push": push_button, "pushed": pushed}
 
 
+def _started() -> tuple[gr.Button, str]:
+    """Train pressed: Stop can stop the run (also while it waits its turn), and the last run's message goes."""
+    return jobs.stop_button(True), ""
+
+
 def tab(demo: gr.Blocks, checkpoints: Sequence[str], default_model: str, tuned: gr.State, policy: gr.State, picker: gr.Dropdown) -> None:
     """Declare the Fine-tune tab and wire it; a finished run updates ``picker`` (the Classify tab's)."""
     kept = gr.State(None, time_to_live=3600)  # the mistakes of this session's last fine-tune (ui.tabs.finetune.mistakes.keep)
+    training = gr.State(False)  # whether epochs are running: Stop is pressable then only
     with gr.Tab(static("tab.finetune"), elem_id="finetune"):
         gr.Markdown(static("finetune.intro"))
         sample_button = gr.Button(static("finetune.sample_button"), elem_id="sample-button")
         p = _class_slots()  # the tab's components by name, in page order
         p["zip_file"] = gr.File(file_types=[".zip"], label=static("finetune.zip"), elem_id="zip-file")
         p |= _settings(checkpoints, default_model) | _results()
-        p |= _preview_and_push() | {"tuned": tuned, "picker": picker, "kept": kept}
+        p |= _preview_and_push() | {"tuned": tuned, "picker": picker, "kept": kept, "training": training}
     sample_button.click(sample_set, None, [p[name] for name in SLOT_FIELDS], api_name="sample_set")
     # Offline without the default model, the page's own defaults must still train: from scratch, said on the status.
     def start_here(request: gr.Request = None) -> dict[gr.components.Component, Any]:
@@ -158,15 +164,17 @@ def tab(demo: gr.Blocks, checkpoints: Sequence[str], default_model: str, tuned: 
     p["source"].input(start_defaults, p["source"], [p["strategy"], p["epochs"], p["lr"]], api_name="start_defaults")
     p["strategy"].input(strategy_defaults, [p["strategy"], p["source"]], [p["epochs"], p["lr"]], api_name="strategy_defaults")
     outputs = {name: p[name] for name in OUTPUTS}
-    started = p["train"].click(partial(jobs.stop_button, True), None, p["stop"], api_visibility="private", queue=False, show_progress="hidden")
-    training = started.then(
+    started = p["train"].click(_started, None, [p["stop"], p["status"]], api_visibility="private", queue=False, show_progress="hidden")
+    run = started.then(
         by_component(finetune, outputs), [tuned, policy], list(outputs.values()), inputs_kwargs={name: p[name] for name in FORM},
         api_name="finetune", concurrency_id="training", concurrency_limit=1, time_limit=TIME_LIMIT_S,
         show_progress_on=p["status"],  # one progress bar and one error badge, on the status: the charts stay visible
     )
-    training.success(lambda: gr.Dataframe(visible=True), None, p["per_class"], api_visibility="private", queue=False)  # empty, it showed headers "1 2 3"
-    training.then(partial(jobs.stop_button, False), None, p["stop"], api_visibility="private", queue=False, show_progress="hidden")
-    p["stop"].click(stop, None, p["status"], cancels=[training], api_name="stop_finetune", queue=False).then(
+    run.success(lambda: gr.Dataframe(visible=True), None, p["per_class"], api_visibility="private", queue=False)  # empty, it showed headers "1 2 3"
+    # Stop is pressable while the run waits or trains; not while the finished model is packaged, nor after.
+    p["training"].change(jobs.stop_button, p["training"], p["stop"], api_visibility="private", queue=False, show_progress="hidden")
+    run.then(partial(jobs.stop_button, False), None, p["stop"], api_visibility="private", queue=False, show_progress="hidden")
+    p["stop"].click(stop, None, p["status"], cancels=[run], api_name="stop_finetune", queue=False).then(
         partial(jobs.stop_button, False), None, p["stop"], api_visibility="private", queue=False, show_progress="hidden",
     )
     p["pair"].input(mistakes.show, [p["pair"], kept], p["gallery"], api_name="mistakes", queue=False)

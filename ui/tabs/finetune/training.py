@@ -39,8 +39,9 @@ TIME_LIMIT_S = 1800  # a fine-tune ends here, whatever its settings
 SLOT_FIELDS = tuple(f"class_{i}_{part}" for i in range(CLASS_SLOTS) for part in ("name", "files"))
 # finetune's inputs by name (beside the states tuned and policy), in the order API clients send them.
 FORM = ("source", "strategy", "epochs", "lr", "zip_file", *SLOT_FIELDS, "rotate90")
-# finetune's outputs by name, in the order API clients receive them (the states tuned and kept are not sent).
-OUTPUTS = ("loss", "status", "per_class", "confusion", "download", "picker", "pair", "gallery", "accuracy", "tuned", "kept")
+# finetune's outputs by name, in the order API clients receive them (the states tuned, kept and training are not sent).
+# ``training``: True while epochs run, False once they are over (the Stop button follows it: packaging has nothing to stop).
+OUTPUTS = ("loss", "status", "per_class", "confusion", "download", "picker", "pair", "gallery", "accuracy", "tuned", "kept", "training")
 
 
 def _user_error(error: Exception, request: Optional[gr.Request]) -> Exception:
@@ -146,15 +147,18 @@ def finetune(
                 continue
             history.append(record)
             status = " ".join(filter(None, (caution, _epoch_status(record, request, progress)))) + skipped
-            yield {"status": status, **_charts(history, request)}
+            yield {"status": status, **_charts(history, request), "training": True}
     try:
         result = job.result()
     except Exception as e:
         raise _user_error(e, request) from e
-    if result.stopped:  # the time limit: say so, keep nothing half-trained
-        yield {"status": _stopped_text(job, request), **_charts(history, request)}
+    if result.stopped:  # Stop or the time limit: say so, keep nothing half-trained
+        yield {"status": _stopped_text(job, request), **_charts(history, request), "training": False}
         return
-    yield from _finish(result, samples, tuned, policy, caution, skipped, request, progress)
+    # The epochs are over: from the first finishing step on, Stop would only throw the finished model away, so the page greys it out.
+    finishing = _finish(result, samples, tuned, policy, caution, skipped, request, progress)
+    yield {**next(finishing), "training": False}
+    yield from finishing
 
 
 def _step(key: str, request: Optional[gr.Request], progress: gr.Progress) -> dict[str, Any]:
