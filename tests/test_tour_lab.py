@@ -4,7 +4,8 @@ without training: the data picker and the training images are visible, and no En
 
 import pytest
 
-from tests.tour import browser_only, close, english_left, open_page, open_tab, shot, tracebacks
+from tests.tour import browser_only, close, english_left, legend_colours, open_page, open_tab, shot, tracebacks
+from ui.tabs.lab.tab import network_colours
 
 pytestmark = browser_only
 
@@ -68,6 +69,7 @@ def test_desktop_en_a_short_run_draws_all_four_networks(tour_server, tour_browse
     # The first update drawn already holds all four networks (a LinePlot keeps the legend of the update that drew it).
     expect(page.locator("#lab-plot .vega-embed .mark-line path").first).to_be_attached(timeout=120_000)
     assert set(legend(page)) == NETWORKS, legend(page)
+    assert legend_colours(page, "#lab-plot") == network_colours(NETWORKS)  # as on the "Start here" tab
     expect(page.locator("#lab-text")).to_contain_text("Measured just now", timeout=180_000)
     expect(stop).to_be_disabled()  # the run is over
     assert_every_network_drawn(page)
@@ -78,7 +80,7 @@ def test_desktop_en_a_short_run_draws_all_four_networks(tour_server, tour_browse
     shot(page, "lab", "en", "desktop", tmp_path)
     # Other data: the digits' curves and words go, so that nothing on the page belongs to data not chosen.
     page.locator("#lab-data input[value=patches]").check()
-    expect(page.locator("#lab-text")).to_have_text("")
+    expect(page.locator("#lab-text")).to_have_text("Other data chosen: press Run the experiment to train the networks on them.")
     expect(page.locator("#lab-plot .vega-embed .mark-line path")).to_have_count(0)
     close(page)
     assert tracebacks(tour_server.log_since(mark)) == 0

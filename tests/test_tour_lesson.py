@@ -13,8 +13,9 @@ from playwright.sync_api import expect
 from safetensors.torch import save_file
 
 import resnet
-from tests.tour import WIDTHS, browser_only, close, english_left, open_page, shot, tracebacks
+from tests.tour import WIDTHS, browser_only, close, english_left, legend_colours, open_page, shot, tracebacks
 from ui.locales import en, zh_cn
+from ui.tabs.lab.tab import network_colours
 from ui.tabs.lesson.tab import LAB_RUN
 
 pytestmark = browser_only
@@ -81,6 +82,7 @@ def test_lesson_tab(tour_server, tour_browser, tmp_path, width, lang):
         page.locator("#lesson-lab-plot .vega-embed .mark-line path").first.wait_for()
         assert set(drawn_legend(page, "#lesson-lab-plot")) == networks
         assert stroked_lines(page, "#lesson-lab-plot") == len(networks)
+        assert legend_colours(page, "#lesson-lab-plot") == network_colours(networks)  # each network in its lab tab colour
         expect(page.locator("#lesson-lab-note")).to_contain_text("python -m train.lab")
 
         if lang == "zh":

@@ -193,6 +193,19 @@ def visible_box(locator) -> Optional[dict]:
     return locator.bounding_box()
 
 
+def legend_colours(page, selector: str) -> dict[str, str]:
+    """A vega chart's legend as drawn: each label -> its symbol's colour, as hex (``#rrggbb``)."""
+    return page.evaluate(
+        """(sel) => {
+            const labels = [...document.querySelectorAll(sel + ' .vega-embed .role-legend-label text')].map((t) => t.textContent);
+            const symbols = [...document.querySelectorAll(sel + ' .vega-embed .role-legend-symbol path')].map((p) => getComputedStyle(p).stroke);
+            const hex = (rgb) => '#' + rgb.match(/\\d+/g).slice(0, 3).map((v) => Number(v).toString(16).padStart(2, '0')).join('');
+            return Object.fromEntries(labels.map((label, i) => [label, hex(symbols[i])]));
+        }""",
+        selector,
+    )
+
+
 def tracebacks(log_text: str) -> int:
     return log_text.count("Traceback (most recent call last)")
 

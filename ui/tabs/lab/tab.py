@@ -6,7 +6,7 @@ import os
 import time
 from dataclasses import replace
 from functools import partial
-from typing import Any, Iterator, Optional, Sequence
+from typing import Any, Iterable, Iterator, Optional, Sequence
 
 import gradio as gr
 import pandas as pd
@@ -20,7 +20,7 @@ from ui import jobs
 from ui.i18n import error_text, static, text
 from ui.session import gpu
 
-__all__ = ["DATA_CHOICES", "degradation", "preview", "stop", "summary_text", "tab"]
+__all__ = ["DATA_CHOICES", "data_changed", "degradation", "network_colours", "preview", "stop", "summary_text", "tab"]
 
 REFRESH_S = 1.0  # how often the live curves are redrawn
 TIME_LIMIT_S = 1800  # a run ends here, whatever its settings
@@ -45,10 +45,11 @@ def _names(depths: Sequence[int]) -> list[str]:
     return [f"{kind}-{d}" for d in depths for kind in ("plain", "residual")]
 
 
-def _colours(depths: Sequence[int]) -> dict[str, str]:
-    """The colour of each network of this run; it also fixes the plot's legend to exactly these networks."""
+def network_colours(names: Iterable[str]) -> dict[str, str]:
+    """The colour of each network named ("plain-20", ...), the same on every chart of the page; as a LinePlot's
+    ``color_map`` it also fixes the legend to exactly these networks."""
     shade = {d: i for i, d in enumerate(_DEPTHS)}
-    return {name: (_PLAIN if name.startswith("plain") else _RESIDUAL)[shade.get(int(name.split("-")[1]), 0)] for name in _names(depths)}
+    return {name: (_PLAIN if name.startswith("plain") else _RESIDUAL)[shade.get(int(name.split("-")[1]), 0)] for name in names}
 
 
 def _curves(points: dict[str, list[tuple[int, float]]]) -> pd.DataFrame:
@@ -60,7 +61,7 @@ def _plot(points: dict[str, list[tuple[int, float]]], depths: Sequence[int], ste
     """The curves with this run's colours and step axis. A LinePlot takes its legend from the update that (re)draws
     it, and redraws only when a setting such as ``color_map`` or ``x_lim`` changes: so the first update of a run sets
     both, and holds every network."""
-    return gr.LinePlot(_curves(points), color_map=_colours(depths), x_lim=[0, steps])
+    return gr.LinePlot(_curves(points), color_map=network_colours(_names(depths)), x_lim=[0, steps])
 
 
 def summary_text(result: lab.LabResult, request: Optional[gr.Request]) -> str:
@@ -141,7 +142,7 @@ def degradation(
             if len(points) < 2 * len(chosen) or time.monotonic() - last < REFRESH_S:
                 continue  # the first drawing waits for every network: it fixes the legend
             last = time.monotonic()
-            status = text(request, "lab.running", step=event["step"], steps=event["steps"], network=event["network"])
+            status = text(request, "lab.running", step=event["step"], steps=event["steps"])
             yield (_curves(points) if drawn else _plot(points, chosen, steps)), status
             drawn = True
     try:
@@ -152,6 +153,11 @@ def degradation(
         raise gr.Error(text(request, "error.invalid", reason=e), print_exception=False) from e
     curves = {name: net.train_error for name, net in result.networks.items()}
     yield (_curves(curves) if drawn else _plot(curves, chosen, steps)), summary_text(result, request)
+
+
+def data_changed(request: gr.Request = None) -> tuple[None, str]:
+    """Other data: the last run's curves and words go (nothing on the page may belong to data not chosen), and the page says what next."""
+    return None, text(request, "lab.data_changed")
 
 
 def stop(request: gr.Request = None) -> str:
@@ -184,13 +190,12 @@ def tab() -> None:
         plot = gr.LinePlot(
             x="step", y="training error", color="network", elem_id="lab-plot", x_title=static("lab.plot_x"),
             y_title=static("lab.plot_y"), color_title=static("arch.network"), height=360,
-            x_axis_format="d", y_axis_format=".0%", y_lim=[0, None],
+            x_axis_format="d", y_axis_format=".0%", y_lim=[0, 1],  # an error is 0 to 100 %: no curve leaves the chart
         )
         summary = gr.Markdown(elem_id="lab-text")
 
     data.change(preview, [data, zip_file], [zip_file, samples], api_name="lab_preview")
-    # Other data: the last run's curves and words go, so that nothing on the page belongs to data not chosen.
-    data.change(lambda: (None, ""), None, [plot, summary], api_visibility="private", queue=False, show_progress="hidden")
+    data.change(data_changed, None, [plot, summary], api_visibility="private", queue=False, show_progress="hidden")
     zip_file.upload(preview, [data, zip_file], [zip_file, samples], api_name=False)
     preset.change(preset_steps, preset, steps, api_name="lab_preset_steps")
     started = run_button.click(partial(jobs.stop_button, True), None, stop_button, api_visibility="private", queue=False, show_progress="hidden")

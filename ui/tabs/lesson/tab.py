@@ -28,6 +28,7 @@ from resnet.devices import default_device
 from resnet.files import atomic_write
 from ui.i18n import LANGUAGES, static, text
 from ui.session import session_dir
+from ui.tabs.lab.tab import network_colours
 
 __all__ = ["LAB_RUN", "block_cost", "check_resnet", "compare_networks", "shipped_lab_run", "tab"]
 
@@ -60,6 +61,11 @@ TOTALS = {"parameters": "lesson.check.total.parameters", "conv_linear_weights": 
 
 def _columns(frame: pd.DataFrame, request: Optional[gr.Request]) -> pd.DataFrame:
     return frame.rename(columns={c: text(request, COLUMNS[c]) for c in frame.columns})
+
+
+def _shipped_networks() -> list[str]:
+    """The networks of the shipped lab run, in its order; none in a checkout without it."""
+    return list(json.loads(LAB_RUN.read_text(encoding="utf-8"))["result"]["networks"]) if LAB_RUN.exists() else []
 
 
 def shipped_lab_run(request: gr.Request = None) -> tuple[pd.DataFrame, str]:
@@ -167,7 +173,9 @@ def tab(demo: gr.Blocks) -> None:
         with gr.Accordion(static("lesson.step2.title"), open=True):
             gr.Markdown(static("lesson.step2"))
             lab_plot = gr.LinePlot(x="step", y="training error", color="network", elem_id="lesson-lab-plot", height=300,
-                                   x_title=static("lab.plot_x"), y_title=static("lab.plot_y"), color_title=static("arch.network"))
+                                   x_title=static("lab.plot_x"), y_title=static("lab.plot_y"), color_title=static("arch.network"),
+                                   x_axis_format="d", y_axis_format=".0%", y_lim=[0, 1],  # as the lab's chart draws them,
+                                   color_map=network_colours(_shipped_networks()))  # in its colours
             lab_note = gr.Markdown(elem_id="lesson-lab-note")
             with gr.Row():
                 _open("lesson.open.lab", "tab.lab", "lesson-open-lab")
