@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from tests.tour import WIDTHS, browser_only, close, english_left, open_page, open_tab, shot, tracebacks
+from tests.tour import WIDTHS, browser_only, close, english_left, open_page, open_tab, raw_keys, shot, tracebacks
 
 pytestmark = browser_only
 
@@ -140,5 +140,9 @@ def test_the_tab_renders_in_each_language_and_width(tour_server, tour_browser, t
     if lang == "zh":
         expect(page.locator("#train-button")).to_have_text("开始训练")
         assert english_left(page, ENGLISH) == []
+        if width == "desktop":  # with files listed and an event done: Gradio's upload tooltip and its "complete" for screen readers
+            page.locator("#sample-button").click()
+            expect(page.locator("#class-2-files")).to_contain_text("gravel-15")
+            assert raw_keys(page) == []
     shot(page, "finetune", lang, width, tmp_path)
     close(page)

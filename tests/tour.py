@@ -188,6 +188,18 @@ def raw_booleans(page) -> list[str]:
     )
 
 
+def raw_keys(page) -> list[str]:
+    """Gradio i18n keys shown as they are ("common.upload"), in text, titles or labels for screen readers: a key no language has."""
+    return page.evaluate(
+        """() => { const key = /^(common|upload_text|status|dataframe|file|image|chatbot|errors)\\.[a-z_]+$/, found = [];
+            for (const e of document.querySelectorAll('body *')) {
+                for (const v of [e.childElementCount ? '' : e.textContent.trim(), e.getAttribute('title'), e.getAttribute('aria-label')])
+                    if (v && key.test(v.trim())) found.push(v.trim());
+            }
+            return [...new Set(found)]; }"""
+    )
+
+
 def visible_box(locator) -> Optional[dict]:
     """The element's box in page coordinates (None when it is not drawn)."""
     return locator.bounding_box()

@@ -33,6 +33,7 @@ __all__ = ["CSS", "GRADIO_KEYS", "JS", "UNTRANSLATED", "UNTRANSLATED_PREFIXES"]
 GRADIO_KEYS = (
     "common.runs", "common.runs_description", "common.back_to_app", "common.back_to_app_description", "common.download_all",
     "common.progress", "common.run", "status.queue_position", "dataframe.filter", "dataframe.clear_filter",
+    "common.complete", "common.upload",  # in no bundled language: a screen reader's "done" and a file list's upload tooltip showed the key
 )
 # Texts Gradio's frontend writes as plain strings, not through its i18n -> our key for them: whole texts, and
 # the English start of the slider's aria-labels ("number input for Input size (pixels)").

@@ -269,6 +269,8 @@ STRINGS: dict[str, str] = {
     "common.download_all": "Download All",
     "common.progress": "Progress",
     "common.run": "Run",
+    "common.complete": "Complete",
+    "common.upload": "Upload",
     "status.queue_position": "In queue: {position} of {size}",
     "dataframe.filter": "Filter",
     "dataframe.clear_filter": "Clear filters",

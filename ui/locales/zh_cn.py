@@ -260,6 +260,8 @@ STRINGS: dict[str, str] = {
     "common.download_all": "全部下载",
     "common.progress": "进度",
     "common.run": "运行",
+    "common.complete": "完成",
+    "common.upload": "上传",
     "status.queue_position": "排队中：第 {position} 位，共 {size} 位",
     "dataframe.filter": "筛选",
     "dataframe.clear_filter": "清除筛选",
