@@ -23,7 +23,8 @@ def describe(result: LabResult) -> list[tuple[str, dict[str, Any]]]:
 
     Codes: ``measure`` (which error is compared), ``plain_deeper_worse`` / ``plain_deeper_not_worse``
     (the deepest plain net against the shallowest), ``residual_better`` / ``residual_not_better`` (per
-    depth), ``long_training`` (a note on training length), ``paper_resnet`` (Table 6, per depth the paper
+    depth), ``long_training`` (when the deepest residual net ends above the shallowest: a note on training
+    length), ``paper_resnet`` (Table 6, per depth the paper
     lists) and ``paper_plain`` (what the paper says of plain nets). Errors are fractions in [0, 1].
     ``describe_text`` gives the English wording.
 
@@ -48,7 +49,8 @@ def describe(result: LabResult) -> list[tuple[str, dict[str, Any]]]:
         if d in plain and d in residual:
             code = "residual_better" if residual[d] < plain[d] else "residual_not_better"
             messages.append((code, {"depth": d, "plain_error": plain[d], "residual_error": residual[d], "difference": plain[d] - residual[d]}))
-    messages.append(("long_training", {"steps": steps, "paper_iterations": 64_000}))
+    if len(residual) >= 2 and residual[max(residual)] > residual[min(residual)]:  # the deeper residual net has not overtaken yet
+        messages.append(("long_training", {"steps": steps, "paper_iterations": 64_000}))
     for d in depths:
         if d in PAPER_TABLE6:
             messages.append(("paper_resnet", {"depth": d, "params_millions": PAPER_TABLE6[d][0], "test_error_percent": PAPER_TABLE6[d][1]}))
