@@ -21,8 +21,17 @@ def _margin(labels: Sequence[str], font: ImageFont.FreeTypeFont) -> int:
     return 24 + max(int(font.getlength(str(label))) for label in labels)
 
 
+# Right answers in blue, wrong ones in vermillion (Okabe and Ito's colours: told apart with any colour vision).
+RIGHT, WRONG = (0, 114, 178), (213, 94, 0)
+
+
+def _tint(colour: tuple[int, int, int], share: float) -> tuple[int, int, int]:
+    """``colour`` mixed into white by ``share`` (0: white; 1: 85 % of the colour, dark enough for white digits)."""
+    return tuple(round(255 + (c - 255) * 0.85 * share) for c in colour)
+
+
 def confusion_image(confusion: np.ndarray, labels: Sequence[str], cell: int = CELL) -> Image.Image:
-    """The confusion matrix as a picture: rows are true classes, columns predicted; darker = more images."""
+    """The confusion matrix as a picture: rows are true classes, columns predicted; right answers blue, wrong ones vermillion, darker = more images."""
     n = len(labels)
     confusion = np.asarray(confusion)
     if confusion.shape != (n, n):
@@ -37,10 +46,9 @@ def confusion_image(confusion: np.ndarray, labels: Sequence[str], cell: int = CE
     for i in range(n):
         for j in range(n):
             x, y = margin + j * cell, margin + i * cell
-            shade = int(255 - 200 * shares[i, j])
-            fill = (shade, shade, 255) if i != j else (shade, 255, shade)
-            draw.rectangle([x, y, x + cell - 2, y + cell - 2], fill=fill)
-            draw.text((x + cell / 2, y + cell / 2), str(int(confusion[i, j])), fill="black", font=font, anchor="mm")
+            share = shares[i, j]
+            draw.rectangle([x, y, x + cell - 2, y + cell - 2], fill=_tint(RIGHT if i == j else WRONG, share))
+            draw.text((x + cell / 2, y + cell / 2), str(int(confusion[i, j])), fill="white" if share > 0.6 else "black", font=font, anchor="mm")
     for k, label in enumerate(labels):
         draw.text((margin - 8, margin + k * cell + cell / 2), str(label), fill="black", font=font, anchor="rm")
         draw.text((margin + k * cell + cell / 2, margin - 8), str(label), fill="black", font=font, anchor="md")
