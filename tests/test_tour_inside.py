@@ -48,9 +48,11 @@ def test_desktop_en_the_diagram_unfolds_and_a_photo_is_worded_by_counts(tour_ser
     expect(page.locator("#inside-diagram details.block-fold").first.locator("summary")).to_contain_text("shortcut: 1x1 conv + BN")
     drawn = page.evaluate(DIAGRAM)
     assert drawn["smallest"] >= 9 and drawn["scrollWidth"] <= drawn["clientWidth"] + 1, drawn  # at 1280 px it fits whole
+    expect(page.locator("#inside-plot")).to_contain_text("Drawn here when you press “Look inside”.")  # not an empty strip
     page.locator("#inside-examples button.gallery-item").nth(1).click()
     expect(page.locator("#inside-image img")).to_be_visible()
     page.locator("#inside-button").click()
+    expect(page.locator("#inside-plot")).not_to_contain_text("Drawn here when")  # the plot replaced the hint
     words = page.locator("#inside-text")
     expect(words).to_contain_text("Layer responses")
     text = words.inner_text()
@@ -62,6 +64,8 @@ def test_desktop_en_the_diagram_unfolds_and_a_photo_is_worded_by_counts(tour_ser
 
 @pytest.mark.parametrize("lang, width", [("zh", "desktop"), ("en", "phone"), ("zh", "phone")])
 def test_the_diagram_in_every_language_and_width(tour_server, tour_browser, tmp_path, lang, width):
+    from playwright.sync_api import expect
+
     page = open_page(tour_browser, tour_server.url, width=width, lang=lang)
     assert tabs_out_of_view(page) == []  # on a phone too: no tab behind a "..." menu
     open_tab(page, "inside-tab")
@@ -73,5 +77,6 @@ def test_the_diagram_in_every_language_and_width(tour_server, tour_browser, tmp_
     if lang == "zh":
         assert english_left(page, ENGLISH) == []
         assert "捷径连接" in page.locator("#inside-diagram").inner_text()
+        expect(page.locator("#inside-plot")).to_contain_text("点击“查看网络内部”后在此绘制。")
     shot(page, "inside", lang, width, tmp_path)
     close(page)

@@ -303,6 +303,7 @@ STRINGS: dict[str, str] = {
     ),
     "inside.filters": "The first convolution's filters as RGB (each scaled to its own range)",
     "inside.plot": "Response of each 3x3 layer (std): the network and its plain twin",
+    "inside.plot_empty": "Drawn here when you press “Look inside”.",
     "inside.bad_file": "Cannot look inside with this file: {reason}",
     "inside.svg_title": "{name}{plain}, input 3 x {size} x {size}",
     "inside.plain_suffix": " (plain)",

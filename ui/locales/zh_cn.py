@@ -289,6 +289,7 @@ STRINGS: dict[str, str] = {
     "inside.grids": "网络看到的图像，以及主干（stem）和每个阶段之后最活跃的 16 个通道（每块按自身范围缩放；黄色表示高）",
     "inside.filters": "第一个卷积层的滤波器，按 RGB 显示（各自按自身范围缩放）",
     "inside.plot": "每个 3x3 层的响应（标准差）：这个网络与它的普通孪生网络",
+    "inside.plot_empty": "点击“查看网络内部”后在此绘制。",
     "inside.bad_file": "无法用这个文件查看网络内部：{reason}",
     "inside.svg_title": "{name}{plain}，输入 3 x {size} x {size}",
     "inside.plain_suffix": "（普通网络）",

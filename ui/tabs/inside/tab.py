@@ -176,7 +176,10 @@ def tab(demo: gr.Blocks, checkpoints: Sequence[str], default_model: str, tuned: 
             grids = gr.Gallery(label=static("inside.grids"), columns=6, height=240, object_fit="contain", format="png", elem_id="inside-grids")
             with gr.Row():
                 filters = gr.Image(label=static("inside.filters"), interactive=False, format="png", height=300, elem_id="inside-filters", scale=1)
-                plot = gr.HTML(label=static("inside.plot"), show_label=True, container=True, padding=True, js_on_load=None, elem_id="inside-plot", scale=2)
+                plot = gr.HTML(
+                    static("inside.plot_empty"), label=static("inside.plot"), show_label=True, container=True, padding=True, js_on_load=None,
+                    elem_id="inside-plot", scale=2,
+                )
 
     shown = [drawing, svg_file]
     gr.on([demo.load, network.change, size.release], diagram, [arch, network, size], shown, api_name="diagram")
