@@ -122,3 +122,14 @@ def _is_server(pid: int, url: str) -> bool:
         return False
     port = url.rsplit(":", 1)[1].encode()
     return b"app.py" in b" ".join(args) and port in args
+
+
+def test_stop_is_greyed_out_once_the_last_step_is_done_and_the_errors_are_measured():
+    """Pressed while the final errors are measured, Stop would only lose them: the state Stop follows turns false then."""
+    from ui.tabs.lab.tab import degradation
+
+    updates = list(degradation([20], "quick", 30))
+    stepping = [update[2] for update in updates]
+    measuring = [i for i, update in enumerate(updates) if update[1].startswith("Training done: measuring")]
+    assert len(measuring) == 1 and all(stepping[: measuring[0]]) and stepping[measuring[0]:] == [False, False]
+    assert updates[-1][1].startswith("Measured just now")

@@ -144,5 +144,7 @@ def test_the_tab_renders_in_each_language_and_width(tour_server, tour_browser, t
             page.locator("#sample-button").click()
             expect(page.locator("#class-2-files")).to_contain_text("gravel-15")
             assert raw_keys(page) == []
+            labels = set(page.evaluate("() => [...document.querySelectorAll('[aria-label]')].map((e) => e.getAttribute('aria-label'))"))
+            assert {"移除此文件", "恢复默认值"} <= labels and not labels & {"Remove this file", "Reset to default value", "Click to upload or drop files"}
     shot(page, "finetune", lang, width, tmp_path)
     close(page)

@@ -11,9 +11,9 @@
 - A dropdown's arrow sits over the end of its input: the Fine-tune tab's "Start from" keeps the arrow's
   width free, so a long choice ends in an ellipsis beside the arrow, not under it.
 - ``JS`` (run once when the page loads) sets ``<html lang>`` to the language Gradio chose (so the
-  browser picks Simplified Chinese glyphs and screen readers the right voice), and translates the one
+  browser picks Simplified Chinese glyphs and screen readers the right voice), and translates the
   texts Gradio 6.31 writes without its i18n ("Click to Access Webcam" in ``gr.Image``'s webcam source,
-  the start of a slider's aria-labels).
+  a few whole aria-labels, the start of a slider's aria-labels).
 
 Gradio's own widget texts (upload, buttons, footer) follow the browser's language through its bundled
 translations; the few its Chinese file lacks are keys of ``ui/locales`` (``GRADIO_KEYS``), which
@@ -37,7 +37,11 @@ GRADIO_KEYS = (
 )
 # Texts Gradio's frontend writes as plain strings, not through its i18n -> our key for them: whole texts, and
 # the English start of the slider's aria-labels ("number input for Input size (pixels)").
-UNTRANSLATED = {"Click to Access Webcam": "gradio.webcam", "Error": "gradio.error", "Warning": "gradio.warning"}  # toast titles: gr.Error's default
+UNTRANSLATED = {
+    "Click to Access Webcam": "gradio.webcam", "Error": "gradio.error", "Warning": "gradio.warning",  # toast titles: gr.Error's default
+    # Whole aria-labels, read out by screen readers: a file list's remove button, a slider's reset, an upload area.
+    "Remove this file": "gradio.remove_file", "Reset to default value": "gradio.reset", "Click to upload or drop files": "gradio.upload_or_drop",
+}
 UNTRANSLATED_PREFIXES = {"number input for ": "gradio.number_input_for", "range slider for ": "gradio.range_slider_for"}
 
 CSS = """
@@ -69,7 +73,9 @@ def _script() -> str:
   if (!Object.keys(text).length && !prefix.length) return;
   const label = (el) => {
     const said = el.getAttribute && el.getAttribute("aria-label");
-    const hit = said && prefix.find(([en]) => said.startsWith(en));
+    if (!said) return;
+    if (said in text) return el.setAttribute("aria-label", text[said]);
+    const hit = prefix.find(([en]) => said.startsWith(en));
     if (hit) el.setAttribute("aria-label", hit[1] + said.slice(hit[0].length));
   };
   const swap = (node) => {

@@ -277,6 +277,9 @@ STRINGS: dict[str, str] = {
     "gradio.error": "Error",
     "gradio.warning": "Warning",
     "gradio.webcam": "Click to Access Webcam",
+    "gradio.remove_file": "Remove this file",
+    "gradio.reset": "Reset to default value",
+    "gradio.upload_or_drop": "Click to upload or drop files",
     "gradio.number_input_for": "number input for ",
     "gradio.range_slider_for": "range slider for ",
     # --- inside the network (ui/tabs/inside/tab.py): add keys below this line

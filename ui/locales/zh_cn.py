@@ -268,6 +268,9 @@ STRINGS: dict[str, str] = {
     "gradio.error": "错误",
     "gradio.warning": "警告",
     "gradio.webcam": "点击访问摄像头",
+    "gradio.remove_file": "移除此文件",
+    "gradio.reset": "恢复默认值",
+    "gradio.upload_or_drop": "点击上传或拖放文件",
     "gradio.number_input_for": "数值输入框：",
     "gradio.range_slider_for": "滑块：",
     # --- inside the network (ui/tabs/inside/tab.py): add keys below this line

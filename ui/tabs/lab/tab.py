@@ -123,8 +123,11 @@ def preview(choice: str, zip_file: Any = None, request: gr.Request = None) -> tu
 @gpu
 def degradation(
     depths: Sequence[Any], preset: str, steps: float, data: str = lab.DIGITS, zip_file: Any = None, request: gr.Request = None,
-) -> Iterator[tuple[Any, str]]:
-    """Train the plain and residual nets of each depth on the same batches; yield the training-error curves live, then what they show."""
+) -> Iterator[tuple[Any, str, bool]]:
+    """Train the plain and residual nets of each depth on the same batches; yield the training-error curves live, then what they show.
+
+    The third value of each update: whether steps are still running (a state, not sent to API clients; Stop follows it).
+    """
     chosen = sorted(int(d) for d in depths)
     if not chosen:
         raise gr.Error(text(request, "lab.no_depth"), print_exception=False)
@@ -135,15 +138,17 @@ def degradation(
     config = replace(lab.PRESETS[preset], depths=tuple(chosen), steps=steps)
     work = lambda report, should_stop: lab.run(config, data=source, on_progress=report, should_stop=should_stop)  # noqa: E731
     points: dict[str, list[tuple[int, float]]] = {}
-    drawn, last = False, 0.0
+    drawn, last, final = False, 0.0, _names(chosen)[-1]
     with jobs.start("degradation", request, work, time_limit=TIME_LIMIT_S) as job:  # closing this generator stops the job
         for event in job.watch():
             points.setdefault(event["network"], []).append((event["step"], event["train_error"]))
-            if len(points) < 2 * len(chosen) or time.monotonic() - last < REFRESH_S:
+            trained = event["network"] == final and event["step"] == event["steps"]
+            if not trained and (len(points) < 2 * len(chosen) or time.monotonic() - last < REFRESH_S):
                 continue  # the first drawing waits for every network: it fixes the legend
             last = time.monotonic()
-            status = text(request, "lab.running", step=event["step"], steps=event["steps"])
-            yield (_curves(points) if drawn else _plot(points, chosen, steps)), status
+            # The last step done, the final errors are measured: Stop would only lose them, so the page greys it out.
+            status = text(request, "lab.evaluating") if trained else text(request, "lab.running", step=event["step"], steps=event["steps"])
+            yield (_curves(points) if drawn else _plot(points, chosen, steps)), status, not trained
             drawn = True
     try:
         result = job.result()
@@ -152,7 +157,7 @@ def degradation(
     except ValueError as e:
         raise gr.Error(text(request, "error.invalid", reason=e), print_exception=False) from e
     curves = {name: net.train_error for name, net in result.networks.items()}
-    yield (_curves(curves) if drawn else _plot(curves, chosen, steps)), summary_text(result, request)
+    yield (_curves(curves) if drawn else _plot(curves, chosen, steps)), summary_text(result, request), False
 
 
 def data_changed(request: gr.Request = None) -> tuple[None, str]:
@@ -193,6 +198,7 @@ def tab() -> None:
             x_axis_format="d", y_axis_format=".0%", y_lim=[0, 1],  # an error is 0 to 100 %: no curve leaves the chart
         )
         summary = gr.Markdown(elem_id="lab-text")
+        stepping = gr.State(False)  # whether training steps are running: Stop is pressable then only
 
     data.change(preview, [data, zip_file], [zip_file, samples], api_name="lab_preview")
     data.change(data_changed, None, [plot, summary], api_visibility="private", queue=False, show_progress="hidden")
@@ -200,9 +206,10 @@ def tab() -> None:
     preset.change(preset_steps, preset, steps, api_name="lab_preset_steps")
     started = run_button.click(partial(jobs.stop_button, True), None, stop_button, api_visibility="private", queue=False, show_progress="hidden")
     running = started.then(
-        degradation, [depths, preset, steps, data, zip_file], [plot, summary], api_name="degradation",
+        degradation, [depths, preset, steps, data, zip_file], [plot, summary, stepping], api_name="degradation",
         concurrency_id="training", concurrency_limit=1, time_limit=TIME_LIMIT_S,
     )
+    stepping.change(jobs.stop_button, stepping, stop_button, api_visibility="private", queue=False, show_progress="hidden")
     running.then(partial(jobs.stop_button, False), None, stop_button, api_visibility="private", queue=False, show_progress="hidden")
     stop_button.click(stop, None, summary, cancels=[running], api_name="stop_degradation", queue=False).then(
         partial(jobs.stop_button, False), None, stop_button, api_visibility="private", queue=False, show_progress="hidden",
