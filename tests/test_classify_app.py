@@ -121,6 +121,9 @@ def test_classify_many_gives_a_row_per_photo_with_errors_worded_and_the_same_csv
         expected = local.predict(photo)
         assert row[1] == expected[0][0] and row[2] == pytest.approx(expected[0][1], abs=2e-3) and row[4] is None
         assert row[3].split("; ")[0].startswith(expected[0][0])
+    # The page shows the probability in percent, as the top 5 says it; the API and the CSV keep the number.
+    shown = [row[2] for row in table["metadata"]["display_value"]]
+    assert shown == [f"{row[2]:.1%}" for row in rows[:-1]] + [""], shown
     with open(csv_path, encoding="utf-8", newline="") as f:
         saved = list(csv.reader(f))
     assert saved[0] == table["headers"]
@@ -178,6 +181,7 @@ def test_all_depths_lists_the_cached_ones_and_says_why_the_others_are_missing(ur
     assert rows["resnet50"]["agrees with"] == "the deepest"
     assert rows["resnet18"]["agrees with"] == ("the deepest" if rows["resnet18"]["top-1 class"] == rows["resnet50"]["top-1 class"] else "not the deepest")
     assert rows["resnet18"]["ImageNet top-1 %"] == 69.758 and rows["resnet50"]["ImageNet top-1 %"] == 80.858
+    assert [row[3] for row in table["metadata"]["display_value"]] == [f"{row[3]:.1%}" for row in table["data"]]  # shown in percent
     assert line.startswith("2 of 5 depths answered. With two, there is no majority")
     for missing in ("timm/resnet34.tv_in1k", "timm/resnet101.tv2_in1k", "timm/resnet152.tv2_in1k"):
         assert f"{missing} is not in the local Hugging Face cache" in line

@@ -8,6 +8,7 @@ its request runs. Phone: the answer comes before the examples. Chinese: no Engli
 
 from __future__ import annotations
 
+import re
 import time
 
 from tests.conftest import ROOT
@@ -52,6 +53,8 @@ def test_desktop_english(tour_server, tour_browser, tmp_path):
     page.locator("#many-button").click()
     expect(page.locator("#many-table")).to_contain_text("not an image format")
     assert columns_outside(page, "#many-table") == []
+    shown = page.locator("#many-table").inner_text()  # the probability in percent, as the top 5 beside it says it
+    assert re.search(rf"^{re.escape(PHOTOS[0].name)}\n[^\n]+\n\d{{1,3}}\.\d%$", shown, re.M), repr(shown)  # a cell a line: the row's third
 
     page.get_by_text("All depths: this photo").click()
     page.locator("#depths-button").click()

@@ -17,6 +17,7 @@ from train.zips import read_zip_samples
 from ui.i18n import error_text, text
 from ui.models import ModelPolicy, resolve
 from ui.session import gpu, session_dir
+from ui.tables import Styler, in_percent
 
 __all__ = ["MANY_COLUMNS", "MANY_WIDTHS", "classify_many"]
 
@@ -58,7 +59,7 @@ def classify_many(
     policy: ModelPolicy,
     request: gr.Request = None,
     progress: gr.Progress = gr.Progress(),
-) -> tuple[pd.DataFrame, str, str]:
+) -> tuple[Styler, str, str]:
     """Many photos in batches through the fast path, each photo's error in its row.
 
     Args:
@@ -79,7 +80,8 @@ def classify_many(
         [r.name, None, None, None, error_text(request, r.error)] if r.error else [r.name, r.top[0][0], round(r.top[0][1], 4), _top5_text(r.top), None]
         for r in results
     ]
-    table = pd.DataFrame(rows, columns=[text(request, key) for key in MANY_COLUMNS])
+    columns = [text(request, key) for key in MANY_COLUMNS]
+    table = pd.DataFrame(rows, columns=columns)
     csv = session_dir(request) / "photos.csv"
     atomic_write(csv, lambda tmp: table.to_csv(tmp, index=False))  # the download is the table shown
     failed = sum(r.error is not None for r in results)
@@ -91,4 +93,4 @@ def classify_many(
         status += text(request, "classify.many.failed", failed=failed)
     if skipped:
         status += text(request, "classify.many.skipped", notes="; ".join(skipped[:3]) + (" ..." if len(skipped) > 3 else ""))
-    return table, status, str(csv)
+    return in_percent(table, columns[2], decimals=1), status, str(csv)  # the probability as the top 5 says it

@@ -23,6 +23,7 @@ from ui.batchers import BATCHERS, auto_batch
 from ui.i18n import error_text, static, text
 from ui.models import MODELS, ModelPolicy, Refused, resolve, shared_loader, unavailable_text
 from ui.session import gpu, session_dir, upload_path
+from ui.tables import Styler, in_percent
 
 from .many_photos import MANY_WIDTHS, classify_many
 
@@ -152,7 +153,7 @@ def explain(
 
 
 @gpu
-def classify_all_depths(image: Any, policy: ModelPolicy, request: gr.Request = None) -> tuple[pd.DataFrame, str]:
+def classify_all_depths(image: Any, policy: ModelPolicy, request: gr.Request = None) -> tuple[Styler, str]:
     """One photo through the checkpoint of every depth (``resnet.checkpoints.hub.DEFAULT_CHECKPOINTS``) that is cached or reachable.
 
     Args:
@@ -175,7 +176,8 @@ def classify_all_depths(image: Any, policy: ModelPolicy, request: gr.Request = N
          _agreement(r, len(answered), request)]
         for r in answered
     ]
-    table = pd.DataFrame(values, columns=[text(request, key) for key in DEPTH_COLUMNS])
+    columns = [text(request, key) for key in DEPTH_COLUMNS]
+    table = in_percent(pd.DataFrame(values, columns=columns), columns[3], decimals=1)  # the probability, as the top 5 says it
     missing = [r for r in rows if r["label"] is None]
     for r in missing:  # the library's message may name folders: the server's log gets it, the page gets the reason
         log.warning("%s is not available: %s", r["name"], r["error"])

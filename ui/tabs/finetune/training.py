@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import shutil
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Optional, Sequence
+from typing import Any, Callable, Iterator, Mapping, Optional, Sequence
 
 import gradio as gr
 import pandas as pd
@@ -21,14 +21,12 @@ from ui import jobs
 from ui.i18n import error_text, problem_text, text
 from ui.models import TUNED_PREFIX, ModelPolicy, picker_choices, resolve, tuned_label, tuned_number
 from ui.session import gpu, session_dir
+from ui.tables import Styler, in_percent
 
 from . import curves, mistakes
 from .download import package_model
 from .pictures import confusion_image
 from .samples import CLASS_SLOTS, collect_samples
-
-if TYPE_CHECKING:
-    from pandas.io.formats.style import Styler  # imports jinja2: only when a table is made
 
 __all__ = ["FORM", "FROM_SCRATCH", "OUTPUTS", "SCRATCH_ARCH", "SLOT_FIELDS", "TIME_LIMIT_S", "by_component", "finetune", "stop"]
 
@@ -181,8 +179,7 @@ def _per_class(result: train.FinetuneResult, request: Optional[gr.Request]) -> S
     """Held-out accuracy per class: numbers for the API, shown in percent like the status's accuracy (blank: no held-out image)."""
     column = text(request, "column.held-out accuracy")
     accuracies = [None if a is None else round(a, 3) for a in result.per_class_accuracy.values()]
-    table = pd.DataFrame({text(request, "column.class"): list(result.per_class_accuracy), column: accuracies})
-    return table.style.format({column: "{:.0%}"}, na_rep="")
+    return in_percent(pd.DataFrame({text(request, "column.class"): list(result.per_class_accuracy), column: accuracies}), column)
 
 
 def _finish(
