@@ -76,8 +76,11 @@ def scratch(arch: str = "resnet18", per_class: int = 24, seeds: tuple[int, ...] 
     size = SCRATCH_PREPROCESSING.crop_size
     macs = summarize(build(arch, num_classes=len(train_set)), (1, 3, size, size)).total_macs
     flops = 3 * 2 * macs * images * epochs  # forward, then backward at about twice the forward, 2 FLOP a MAC
-    peak = {"fp32": peaks(torch.float32), "bf16": peaks(torch.bfloat16)}
     auto = amp_dtype("auto", torch.device("cpu"))
+    # bf16's peaks only where the run uses bf16: on a CPU without fast bf16 (or oneDNN capped below it) they come
+    # from reference kernels and take many minutes.
+    precisions = {"fp32": torch.float32, **({"bf16": torch.bfloat16} if auto == torch.bfloat16 else {})}
+    peak = {name: peaks(dtype) for name, dtype in precisions.items()}
     print(f"# From scratch, fp32 vs default precision: {arch}, {images} training / 90 held-out texture patches, {epochs} epochs at "
           f"{size} px, {cpu_model()} ({cpu_bf16_features()}), {torch.get_num_threads()} threads, torch {torch.__version__}")
     print(f"# amp='auto' trains in {auto or torch.float32} here; {flops / 1e12:.2f} TFLOP of training a run ({macs / 1e6:.0f} M MACs an image)")
@@ -100,7 +103,7 @@ def scratch(arch: str = "resnet18", per_class: int = 24, seeds: tuple[int, ...] 
             print(f"| {seed} | {'fp32 (amp=off)' if amp == 'off' else f'amp=auto ({auto or torch.float32})'} | {rows[amp][-1][0]:.3f} | {seconds:.1f} | {cpu:.1f} "
                   f"| {rate:.0f} | {rate / own['matmul']:.0%} | {rate / own['conv']:.0%} | {load:.1f} |", flush=True)  # as it comes: runs are long
     print()
-    print(f"peaks at the end: {_peaks_line({'fp32': peaks(torch.float32), 'bf16': peaks(torch.bfloat16)})}; 1-min load {os.getloadavg()[0]:.1f}")
+    print(f"peaks at the end: {_peaks_line({name: peaks(dtype) for name, dtype in precisions.items()})}; 1-min load {os.getloadavg()[0]:.1f}")
     for amp, values in rows.items():
         tops, walls = [r[0] for r in values], [r[1] for r in values]
         print(f"amp={amp}: held-out top-1 mean {statistics.mean(tops):.3f} (min {min(tops):.3f}, max {max(tops):.3f}); "
